@@ -1,0 +1,280 @@
+"""Every multi-step flow, written once, as an :class:`~tastytrade_proto.operation.Operation`.
+
+Each public function here takes a :class:`~tastytrade_proto.session.SessionMachine`
+and returns an operation for a transport to drive. Authentication flows
+return the session's events; :func:`call` and :func:`paginate` return what
+their decoder makes of the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from .envelope import Envelope, decode_envelope, error_from_response
+from .errors import (
+    DecodeError,
+    DeviceChallengeRequired,
+    LocalProtocolError,
+    ResponseError,
+    SessionExpired,
+    TransportError,
+)
+from .events import Event
+from .http import Request, Response
+from .operation import Context, Flow, Operation, Send, Wait
+from .retry import DEFAULT_RETRY, RetryPolicy
+from .session import AuthNeed, SessionMachine, SessionState
+
+__all__ = [
+    "AUTH_POLL_INTERVAL",
+    "AUTH_WAIT_LIMIT",
+    "answer_security_question",
+    "call",
+    "login_with_oauth",
+    "login_with_password",
+    "login_with_remember_token",
+    "logout",
+    "paginate",
+    "refresh",
+    "submit_second_factor",
+    "validate",
+]
+
+T = TypeVar("T")
+
+#: How long a request waits between looks while another task renews the token.
+AUTH_POLL_INTERVAL = 0.05
+#: How long it waits in all before giving up on that renewal.
+AUTH_WAIT_LIMIT = 60.0
+
+Events = tuple[Event, ...]
+
+
+def _operation(machine: SessionMachine, flow: Callable[[Context], Flow[T]]) -> Operation[T]:
+    return Operation(flow, scrub=machine.scrub_error)
+
+
+def _exchange(ctx: Context, machine: SessionMachine, request: Request) -> Flow[Events]:
+    """Send one authentication exchange's request and hand the answer to the machine."""
+    try:
+        response: Response = yield Send(request)
+    except TransportError:
+        machine.exchange_failed()
+        raise
+    return machine.receive(response, ctx.now)
+
+
+def _login(ctx: Context, machine: SessionMachine, request: Request) -> Flow[Events]:
+    try:
+        return (yield from _exchange(ctx, machine, request))
+    except DeviceChallengeRequired:
+        # Asking for the challenge is what makes the server send the code;
+        # its answer raises SecondFactorRequired for the caller to act on.
+        return (yield from _exchange(ctx, machine, machine.start_device_challenge()))
+
+
+def login_with_password(
+    machine: SessionMachine,
+    login: str,
+    password: str,
+    *,
+    remember_me: bool = True,
+    otp: str | None = None,
+) -> Operation[Events]:
+    """Log in with a password (legacy sessions).
+
+    When the server wants a second factor the operation raises
+    :class:`~tastytrade_proto.errors.SecondFactorRequired` (after starting a
+    device challenge, if that is the variant) and the machine waits in
+    ``AWAITING_SECOND_FACTOR`` for :func:`submit_second_factor`.
+    """
+    request = machine.login_with_password(login, password, remember_me=remember_me, otp=otp)
+    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+
+
+def login_with_remember_token(
+    machine: SessionMachine, login: str, remember_token: str, *, remember_me: bool = True
+) -> Operation[Events]:
+    """Log in with a remember token; the new one arrives as an event and via ``on_token``."""
+    request = machine.login_with_remember_token(login, remember_token, remember_me=remember_me)
+    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+
+
+def submit_second_factor(machine: SessionMachine, otp: str) -> Operation[Events]:
+    """Send the one-time code; a wrong one raises ``InvalidSecondFactor`` and may be retried."""
+    request = machine.submit_second_factor(otp)
+    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+
+
+def answer_security_question(machine: SessionMachine, answer: str) -> Operation[Events]:
+    """Answer the device challenge's security question (then a code is asked for)."""
+    request = machine.answer_security_question(answer)
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+
+
+def login_with_oauth(
+    machine: SessionMachine, client_secret: str, refresh_token: str, *, client_id: str | None = None
+) -> Operation[Events]:
+    """Start an OAuth session with a refresh token and the client secret."""
+    request = machine.login_with_oauth(client_secret, refresh_token, client_id=client_id)
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+
+
+def refresh(machine: SessionMachine) -> Operation[Events]:
+    """Mint a new OAuth access token now (tokens are also renewed on demand)."""
+    request = machine.refresh()
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+
+
+def _validate(ctx: Context, machine: SessionMachine) -> Flow[bool]:
+    try:
+        yield from _exchange(ctx, machine, machine.validate())
+    except SessionExpired:
+        return False
+    return True
+
+
+def validate(machine: SessionMachine) -> Operation[bool]:
+    """``POST /sessions/validate``: ``True`` if the session is good, ``False`` on a 401."""
+    return _operation(machine, lambda ctx: _validate(ctx, machine))
+
+
+def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
+    yield from _exchange(ctx, machine, machine.logout())
+    return None
+
+
+def logout(machine: SessionMachine) -> Operation[None]:
+    """``DELETE /sessions``; afterwards the machine is ``CLOSED``."""
+    return _operation(machine, lambda ctx: _logout(ctx, machine))
+
+
+def _ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
+    waited = 0.0
+    while True:
+        need = machine.auth_need(ctx.now)
+        if need is AuthNeed.NONE:
+            return
+        if need is AuthNeed.WAIT:
+            if waited >= AUTH_WAIT_LIMIT:
+                raise LocalProtocolError(
+                    f"gave up after {AUTH_WAIT_LIMIT:.0f} s waiting for another task's "
+                    f"authentication exchange (state {machine.state.name})",
+                    state=machine.state.name,
+                )
+            waited += AUTH_POLL_INTERVAL
+            yield Wait(AUTH_POLL_INTERVAL)
+            continue
+        renewal = machine.refresh() if need is AuthNeed.REFRESH else machine.relogin()
+        try:
+            yield from _exchange(ctx, machine, renewal)
+        except (ResponseError, TransportError):
+            # Renewing early failed, but the current token still works: use it.
+            expires = machine.expires_at
+            if (
+                machine.state is SessionState.AUTHENTICATED
+                and expires
+                and expires.timestamp() > ctx.now
+            ):
+                return
+            raise
+
+
+def _call(
+    ctx: Context,
+    machine: SessionMachine,
+    request: Request,
+    decode: Callable[[Response], T],
+    idempotent: bool,
+    retry: RetryPolicy,
+) -> Flow[T]:
+    attempt = 0
+    renewed_after_401 = False
+    while True:
+        attempt += 1
+        yield from _ensure_authenticated(ctx, machine)
+        authorized = machine.authorize(request, ctx.now)
+        try:
+            response: Response = yield Send(authorized)
+        except TransportError as exc:
+            delay = retry.delay(attempt, exc, ctx.now) if idempotent else None
+            if delay is None:
+                raise
+            yield Wait(delay)
+            continue
+        if machine.observe(authorized, response) and idempotent and not renewed_after_401:
+            renewed_after_401 = True  # renew once, then send again
+            attempt -= 1
+            continue
+        if response.ok:
+            return decode(response)
+        error = error_from_response(response)
+        delay = retry.delay(attempt, error, ctx.now) if idempotent else None
+        if delay is None:
+            raise error
+        yield Wait(delay)
+
+
+def call(
+    machine: SessionMachine,
+    request: Request,
+    decode: Callable[[Response], T],
+    *,
+    idempotent: bool | None = None,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> Operation[T]:
+    """One authenticated API request: renew first if due, send, decode.
+
+    ``idempotent`` defaults to ``True`` for GET (and HEAD) only. An
+    idempotent request is retried per ``retry`` on transport errors and
+    429/502/503/504, and sent once more after a 401 that renewing the
+    session cures. A non-idempotent one (placing, replacing or cancelling an
+    order) is sent exactly once: any failure is raised as it is.
+    """
+    if idempotent is None:
+        idempotent = request.method in ("GET", "HEAD")
+    flag = idempotent
+    return _operation(machine, lambda ctx: _call(ctx, machine, request, decode, flag, retry))
+
+
+def _paginate(
+    ctx: Context,
+    machine: SessionMachine,
+    page: Callable[[int], Request],
+    decode_page: Callable[[Envelope], list[T]],
+    retry: RetryPolicy,
+    max_pages: int,
+) -> Flow[list[T]]:
+    items: list[T] = []
+    offset = 0
+    for _ in range(max_pages):
+        envelope = yield from _call(ctx, machine, page(offset), decode_envelope, True, retry)
+        items.extend(decode_page(envelope))
+        paging = envelope.pagination
+        if paging is None or not paging.has_next:
+            return items
+        if paging.page_offset + 1 <= offset:
+            raise DecodeError(
+                f"pagination went backwards (page-offset {paging.page_offset} after {offset})"
+            )
+        offset = paging.page_offset + 1
+    raise DecodeError(f"pagination did not end within {max_pages} pages")
+
+
+def paginate(
+    machine: SessionMachine,
+    page: Callable[[int], Request],
+    decode_page: Callable[[Envelope], list[T]],
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+    max_pages: int = 10_000,
+) -> Operation[list[T]]:
+    """Fetch every page of an offset-paginated list, in a loop (never recursion).
+
+    ``page(offset)`` builds the request for ``page-offset=offset``;
+    ``decode_page`` turns one page's envelope into its items.
+    """
+    return _operation(
+        machine, lambda ctx: _paginate(ctx, machine, page, decode_page, retry, max_pages)
+    )

@@ -1,0 +1,298 @@
+"""Requests and responses as values, environments, and how a request is built.
+
+Nothing here performs I/O: a :class:`Request` is what a transport should send,
+a :class:`Response` is what it got back. Both are frozen, comparable and safe
+to print (secret headers and body fields are redacted in their ``repr``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Union
+from urllib.parse import quote, urlsplit
+
+from ._redact import REDACTED, SECRET_HEADERS, redact_body
+from ._version import __version__
+from .errors import LocalProtocolError
+
+__all__ = [
+    "CERTIFICATION",
+    "DEFAULT_ACCEPT_VERSION",
+    "DEFAULT_USER_AGENT",
+    "PRODUCTION",
+    "ClientConfig",
+    "Environment",
+    "Headers",
+    "QueryValue",
+    "Request",
+    "Response",
+    "encode_json",
+    "encode_path",
+    "encode_query",
+]
+
+#: The API version our requests ask production for (the reference SDK's choice).
+DEFAULT_ACCEPT_VERSION = "20251101"
+#: The API answers 401 with an HTML page to any request without a
+#: ``product/version`` User-Agent, so one is always sent.
+DEFAULT_USER_AGENT = f"tastytrade-proto/{__version__}"
+
+Headers = tuple[tuple[str, str], ...]
+QueryValue = Union[str, int, bool, Iterable[str | int], None]
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _normalize_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> Headers:
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    out = []
+    for name, value in items:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise LocalProtocolError(f"header names and values must be str, got {name!r}")
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+            raise LocalProtocolError(f"header {name!r} contains a line break")
+        out.append((name.lower(), value))
+    return tuple(out)
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    name = name.lower()
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _repr_headers(headers: Headers) -> str:
+    shown = ", ".join(
+        f"({k!r}, {REDACTED!r})" if k in SECRET_HEADERS else f"({k!r}, {v!r})" for k, v in headers
+    )
+    return f"({shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request the core wants sent.
+
+    ``headers`` are ``(name, value)`` pairs with lower-cased names; the
+    constructor normalizes whatever it is given. ``url`` is absolute.
+    """
+
+    method: str
+    url: str
+    headers: Headers = ()
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        method = self.method.upper() if isinstance(self.method, str) else self.method
+        if method not in _METHODS:
+            raise LocalProtocolError(f"unsupported HTTP method {self.method!r}")
+        if not isinstance(self.url, str) or urlsplit(self.url).scheme not in ("http", "https"):
+            raise LocalProtocolError(f"request URL must be absolute http(s), got {self.url!r}")
+        if not isinstance(self.body, bytes):
+            raise LocalProtocolError("request body must be bytes")
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "headers", _normalize_headers(self.headers))
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or ``None``."""
+        return _header(self.headers, name)
+
+    def with_headers(self, extra: Iterable[tuple[str, str]]) -> Request:
+        """A copy with ``extra`` headers set, replacing same-named ones."""
+        extra = _normalize_headers(extra)
+        names = {k for k, _ in extra}
+        kept = tuple((k, v) for k, v in self.headers if k not in names)
+        return Request(self.method, self.url, kept + extra, self.body)
+
+    @property
+    def path(self) -> str:
+        """The URL's path, without query."""
+        return urlsplit(self.url).path
+
+    def __repr__(self) -> str:
+        return (
+            f"Request(method={self.method!r}, url={self.url!r}, "
+            f"headers={_repr_headers(self.headers)}, body={redact_body(self.body)})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One HTTP response, as a transport received it.
+
+    ``headers`` may be given as a mapping or as pairs (repeated names are
+    kept); names are lower-cased.
+    """
+
+    status: int
+    headers: Headers = ()
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.status, bool) or not isinstance(self.status, int):
+            raise LocalProtocolError(f"status must be an int, got {self.status!r}")
+        if not 100 <= self.status <= 999:
+            raise LocalProtocolError(f"status {self.status} is not an HTTP status code")
+        if not isinstance(self.body, bytes):
+            raise LocalProtocolError("response body must be bytes")
+        object.__setattr__(self, "status", int(self.status))
+        object.__setattr__(self, "headers", _normalize_headers(self.headers))
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or ``None``."""
+        return _header(self.headers, name)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is 2xx."""
+        return 200 <= self.status < 300
+
+    def __repr__(self) -> str:
+        return (
+            f"Response(status={self.status}, headers={_repr_headers(self.headers)}, "
+            f"body={redact_body(self.body)})"
+        )
+
+
+def encode_path(*segments: str | int) -> str:
+    """Join path segments, percent-encoding each (``/ESZ6`` stays one segment).
+
+    >>> encode_path("instruments", "futures", "/ESZ6")
+    '/instruments/futures/%2FESZ6'
+    """
+    return "".join("/" + quote(str(s), safe="") for s in segments)
+
+
+def encode_query(params: Mapping[str, QueryValue]) -> str:
+    """Encode query parameters the way the API reads them.
+
+    Lists repeat with brackets (``status[]=Live&status[]=Filled``), booleans
+    are ``true``/``false`` and ``None`` values are left out. Keys are used as
+    given (the API's keys are dasherized). Returns ``""`` or ``"?..."``.
+    """
+    parts: list[str] = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            parts.append(f"{quote(key, safe='')}={'true' if value else 'false'}")
+        elif isinstance(value, (str, int)):
+            parts.append(f"{quote(key, safe='')}={quote(str(value), safe='')}")
+        else:
+            name = quote(key if key.endswith("[]") else key + "[]", safe="[]")
+            parts.extend(f"{name}={quote(str(v), safe='')}" for v in value)
+    return "?" + "&".join(parts) if parts else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """Where requests go, and what that deployment accepts.
+
+    ``accept_version`` is the ``Accept-Version`` header sent there by default
+    (``None``: no header; the sandbox rejects it).
+    """
+
+    name: str
+    base_url: str
+    accept_version: str | None = None
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise LocalProtocolError(
+                f"base URL must be http(s)://host[:port][/prefix], got {self.base_url!r}"
+            )
+        if parts.query or parts.fragment:
+            raise LocalProtocolError("base URL must not carry a query or fragment")
+        # Joined by concatenation, never urljoin, so a path prefix survives.
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+    @classmethod
+    def custom(cls, base_url: str, *, accept_version: str | None = None) -> Environment:
+        """Any other deployment: a proxy, the fake server, a test double."""
+        return cls("custom", base_url, accept_version)
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path such as ``/sessions``."""
+        if not path.startswith("/"):
+            raise LocalProtocolError(f"API path must start with '/', got {path!r}")
+        return self.base_url + path
+
+
+PRODUCTION = Environment("production", "https://api.tastyworks.com", DEFAULT_ACCEPT_VERSION)
+CERTIFICATION = Environment("certification", "https://api.cert.tastyworks.com")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise LocalProtocolError(f"cannot send the non-finite number {value}")
+        return str(value)
+    raise LocalProtocolError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def encode_json(value: Any) -> bytes:
+    """Serialize a request body; ``Decimal`` goes out as a string, never a float."""
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), default=_json_default, allow_nan=False
+        ).encode()
+    except ValueError as exc:
+        raise LocalProtocolError(f"request body is not valid JSON: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """Everything that shapes an outgoing request, apart from credentials.
+
+    ``accept_version`` overrides the environment's (``""`` sends none).
+    """
+
+    environment: Environment = PRODUCTION
+    user_agent: str = DEFAULT_USER_AGENT
+    accept_version: str | None = None
+    extra_headers: Headers = field(default=())
+
+    def __post_init__(self) -> None:
+        product, _, version = self.user_agent.partition("/")
+        if not product or not version or " " in product:
+            raise LocalProtocolError(
+                f"user agent must look like product/version, got {self.user_agent!r}"
+            )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json_body: Any = None,
+        headers: Iterable[tuple[str, str]] = (),
+        accept_version: str | None = None,
+    ) -> Request:
+        """Build an (unauthenticated) request with the default headers.
+
+        ``accept_version`` set here wins over the client's and the
+        environment's for this one request (``""`` sends none).
+        """
+        version = accept_version
+        if version is None:
+            version = self.accept_version
+        if version is None:
+            version = self.environment.accept_version
+        base: list[tuple[str, str]] = [
+            ("user-agent", self.user_agent),
+            ("accept", "application/json"),
+            ("content-type", "application/json"),
+        ]
+        body = b"" if json_body is None else encode_json(json_body)
+        if version:
+            base.append(("accept-version", version))
+        url = self.environment.url(path) + encode_query(params or {})
+        request = Request(method, url, tuple(base), body)
+        extra = tuple(self.extra_headers) + tuple(headers)
+        return request.with_headers(extra) if extra else request

@@ -1,0 +1,217 @@
+"""The one contract every transport drives: steps.
+
+An :class:`Operation` is a multi-step exchange (log in and answer a device
+challenge; refresh then request; re-login after a 401; retry after a 429;
+fetch every page) written once, here in the core. A transport drives it with
+a loop of about ten lines, the same in sync, asyncio and trio code::
+
+    op = flows.call(machine, request, decode)
+    while True:
+        step = op.next_step(now=time.time())
+        if isinstance(step, Done):
+            result = step.value
+            break
+        if isinstance(step, Wait):
+            time.sleep(step.seconds)
+            continue
+        try:
+            response = transport_send(step.request)   # -> Response
+        except TransportError as exc:                 # your library's errors, mapped
+            op.fail(exc)
+        else:
+            op.receive(response)
+
+:meth:`Operation.next_step` is where the work happens: it takes the clock
+reading, runs the flow up to its next step and returns it, or raises the
+operation's :class:`~tastytrade_proto.errors.TastytradeError`.
+:meth:`~Operation.receive` and :meth:`~Operation.fail` only hand the outcome
+of the last :class:`Send` back.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, Union
+
+from .errors import LocalProtocolError, TastytradeError, TransportError
+from .http import Request, Response
+
+__all__ = [
+    "Context",
+    "Done",
+    "Flow",
+    "Operation",
+    "OperationState",
+    "Send",
+    "Step",
+    "Wait",
+    "drive",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``request`` and hand back the response (or the transport's failure)."""
+
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Sleep ``seconds``, then ask for the next step."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[T_co]):
+    """The operation finished with ``value``."""
+
+    value: T_co
+
+
+Step = Union[Send, Wait, Done[T]]
+
+
+class Context:
+    """What a flow can see of the outside: the latest clock reading."""
+
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+
+#: A flow: a generator that yields :class:`Send` (and is sent the
+#: :class:`Response`, or has the :class:`TransportError` thrown in) or
+#: :class:`Wait` (and is sent ``None``), and returns its result.
+Flow = Generator[Send | Wait, Any, T]
+
+
+class OperationState(enum.Enum):
+    """Where an :class:`Operation` is."""
+
+    READY = "ready"  #: call next_step
+    SENDING = "sending"  #: a Send is out: call receive or fail
+    DONE = "done"  #: finished; next_step keeps returning Done
+    FAILED = "failed"  #: raised; it will not run again
+
+
+_NOTHING = object()
+
+
+class Operation(Generic[T]):
+    """A flow, driven step by step. See the module docs for the driving loop.
+
+    ``scrub`` is applied to any error before it is raised (the session
+    machine uses it to remove the secrets it holds from error texts).
+    """
+
+    def __init__(
+        self,
+        flow: Callable[[Context], Flow[T]],
+        *,
+        scrub: Callable[[TastytradeError], TastytradeError] | None = None,
+    ) -> None:
+        self._context = Context()
+        self._flow = flow(self._context)
+        self._scrub = scrub
+        self._state = OperationState.READY
+        self._input: Any = None
+        self._throw: TransportError | None = None
+        self._result: Any = _NOTHING
+
+    @property
+    def state(self) -> OperationState:
+        """The current :class:`OperationState`."""
+        return self._state
+
+    def next_step(self, now: float) -> Send | Wait | Done[T]:
+        """Run the flow to its next step at ``now`` (POSIX seconds) and return it."""
+        if self._state is OperationState.DONE:
+            return Done(self._result)
+        if self._state is not OperationState.READY:
+            raise LocalProtocolError(
+                f"cannot take the next step of an operation in state {self._state.name}"
+                + (
+                    ": receive() or fail() the last Send first"
+                    if self._state is OperationState.SENDING
+                    else ""
+                ),
+                state=self._state.name,
+            )
+        self._context.now = now
+        sent, throw = self._input, self._throw
+        self._input, self._throw = None, None
+        try:
+            step = self._flow.throw(throw) if throw is not None else self._flow.send(sent)
+        except StopIteration as stop:
+            self._state = OperationState.DONE
+            self._result = stop.value
+            return Done(stop.value)
+        except TastytradeError as exc:
+            self._state = OperationState.FAILED
+            if self._scrub is not None:
+                self._scrub(exc)
+            raise
+        except BaseException:
+            self._state = OperationState.FAILED
+            raise
+        if isinstance(step, Send):
+            self._state = OperationState.SENDING
+        return step
+
+    def receive(self, response: Response) -> None:
+        """The response to the last :class:`Send`."""
+        self._expect_sending("receive")
+        if not isinstance(response, Response):
+            raise LocalProtocolError(f"receive() takes a Response, got {type(response).__name__}")
+        self._input = response
+        self._state = OperationState.READY
+
+    def fail(self, error: TransportError) -> None:
+        """The last :class:`Send` failed in transport (connection error, timeout)."""
+        self._expect_sending("fail")
+        if not isinstance(error, TransportError):
+            raise LocalProtocolError(f"fail() takes a TransportError, got {type(error).__name__}")
+        self._throw = error
+        self._state = OperationState.READY
+
+    def _expect_sending(self, what: str) -> None:
+        if self._state is not OperationState.SENDING:
+            raise LocalProtocolError(
+                f"cannot {what}() in operation state {self._state.name}: no Send is outstanding",
+                state=self._state.name,
+            )
+
+
+def drive(
+    operation: Operation[T],
+    send: Callable[[Request], Response],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> T:
+    """Run ``operation`` to its end with a synchronous ``send`` (and ``sleep``).
+
+    The reference driver: a synchronous transport needs nothing else. ``send``
+    returns the :class:`Response` or raises :class:`TransportError`.
+    """
+    while True:
+        step = operation.next_step(clock())
+        if isinstance(step, Done):
+            return step.value
+        if isinstance(step, Wait):
+            sleep(step.seconds)
+            continue
+        try:
+            response = send(step.request)
+        except TransportError as exc:
+            operation.fail(exc)
+        else:
+            operation.receive(response)

@@ -1,0 +1,7 @@
+"""The requests transport for tastytrade-proto (arrives with issue 4; empty for now).
+
+It will drive :class:`tastytrade_proto.Operation` steps over requests and hold no
+protocol logic of its own.
+"""
+
+__all__: list[str] = []
