@@ -225,7 +225,7 @@ def _details(value: Any) -> tuple[ErrorDetail, ...]:
                 )
             )
         else:
-            details.append(ErrorDetail(message=_text(item)))
+            details.append(ErrorDetail(message=_text(item) if item is not None else "null"))
     return tuple(details)
 
 

@@ -156,9 +156,10 @@ class ErrorDetail:
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __str__(self) -> str:
-        if self.code is not None or self.message is not None:
-            return f"{self.code or '?'}: {self.message or ''}".rstrip(": ")
-        return f"{self.domain or '?'}: {self.reason or ''}".rstrip(": ")
+        parts = [p for p in (self.code, self.message) if p is not None]
+        if not parts:
+            parts = [p for p in (self.domain, self.reason) if p is not None]
+        return ": ".join(parts) or "?"
 
 
 class ApiError(ResponseError):

@@ -1,0 +1,35 @@
+"""Shared fixtures: the sanitized real API bodies in tests/samples (copied from shared/api-samples)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tastytrade_proto import Response
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def sample_bytes(name: str) -> bytes:
+    """The raw bytes of one sample file."""
+    return (SAMPLES / name).read_bytes()
+
+
+def sample(name: str) -> Any:
+    """One sample file, parsed as JSON."""
+    return json.loads(sample_bytes(name))
+
+
+def sample_response(status: int, name: str, headers: tuple[tuple[str, str], ...] = ()) -> Response:
+    """A response carrying a sample body verbatim."""
+    kind = "text/html" if name.endswith(".html") else "application/json"
+    return Response(status, (("content-type", kind), *headers), sample_bytes(name))
+
+
+@pytest.fixture
+def now() -> float:
+    """A fixed wall-clock reading: 2024-09-12T08:00:00Z, before the samples' expirations."""
+    return 1_726_128_000.0
