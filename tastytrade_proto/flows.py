@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from .envelope import Envelope, decode_envelope, error_from_response
 from .errors import (
+    ApiError,
     DecodeError,
     DeviceChallengeRequired,
     LocalProtocolError,
@@ -203,17 +204,26 @@ def _call(
                 raise
             yield Wait(delay)
             continue
-        if machine.observe(authorized, response) and idempotent and not renewed_after_401:
+        expired = machine.observe(authorized, response)
+        if expired and idempotent and not renewed_after_401:
             renewed_after_401 = True  # renew once, then send again
             attempt -= 1
             continue
         if response.ok:
             return decode(response)
         error = error_from_response(response)
+        if expired and not isinstance(error, SessionExpired):
+            raise SessionExpired(
+                error.message, status=error.status, headers=error.headers, code=_code(error)
+            )
         delay = retry.delay(attempt, error, ctx.now) if idempotent else None
         if delay is None:
             raise error
         yield Wait(delay)
+
+
+def _code(error: ResponseError) -> str | None:
+    return error.code if isinstance(error, ApiError) else None
 
 
 def call(

@@ -477,13 +477,16 @@ class SessionMachine:
     def authorize(self, request: Request, now: float) -> Request:
         """``request`` with this session's ``Authorization`` header.
 
-        Raises :class:`LocalProtocolError` ("refresh first") when the token
-        is due for renewal at ``now``; ask :meth:`auth_need` first.
+        Refuses (:class:`LocalProtocolError`) a request that is bound to
+        fail: outside ``AUTHENTICATED``, or once the token's expiry time has
+        passed at ``now``. Ask :meth:`auth_need` first to renew in time.
         """
-        need = self.auth_need(now)
-        if need is not AuthNeed.NONE:
+        self._check(Action.AUTHORIZE)
+        assert self._expires_at is not None
+        if now >= self._expires_at.timestamp():
             raise LocalProtocolError(
-                f"{need.value} first: the token is due for renewal (state {self._state.name})",
+                f"the token expired at {format_datetime(self._expires_at)}; renew it first "
+                f"(state {self._state.name})",
                 state=self._state.name,
             )
         return request.with_headers([("authorization", self._authorization())])

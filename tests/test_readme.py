@@ -1,0 +1,74 @@
+"""The README's example runs as written, and CI runs the README's own test command."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = blocks("python")
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert "AccessTokenIssued(expires_at=" in out
+    assert "my-secret" not in out and "AT-1" not in out and "my-refresh-token" not in out
+
+
+def test_readme_example_is_about_a_dozen_lines() -> None:
+    (code,) = blocks("python")
+    statements = [line for line in code.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(statements) <= 16
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    setup, test = (b.strip() for b in blocks("sh"))
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test in ci.splitlines()
+    assert "pytest" in test and "pytest" not in setup
+
+
+def test_walkthrough_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "walkthrough.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "AWAITING_SECOND_FACTOR" in result.stdout
+    assert "remember token rotated on re-login: True" in result.stdout
+    for secret in ("pass-word", "SESSION-TOKEN", "REMEMBER-TOKEN", "ACCESS-1", "client-secret"):
+        assert secret not in result.stdout
+
+
+def test_core_never_imports_an_adapter() -> None:
+    banned = {"tastytrade_requests", "tastytrade_aiohttp", "tastytrade_trio", "tastytrade_cli"}
+    for path in (ROOT / "tastytrade_proto").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            assert not {n.split(".")[0] for n in names} & banned, path
+
+
+def test_every_public_name_is_exported() -> None:
+    import tastytrade_proto
+
+    for name in tastytrade_proto.__all__:
+        assert hasattr(tastytrade_proto, name), name
+    assert sorted(tastytrade_proto.__all__) == sorted(set(tastytrade_proto.__all__))
