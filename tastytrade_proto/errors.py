@@ -67,11 +67,26 @@ class TastytradeError(Exception):
     def _scrub(self, secrets: Iterable[str]) -> None:
         """Remove known secrets from every text this error carries."""
         secrets = tuple(secrets)
-        self.message = scrub(self.message, secrets)
+        for name, value in list(vars(self).items()):
+            setattr(self, name, _scrub_value(value, secrets))
         self.args = (self.message,)
-        for name, value in vars(self).items():
-            if isinstance(value, str) and name != "message":
-                setattr(self, name, scrub(value, secrets))
+
+
+def _scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub_value(v, secrets) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, ErrorDetail):
+        return ErrorDetail(
+            **{
+                name: _scrub_value(getattr(value, name), secrets)
+                for name in ("code", "message", "domain", "reason", "preflight_id", "raw")
+            }
+        )
+    return value
 
 
 class LocalProtocolError(TastytradeError):

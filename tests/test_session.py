@@ -1,4 +1,4 @@
-"""The session state machine driven by hand (tastytrade_proto.session), from the real API's bodies."""
+"""The session state machine driven by hand, from the real API's bodies."""
 
 from __future__ import annotations
 
@@ -418,7 +418,7 @@ class TestOAuth:
         assert machine.auth_need(now + 841) is AuthNeed.REFRESH
         # Still usable inside the margin; refused once it is bound to fail.
         assert machine.authorize(request, now + 841).header("authorization") == "Bearer AT-1"
-        with pytest.raises(LocalProtocolError, match="expired at .*renew it first"):
+        with pytest.raises(LocalProtocolError, match=r"expired at .*renew it first"):
             machine.authorize(request, now + 900)
         machine.refresh()
         # While the refresh is in flight, the current token still carries requests...
@@ -786,6 +786,30 @@ def test_echoed_secrets_are_scrubbed_from_errors(now: float) -> None:
     text = str(info.value) + repr(info.value) + str(info.value.api_message)
     assert "hunter2-password" not in text and "918273" not in text
     assert "<redacted>" in text
+
+
+def test_echoed_secrets_are_scrubbed_from_error_details_and_headers(now: float) -> None:
+    machine = SessionMachine()
+    machine.login_with_password("u", "hunter2-password")
+    echo = json_response(
+        422,
+        {
+            "error": {
+                "code": "x",
+                "errors": [
+                    {"code": "y", "message": "pw hunter2-password", "extra": "hunter2-password"}
+                ],
+                "redirect": {"hint": "hunter2-password"},
+            }
+        },
+        [("X-Echo", "hunter2-password")],
+    )
+    with pytest.raises(Exception) as info:
+        machine.receive(echo, now)
+    error = info.value
+    everything = repr(vars(error)) + repr(error.args)
+    assert "hunter2-password" not in everything
+    assert error.errors[0].code == "y"  # type: ignore[attr-defined]
 
 
 def test_expiry_is_aware_and_compared_by_instant(now: float) -> None:
