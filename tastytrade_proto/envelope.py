@@ -272,7 +272,8 @@ def error_from_response(response: Response) -> ResponseError:
     redirect: Mapping[str, Any] | None = None
     cls: type[ApiError]
     if isinstance(document, dict) and "error_code" in document:
-        cls = OAuthError
+        # The token endpoint's own shape; a 429 or 5xx keeps its retryable class.
+        cls = _class_for(status, None) if status == 429 or status >= 500 else OAuthError
         code = _text(document.get("error_code"))
         api_message = _text(document.get("error_description"))
     elif isinstance(document, dict) and isinstance(document.get("error"), dict):
@@ -285,7 +286,9 @@ def error_from_response(response: Response) -> ResponseError:
         cls = _class_for(status, code)
     else:
         cls = _class_for(status, None)
-        if document is None or not isinstance(document, dict):
+        if isinstance(document, dict) and isinstance(document.get("error"), str):
+            api_message = _text(document["error"])
+        elif not isinstance(document, dict):
             api_message = (
                 f"non-JSON body {redact_body(response.body, 120)}" if response.body else None
             )

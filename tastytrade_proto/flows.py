@@ -60,7 +60,9 @@ def _exchange(ctx: Context, machine: SessionMachine, request: Request) -> Flow[E
     """Send one authentication exchange's request and hand the answer to the machine."""
     try:
         response: Response = yield Send(request)
-    except TransportError:
+    except BaseException:
+        # A transport failure, or the operation was cancelled or dropped
+        # (GeneratorExit): either way the answer will never come.
         machine.exchange_failed()
         raise
     return machine.receive(response, ctx.now)
@@ -205,8 +207,9 @@ def _call(
             yield Wait(delay)
             continue
         expired = machine.observe(authorized, response)
-        if expired and idempotent and not renewed_after_401:
-            renewed_after_401 = True  # renew once, then send again
+        if response.status == 401 and idempotent and not renewed_after_401:
+            # Renew (or pick up a token another task renewed) once, then send again.
+            renewed_after_401 = True
             attempt -= 1
             continue
         if response.ok:

@@ -21,6 +21,7 @@ a loop of about ten lines, the same in sync, asyncio and trio code::
         else:
             op.receive(response)
 
+A driver whose task is cancelled mid-operation calls :meth:`Operation.cancel`.
 :meth:`Operation.next_step` is where the work happens: it takes the clock
 reading, runs the flow up to its next step and returns it, or raises the
 operation's :class:`~tastytrade_proto.errors.TastytradeError`.
@@ -30,6 +31,7 @@ of the last :class:`Send` back.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -181,6 +183,31 @@ class Operation(Generic[T]):
             raise LocalProtocolError(f"fail() takes a TransportError, got {type(error).__name__}")
         self._throw = error
         self._state = OperationState.READY
+
+    def cancel(self) -> None:
+        """Abandon the operation, for a driver whose task was cancelled.
+
+        A response already handed to :meth:`receive` is still processed (a
+        token in it reaches the token store); a :class:`Send` still out is
+        treated as failed in transport, which releases any authentication
+        exchange it held on the session. Afterwards the state is ``FAILED``.
+        """
+        if self._state in (OperationState.DONE, OperationState.FAILED):
+            return
+        pending: Any = None
+        if self._state is OperationState.SENDING:
+            pending = TransportError("operation cancelled", request_sent=True)
+        elif self._throw is not None or self._input is not None:
+            pending = self._throw if self._throw is not None else self._input
+        self._state = OperationState.FAILED
+        self._input, self._throw = None, None
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                if isinstance(pending, TransportError):
+                    self._flow.throw(pending)
+                else:
+                    self._flow.send(pending)
+        self._flow.close()
 
     def _expect_sending(self, what: str) -> None:
         if self._state is not OperationState.SENDING:

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from .envelope import error_from_response, parse_json
 from .errors import (
@@ -133,7 +133,16 @@ class Action(enum.Enum):
 _S = SessionState
 #: Which action each state allows; everything else is a LocalProtocolError.
 ALLOWED: dict[Action, frozenset[SessionState]] = {
-    Action.LOGIN: frozenset({_S.UNAUTHENTICATED, _S.EXPIRED}),
+    # A login may also start over from a second-factor step the caller gives up on.
+    Action.LOGIN: frozenset(
+        {
+            _S.UNAUTHENTICATED,
+            _S.EXPIRED,
+            _S.DEVICE_CHALLENGE,
+            _S.AWAITING_SECOND_FACTOR,
+            _S.AWAITING_SECURITY_ANSWER,
+        }
+    ),
     Action.START_DEVICE_CHALLENGE: frozenset({_S.DEVICE_CHALLENGE}),
     Action.SUBMIT_SECOND_FACTOR: frozenset({_S.AWAITING_SECOND_FACTOR}),
     Action.ANSWER_SECURITY_QUESTION: frozenset({_S.AWAITING_SECURITY_ANSWER}),
@@ -296,6 +305,12 @@ class SessionMachine:
             self._state = SessionState.AUTHENTICATING
         return request
 
+    def _restore(self, pending: _Pending) -> None:
+        """Back to the state before ``pending`` began, unless a 401 killed the token meanwhile."""
+        self._state = pending.state_before
+        if self._state is SessionState.AUTHENTICATED and self._token is None:
+            self._state = SessionState.EXPIRED
+
     def _reset_credentials(self) -> None:
         self._token = None
         self._expires_at = None
@@ -417,9 +432,10 @@ class SessionMachine:
         using it until the new one arrives.
         """
         self._check(Action.REFRESH)
-        if self._scheme is not AuthScheme.OAUTH or not self._refresh_token:
+        if self._scheme is not AuthScheme.OAUTH or not self._can_renew():
             raise LocalProtocolError(
-                f"cannot {Action.REFRESH.value}: no OAuth refresh token is held",
+                f"cannot {Action.REFRESH.value}: no OAuth refresh token and client secret are "
+                "held (pass client_secret= to SessionMachine.load)",
                 state=self._state.name,
             )
         return self._begin(_Exchange.REFRESH, self._oauth_request())
@@ -454,6 +470,8 @@ class SessionMachine:
             if self._pending is not None:
                 # Someone is renewing; the current token may still carry us.
                 return AuthNeed.NONE if remaining > 0 else AuthNeed.WAIT
+            if remaining > 0 and not self._can_renew():
+                return AuthNeed.NONE  # nothing to renew with: use it to the end
             return self._renewal()
         if state is SessionState.EXPIRED:
             return AuthNeed.WAIT if self._pending is not None else self._renewal()
@@ -463,16 +481,21 @@ class SessionMachine:
             f"cannot {Action.AUTHORIZE.value} in state {state.name}", state=state.name
         )
 
+    def _can_renew(self) -> bool:
+        if self._scheme is AuthScheme.OAUTH:
+            return bool(self._refresh_token and self._client_secret)
+        return bool(self._remember_token and self._login)
+
     def _renewal(self) -> AuthNeed:
-        if self._scheme is AuthScheme.OAUTH and self._refresh_token:
-            return AuthNeed.REFRESH
-        if self._scheme is AuthScheme.SESSION and self._remember_token and self._login:
-            return AuthNeed.RELOGIN
+        if self._can_renew():
+            return AuthNeed.REFRESH if self._scheme is AuthScheme.OAUTH else AuthNeed.RELOGIN
         self._state = SessionState.EXPIRED
-        raise SessionExpired(
-            "the session has expired and no remember token or refresh token is held to renew "
-            "it; log in again"
+        what = (
+            "no refresh token and client secret are"
+            if self._scheme is AuthScheme.OAUTH
+            else "no remember token is"
         )
+        raise SessionExpired(f"the session has expired and {what} held to renew it; log in again")
 
     def authorize(self, request: Request, now: float) -> Request:
         """``request`` with this session's ``Authorization`` header.
@@ -587,7 +610,7 @@ class SessionMachine:
         if pending.kind is _Exchange.LOGIN:
             self._abandon_login()
         else:
-            self._state = pending.state_before
+            self._restore(pending)
 
     def _emit(self, event: TokenEvent, hook_errors: list[BaseException]) -> None:
         if self.on_token is None:
@@ -615,15 +638,7 @@ class SessionMachine:
             # so any 400/401/403 here counts as a wrong code.
             self._state = SessionState.AWAITING_SECOND_FACTOR
             if response.status in (400, 401, 403):
-                assert isinstance(error, ApiError)
-                return InvalidSecondFactor(
-                    error.message,
-                    status=error.status,
-                    headers=error.headers,
-                    code=error.code,
-                    api_message=error.api_message,
-                    errors=error.errors,
-                )
+                return _as_invalid_second_factor(error)
             return error
         if isinstance(error, InvalidCredentials) and self._password is None:
             self._remember_token = None  # refused: it cannot renew anything
@@ -691,14 +706,12 @@ class SessionMachine:
             error = error_from_response(response)
             if pending.kind is _Exchange.SECURITY_ANSWER and response.status in (400, 401, 403):
                 self._state = SessionState.AWAITING_SECURITY_ANSWER
-                raise InvalidSecondFactor(
-                    error.message, status=response.status, headers=response.headers
-                )
-            self._state = pending.state_before
+                raise _as_invalid_second_factor(error)
+            self._restore(pending)
             raise error
 
         def fail(resp: Response, _p: _Pending, what: str) -> DecodeError:
-            self._state = pending.state_before
+            self._restore(pending)
             return _decode_error(resp, f"device-challenge response {what}")
 
         data = _data_object(response, fail, pending)
@@ -727,7 +740,7 @@ class SessionMachine:
         self, response: Response, now: float, pending: _Pending
     ) -> tuple[Event, ...]:
         def fail(error: ResponseError) -> ResponseError:
-            self._state = pending.state_before
+            self._restore(pending)
             return error
 
         if not response.ok:
@@ -775,12 +788,14 @@ class SessionMachine:
     def _receive_validate(
         self, response: Response, now: float, pending: _Pending
     ) -> tuple[Event, ...]:
-        self._state = pending.state_before
         if response.status == 401:
-            self._state = SessionState.EXPIRED
             self._token = None
+        self._restore(pending)
         if not response.ok:
-            raise error_from_response(response)
+            error = error_from_response(response)
+            if response.status == 401 and not isinstance(error, SessionExpired):
+                error = _as_session_expired(error)
+            raise error
         if response.body.strip():
             try:
                 document = parse_json(response)
@@ -798,7 +813,7 @@ class SessionMachine:
         if response.ok or response.status == 401:
             self._close()
             return (LoggedOut(),)
-        self._state = pending.state_before
+        self._restore(pending)
         raise error_from_response(response)
 
     # -- persistence -----------------------------------------------------------
@@ -885,6 +900,32 @@ class SessionMachine:
             message = str(exc) if isinstance(exc, (ValueError, LocalProtocolError)) else repr(exc)
             raise LocalProtocolError(f"cannot load session dump: {message[:200]}") from None
         return machine
+
+
+def _as_invalid_second_factor(error: ResponseError) -> InvalidSecondFactor:
+    return _convert(error, InvalidSecondFactor)
+
+
+def _as_session_expired(error: ResponseError) -> SessionExpired:
+    return _convert(error, SessionExpired)
+
+
+_E = TypeVar("_E", bound=ApiError)
+
+
+def _convert(error: ResponseError, cls: type[_E]) -> _E:
+    """The same refusal as another class (the API's codes for it are unknown)."""
+    if isinstance(error, ApiError):
+        return cls(
+            error.message,
+            status=error.status,
+            headers=error.headers,
+            code=error.code,
+            api_message=error.api_message,
+            errors=error.errors,
+            redirect=error.redirect,
+        )
+    return cls(error.message, status=error.status, headers=error.headers)
 
 
 def _opt_str(value: Any) -> str | None:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from .errors import DecodeError, LocalProtocolError
+from .errors import DecodeError, LocalProtocolError, TransportError
 from .http import Request, Response
 
 __all__ = ["HTTP11Connection", "parse_response", "serialize_request"]
@@ -42,11 +42,17 @@ class HTTP11Connection:
         self._status: int | None = None
         self._headers: list[tuple[str, str]] = []
         self._body = bytearray()
+        self._closed = False
 
     def send_request(self, request: Request) -> bytes:
         """The bytes of ``request``: head, body and end of message."""
-        host, target = _target(request)
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers]
+        try:
+            host, target = _target(request)
+            headers = [(k.encode("ascii"), v.encode("latin-1")) for k, v in request.headers]
+        except UnicodeEncodeError as exc:
+            raise LocalProtocolError(
+                f"cannot send {request.method} {request.path!r}: {exc.reason} in a header or URL"
+            ) from None
         names = {k for k, _ in request.headers}
         if "host" not in names:
             headers.insert(0, (b"host", host))
@@ -69,6 +75,8 @@ class HTTP11Connection:
 
     def receive_data(self, data: bytes) -> None:
         """Bytes read from the socket; ``b""`` means the server closed it."""
+        if not data:
+            self._closed = True
         self._h11.receive_data(data)
 
     def next_response(self) -> Response | None:
@@ -77,6 +85,8 @@ class HTTP11Connection:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
+                if self._closed:
+                    raise self._cut_off() from None
                 raise DecodeError(f"server broke HTTP/1.1: {exc}", status=self._status) from None
             if event is h11.NEED_DATA:
                 return None
@@ -97,10 +107,14 @@ class HTTP11Connection:
                 self._status, self._headers, self._body = None, [], bytearray()
                 return response
             elif isinstance(event, h11.ConnectionClosed):
-                raise DecodeError(
-                    "connection closed before the response was complete", status=self._status
-                )
+                raise self._cut_off()
             # InformationalResponse (1xx) carries nothing we need.
+
+    def _cut_off(self) -> TransportError:
+        # The request went out and the answer was cut short: a transport
+        # failure (idempotent requests may be retried), not a bad answer.
+        got = "nothing" if self._status is None else f"part of an HTTP {self._status} response"
+        return TransportError(f"connection closed after {got}", request_sent=True)
 
     def start_next_cycle(self) -> bool:
         """Prepare for the next request; ``False`` if the connection must close."""
@@ -119,13 +133,18 @@ def parse_response(data: bytes, *, max_body_bytes: int = _MAX_BODY_BYTES) -> Res
     """Read one whole response from ``data``, the server's bytes up to close.
 
     Raises :class:`DecodeError` if the bytes are not HTTP/1.1 or end early.
+    (:class:`HTTP11Connection` itself raises :class:`TransportError` when the
+    server closes mid-response, so that a transport can retry safe requests.)
     """
     conn = HTTP11Connection(max_body_bytes=max_body_bytes)
     # h11 needs to have sent a request before it reads a response.
     conn.send_request(Request("GET", "http://parse.invalid/"))
     conn.receive_data(data)
     conn.receive_data(b"")
-    response = conn.next_response()
+    try:
+        response = conn.next_response()
+    except TransportError as exc:
+        raise DecodeError(f"response is incomplete: {exc}") from None
     if response is None:  # pragma: no cover - EOF was fed, so h11 never needs more data
         raise DecodeError("response ended early")
     return response

@@ -1,4 +1,4 @@
-"""Shared fixtures: the sanitized real API bodies in tests/samples (copied from shared/api-samples)."""
+"""Shared fixtures: sanitized real API bodies in tests/samples (from shared/api-samples)."""
 
 from __future__ import annotations
 

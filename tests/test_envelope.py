@@ -282,3 +282,18 @@ def test_parse_datetime(text: str, expected: datetime) -> None:
 def test_parse_datetime_refuses_naive_or_invalid(text: str) -> None:
     with pytest.raises(ValueError):
         parse_datetime(text)
+
+
+def test_token_endpoint_429_and_5xx_keep_their_retryable_class() -> None:
+    body = b'{"error_code": "slow_down", "error_description": "later"}'
+    limited = error_from_response(Response(429, (("Retry-After", "2"),), body))
+    assert isinstance(limited, RateLimited) and limited.retry_after == 2.0
+    assert limited.code == "slow_down"
+    assert type(error_from_response(Response(503, (), body))) is ServerError
+    assert type(error_from_response(Response(401, (), body))) is OAuthError
+
+
+def test_error_given_as_a_plain_string() -> None:
+    error = error_from_response(Response(400, (), b'{"error": "bad things"}'))
+    assert isinstance(error, ValidationFailed) and error.api_message == "bad things"
+    assert "bad things" in str(error)

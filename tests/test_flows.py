@@ -482,3 +482,85 @@ class TestOperationContract:
     def test_replay_transport_without_answers(self) -> None:
         with pytest.raises(AssertionError, match="no answer queued for GET /x"):
             ReplayTransport().send(Request("GET", "https://h/x"))
+
+
+class TestCancel:
+    def test_cancel_mid_refresh_releases_the_machine(self) -> None:
+        h = Harness().oauth()
+        op = flows.call(h.machine, h.get(), status)
+        step = op.next_step(START + 850)
+        assert isinstance(step, Send) and step.request.path == "/oauth/token"
+        assert h.machine.exchange_in_flight
+        op.cancel()
+        assert op.state is OperationState.FAILED
+        assert not h.machine.exchange_in_flight
+        assert h.machine.state is SessionState.AUTHENTICATED
+        op.cancel()  # idempotent
+
+    def test_cancel_after_receive_still_delivers_the_tokens(self) -> None:
+        h = Harness()
+        op = flows.login_with_password(h.machine, "u", "pw")
+        op.next_step(START)
+        op.receive(sample_response(201, "sessions_post_201.json"))
+        op.cancel()
+        assert RememberTokenIssued("FAKE-REMEMBER-TOKEN-0002") in h.tokens
+        assert h.machine.state is SessionState.AUTHENTICATED
+
+    def test_dropped_operation_releases_the_machine(self) -> None:
+        h = Harness().oauth()
+        op = flows.refresh(h.machine)
+        op.next_step(START)
+        del op  # the generator is closed when collected
+        import gc
+
+        gc.collect()
+        assert not h.machine.exchange_in_flight
+
+    def test_cancel_after_a_401_does_not_leave_a_renewal_in_flight(self) -> None:
+        h = Harness().oauth()
+        op = flows.call(h.machine, h.get(), status)
+        op.next_step(START)
+        op.receive(Response(401))
+        op.cancel()
+        assert not h.machine.exchange_in_flight
+        assert h.machine.state is SessionState.EXPIRED
+
+
+def test_a_401_for_a_token_renewed_meanwhile_is_resent_with_the_new_one() -> None:
+    h = Harness().oauth()
+    a = flows.call(h.machine, h.get("/a"), status)
+    step = a.next_step(START)
+    assert isinstance(step, Send)
+    h.http.queue(REFRESHED)
+    h.run(flows.refresh(h.machine))  # another task renewed the token
+    a.receive(Response(401))  # the answer to the old token
+    resent = a.next_step(START)
+    assert isinstance(resent, Send)
+    assert resent.request.header("authorization") == "Bearer AT-2"
+
+
+def test_401_while_a_refresh_fails_leaves_an_expired_session() -> None:
+    h = Harness().oauth()
+    request = h.machine.authorize(h.get(), START)
+    h.machine.refresh()
+    h.machine.observe(request, Response(401))
+    with pytest.raises(ServerError):
+        h.machine.receive(Response(500), START)
+    assert h.machine.state is SessionState.EXPIRED
+    with pytest.raises(LocalProtocolError, match="EXPIRED"):
+        h.machine.authorize(h.get(), START)
+
+
+def test_giving_up_a_second_factor_and_starting_over() -> None:
+    h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+    with pytest.raises(SecondFactorRequired):
+        h.run(flows.login_with_password(h.machine, "u", "pw"))
+    h.http.queue(json_response(200, {"access_token": "AT", "expires_in": 900}))
+    h.run(flows.login_with_oauth(h.machine, "cs", "rf"))
+    assert h.machine.state is SessionState.AUTHENTICATED
+
+
+def test_validate_false_on_any_401() -> None:
+    h = Harness().legacy()
+    h.http.queue(sample_response(401, "error_401_user_agent_missing.html"))
+    assert h.run(flows.validate(h.machine)) is False

@@ -485,8 +485,10 @@ class TestExpiry:
         machine.receive(login_reply(remember=None), now)
         deadline = EXPIRY.timestamp()
         assert machine.auth_need(deadline - 61) is AuthNeed.NONE
+        # Nothing can renew it, so it is used to the last second.
+        assert machine.auth_need(deadline - 1) is AuthNeed.NONE
         with pytest.raises(SessionExpired, match="log in again"):
-            machine.auth_need(deadline - 59)
+            machine.auth_need(deadline)
         assert machine.state is SessionState.EXPIRED
         machine.login_with_password("u", "pw")  # EXPIRED allows a new login
 
@@ -686,8 +688,12 @@ class TestDumpLoad:
         assert loaded.state is SessionState.AUTHENTICATED
         assert loaded.expires_at == machine.expires_at
         assert loaded.config.environment == PRODUCTION
-        # Without the secret it can use the token but a refresh would send none:
-        assert json.loads(loaded.refresh().body)["client_secret"] is None
+        # Without the secret it can use the token, but not refresh it.
+        with pytest.raises(LocalProtocolError, match="client_secret="):
+            loaded.refresh()
+        assert loaded.auth_need(now + 10) is AuthNeed.NONE
+        with pytest.raises(SessionExpired, match="client secret"):
+            loaded.auth_need(now + 900)
         with_secret = SessionMachine.load(text, client_secret="CS-secret-1")
         assert json.loads(with_secret.refresh().body)["client_secret"] == "CS-secret-1"
         assert SessionMachine.load(machine.dump(include_client_secret=True)).dump(

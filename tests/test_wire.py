@@ -12,6 +12,7 @@ from tastytrade_proto import (
     Request,
     Response,
     SessionMachine,
+    TransportError,
     __version__,
     parse_response,
     serialize_request,
@@ -108,8 +109,22 @@ def test_connection_close_means_no_reuse_and_early_eof_is_an_error() -> None:
     conn.send_request(Request("GET", "https://h/"))
     conn.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
     conn.receive_data(b"")
-    with pytest.raises(DecodeError):
+    # Cut off mid-answer: a transport failure, which a GET may retry.
+    with pytest.raises(TransportError, match="part of an HTTP 200 response"):
         conn.next_response()
+
+    conn = HTTP11Connection()
+    conn.send_request(Request("GET", "https://h/"))
+    conn.receive_data(b"")
+    with pytest.raises(TransportError, match="after nothing"):
+        conn.next_response()
+
+
+def test_unsendable_header_values_are_local_errors() -> None:
+    with pytest.raises(LocalProtocolError, match="cannot send"):
+        serialize_request(Request("GET", "https://h/", (("x-name", "\u20ac"),)))
+    with pytest.raises(LocalProtocolError, match="cannot send"):
+        serialize_request(Request("GET", "https://h\u00e9.example/"))
 
 
 def test_send_failed_and_local_errors() -> None:
