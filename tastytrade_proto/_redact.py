@@ -57,14 +57,19 @@ _SECRET_IN_FORM = re.compile(
 _MIN_SCRUB_LENGTH = 4
 
 
-def _redact_value(value: Any) -> Any:
+_MAX_DEPTH = 64
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    if depth > _MAX_DEPTH:
+        return "..."  # hostile nesting: not worth showing, and no recursion limit to hit
     if isinstance(value, dict):
         return {
-            k: (REDACTED if k in SECRET_FIELDS and v is not None else _redact_value(v))
+            k: (REDACTED if k in SECRET_FIELDS and v is not None else _redact_value(v, depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_redact_value(v) for v in value]
+        return [_redact_value(v, depth + 1) for v in value]
     return value
 
 

@@ -86,10 +86,11 @@ def parse_json(response: Response) -> Any:
         ) from None
 
 
-def _shape_error(response: Response, what: str) -> DecodeError:
+def shape_error(response: Response, what: str) -> DecodeError:
+    """A :class:`DecodeError` saying what is wrong with ``response``, with a redacted excerpt."""
     excerpt = redact_body(response.body, 120)
     return DecodeError(
-        f"HTTP {response.status} response {what}; body starts {excerpt}",
+        f"HTTP {response.status} {what}; body starts {excerpt}",
         status=response.status,
         headers=response.headers,
         excerpt=excerpt,
@@ -139,7 +140,8 @@ def _int(value: Any) -> int | None:
             number = Decimal(value)
         except ArithmeticError:
             return None
-        if number.is_finite() and number == number.to_integral_value():
+        # adjusted() first: 1e999999999 must not be expanded into an int.
+        if number.is_finite() and number.adjusted() < 19 and number == number.to_integral_value():
             return int(number)
     return None
 
@@ -148,10 +150,12 @@ def _pagination(response: Response, value: Any) -> Pagination | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _shape_error(response, "has a 'pagination' that is not an object")
+        raise shape_error(response, "response has a 'pagination' that is not an object")
     offset, pages = _int(value.get("page-offset")), _int(value.get("total-pages"))
     if offset is None or pages is None or offset < 0 or pages < 0:
-        raise _shape_error(response, "has a 'pagination' without page-offset and total-pages")
+        raise shape_error(
+            response, "response has a 'pagination' without page-offset and total-pages"
+        )
     return Pagination(offset, pages, _int(value.get("per-page")), _int(value.get("total-items")))
 
 
@@ -168,11 +172,11 @@ def decode_envelope(response: Response, *, require_data: bool = True) -> Envelop
         return Envelope(None)
     document = parse_json(response)
     if not isinstance(document, dict):
-        raise _shape_error(response, "is not a JSON object")
+        raise shape_error(response, "response is not a JSON object")
     if "error" in document and "data" not in document:
         raise error_from_response(response)
     if require_data and not isinstance(document.get("data"), dict):
-        raise _shape_error(response, "has no 'data' object")
+        raise shape_error(response, "response has no 'data' object")
     context = document.get("context")
     version = document.get("api-version")
     return Envelope(
@@ -202,7 +206,10 @@ def parse_retry_after(value: str | None) -> tuple[float | None, datetime | None]
 def _text(value: Any, limit: int = 500) -> str | None:
     if value is None:
         return None
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+    except (RecursionError, ValueError):
+        text = f"<{type(value).__name__} too deep to show>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -72,17 +72,21 @@ class TastytradeError(Exception):
         self.args = (self.message,)
 
 
-def _scrub_value(value: Any, secrets: tuple[str, ...]) -> Any:
+def _scrub_value(value: Any, secrets: tuple[str, ...], depth: int = 0) -> Any:
+    if depth > 32:
+        return None  # hostile nesting from a server: dropped rather than recursed into
     if isinstance(value, str):
         return scrub(value, secrets)
     if isinstance(value, (list, tuple)):
-        return type(value)(_scrub_value(v, secrets) for v in value)
+        return type(value)(_scrub_value(v, secrets, depth + 1) for v in value)
     if isinstance(value, Mapping):
-        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+        return {
+            scrub(str(k), secrets): _scrub_value(v, secrets, depth + 1) for k, v in value.items()
+        }
     if isinstance(value, ErrorDetail):
         return ErrorDetail(
             **{
-                name: _scrub_value(getattr(value, name), secrets)
+                name: _scrub_value(getattr(value, name), secrets, depth + 1)
                 for name in ("code", "message", "domain", "reason", "preflight_id", "raw")
             }
         )
@@ -290,7 +294,7 @@ class RateLimited(ApiError):
     def delay(self, now: float) -> float | None:
         """Seconds to wait from POSIX time ``now``, or ``None`` if unknown."""
         if self.retry_after is not None:
-            return self.retry_after
+            return max(0.0, self.retry_after)
         if self.retry_at is not None:
             return max(0.0, self.retry_at.timestamp() - now)
         return None

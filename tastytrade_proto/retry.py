@@ -48,8 +48,9 @@ class RetryPolicy:
         if isinstance(error, RateLimited):
             told = error.delay(now)
             if told is not None:
-                return told if told <= self.max_retry_after else None
-        wait: float = min(self.cap, self.base * 2.0 ** (attempt - 1))
+                return max(0.0, told) if told <= self.max_retry_after else None
+        # The exponent is bounded so that a policy with thousands of attempts cannot overflow.
+        wait: float = min(self.cap, self.base * 2.0 ** min(max(attempt - 1, 0), 64))
         if self.jitter is not None:
             wait *= 0.5 + 0.5 * min(max(self.jitter(), 0.0), 1.0)
         return wait

@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import enum
 import json
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
-from .envelope import error_from_response, parse_json
+from .envelope import error_from_response, parse_json, shape_error
 from .errors import (
     ApiError,
     DecodeError,
@@ -221,6 +222,9 @@ class SessionMachine:
         self._refresh_token: str | None = None
         self._client_secret: str | None = None
         self._client_id: str | None = None
+        # Tokens replaced or dropped lately: dead, but still scrubbed from any
+        # error text (a server may echo the token it just refused).
+        self._retired: deque[str] = deque(maxlen=8)
 
     # -- what the machine knows ------------------------------------------------
 
@@ -276,7 +280,10 @@ class SessionMachine:
             self._client_secret,
         )
         pending = self._pending.secrets if self._pending else ()
-        return tuple(s for s in (*held, *pending) if s)
+        return tuple(s for s in (*held, *pending, *self._retired) if s)
+
+    def _retire(self, *tokens: str | None) -> None:
+        self._retired.extend(t for t in tokens if t)
 
     def scrub_error(self, error: TastytradeError) -> TastytradeError:
         """Remove every secret the machine holds from ``error``'s texts; return it."""
@@ -312,6 +319,7 @@ class SessionMachine:
             self._state = SessionState.EXPIRED
 
     def _reset_credentials(self) -> None:
+        self._retire(self._token)
         self._token = None
         self._expires_at = None
         self._password = None
@@ -527,6 +535,7 @@ class SessionMachine:
             return False
         if self._state is SessionState.AUTHENTICATED:
             self._state = SessionState.EXPIRED
+            self._retire(self._token)
             self._token = None
             return True
         return False
@@ -559,6 +568,7 @@ class SessionMachine:
         self._remember_token = None
         self._refresh_token = None
         self._client_secret = None
+        self._retired.clear()
         self._state = SessionState.CLOSED
 
     # -- answers ---------------------------------------------------------------
@@ -629,7 +639,7 @@ class SessionMachine:
                 self._state = SessionState.DEVICE_CHALLENGE
                 return error
             self._abandon_login()
-            return _decode_error(response, "device challenge has no X-Tastyworks-Challenge-Token")
+            return shape_error(response, "device challenge has no X-Tastyworks-Challenge-Token")
         if isinstance(error, (SecondFactorRequired, InvalidSecondFactor)):
             self._state = SessionState.AWAITING_SECOND_FACTOR
             return error
@@ -641,6 +651,7 @@ class SessionMachine:
                 return _as_invalid_second_factor(error)
             return error
         if isinstance(error, InvalidCredentials) and self._password is None:
+            self._retire(self._remember_token)
             self._remember_token = None  # refused: it cannot renew anything
         self._abandon_login()
         return error
@@ -661,23 +672,26 @@ class SessionMachine:
         events: list[Event] = []
         data = _data_object(response, self._fail_decode_login, pending)
         remember = data.get("remember-token")
-        if isinstance(remember, str) and remember:
+        if _sendable(remember):
+            self._retire(self._remember_token)
             self._remember_token = remember
             event: TokenEvent = RememberTokenIssued(remember)
             self._emit(event, hook_errors)
             events.append(event)
         elif self._password is None:
             # A remember-token login spends the token even when no new one comes back.
+            self._retire(self._remember_token)
             self._remember_token = None
         token = data.get("session-token")
-        if not isinstance(token, str) or not token:
-            raise self._fail_decode_login(response, pending, "has no session-token")
+        if not _sendable(token):
+            raise self._fail_decode_login(response, pending, "has no usable session-token")
         try:
             expires_at = parse_datetime(data.get("session-expiration"))  # type: ignore[arg-type]
         except ValueError:
             raise self._fail_decode_login(
                 response, pending, "has no valid session-expiration"
             ) from None
+        self._retire(self._token)
         self._token, self._expires_at = token, expires_at
         access = AccessTokenIssued(token, expires_at, AuthScheme.SESSION.value)
         self._emit(access, hook_errors)
@@ -694,7 +708,7 @@ class SessionMachine:
 
     def _fail_decode_login(self, response: Response, pending: _Pending, what: str) -> DecodeError:
         self._abandon_login()
-        return _decode_error(response, f"login response {what}")
+        return shape_error(response, f"login response {what}")
 
     def _receive_challenge(
         self, response: Response, now: float, pending: _Pending
@@ -712,7 +726,7 @@ class SessionMachine:
 
         def fail(resp: Response, _p: _Pending, what: str) -> DecodeError:
             self._restore(pending)
-            return _decode_error(resp, f"device-challenge response {what}")
+            return shape_error(resp, f"device-challenge response {what}")
 
         data = _data_object(response, fail, pending)
         step = data.get("step")
@@ -752,28 +766,31 @@ class SessionMachine:
         if isinstance(document, dict) and isinstance(document.get("data"), dict):
             document = document["data"]  # tolerate an enveloped answer
         if not isinstance(document, dict):
-            raise fail(_decode_error(response, "OAuth token response is not a JSON object"))
+            raise fail(shape_error(response, "OAuth token response is not a JSON object"))
         hook_errors: list[BaseException] = []
         events: list[Event] = []
         rotated = document.get("refresh_token")
-        if isinstance(rotated, str) and rotated and rotated != self._refresh_token:
+        if _sendable(rotated) and rotated != self._refresh_token:
+            self._retire(self._refresh_token)
             self._refresh_token = rotated
             event: TokenEvent = RefreshTokenRotated(rotated)
             self._emit(event, hook_errors)
             events.append(event)
         token = document.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise fail(_decode_error(response, "OAuth token response has no access_token"))
+        if not _sendable(token):
+            raise fail(shape_error(response, "OAuth token response has no usable access_token"))
         lifetime = document.get("expires_in", DEFAULT_ACCESS_TOKEN_LIFETIME)
         if isinstance(lifetime, bool) or not isinstance(lifetime, (int, Decimal, str)):
             lifetime = DEFAULT_ACCESS_TOKEN_LIFETIME
         try:
-            seconds = float(Decimal(str(lifetime)))
+            number = Decimal(str(lifetime))
         except ArithmeticError:
-            seconds = DEFAULT_ACCESS_TOKEN_LIFETIME
-        if not 0 < seconds < 10**9:
-            seconds = DEFAULT_ACCESS_TOKEN_LIFETIME
+            number = Decimal(DEFAULT_ACCESS_TOKEN_LIFETIME)
+        if not number.is_finite() or not 0 < number < 10**9:
+            number = Decimal(DEFAULT_ACCESS_TOKEN_LIFETIME)
+        seconds = float(number)
         expires_at = _utc(now) + timedelta(seconds=seconds)
+        self._retire(self._token)
         self._token, self._expires_at = token, expires_at
         access = AccessTokenIssued(token, expires_at, AuthScheme.OAUTH.value)
         self._emit(access, hook_errors)
@@ -789,6 +806,7 @@ class SessionMachine:
         self, response: Response, now: float, pending: _Pending
     ) -> tuple[Event, ...]:
         if response.status == 401:
+            self._retire(self._token)
             self._token = None
         self._restore(pending)
         if not response.ok:
@@ -839,7 +857,8 @@ class SessionMachine:
             },
             "login": self._login,
             "token": self._token,
-            "expires_at": format_datetime(self._expires_at) if self._expires_at else None,
+            # Full precision and the offset as received (no conversion that could overflow).
+            "expires_at": self._expires_at.isoformat() if self._expires_at else None,
             "remember_token": self._remember_token,
             "refresh_token": self._refresh_token,
             "client_id": self._client_id,
@@ -896,7 +915,7 @@ class SessionMachine:
                 machine._token is None or machine._expires_at is None
             ):
                 raise ValueError("an authenticated dump needs a token and its expiry")
-        except (ValueError, KeyError, TypeError, LocalProtocolError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError, LocalProtocolError) as exc:
             message = str(exc) if isinstance(exc, (ValueError, LocalProtocolError)) else repr(exc)
             raise LocalProtocolError(f"cannot load session dump: {message[:200]}") from None
         return machine
@@ -928,6 +947,17 @@ def _convert(error: ResponseError, cls: type[_E]) -> _E:
     return cls(error.message, status=error.status, headers=error.headers)
 
 
+def _sendable(value: Any) -> TypeGuard[str]:
+    """Whether a token from the server can go back in a header or body as it is."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 8192
+        and value.isascii()
+        and value.isprintable()
+        and value.strip() == value
+    )
+
+
 def _opt_str(value: Any) -> str | None:
     if value is None:
         return None
@@ -940,18 +970,6 @@ def _require_text(**values: str) -> None:
     for name, value in values.items():
         if not isinstance(value, str) or not value:
             raise LocalProtocolError(f"{name} must be a non-empty string")
-
-
-def _decode_error(response: Response, what: str) -> DecodeError:
-    from ._redact import redact_body
-
-    excerpt = redact_body(response.body, 120)
-    return DecodeError(
-        f"HTTP {response.status} {what}; body starts {excerpt}",
-        status=response.status,
-        headers=response.headers,
-        excerpt=excerpt,
-    )
 
 
 def _data_object(
