@@ -338,7 +338,7 @@ class TestRememberTokens:
     def test_missing_session_token_is_a_decode_error(self, now: float) -> None:
         machine = SessionMachine()
         machine.login_with_password("u", "pw")
-        with pytest.raises(DecodeError, match="no session-token"):
+        with pytest.raises(DecodeError, match="no usable session-token"):
             machine.receive(json_response(201, {"data": {"user": {}}}), now)
         assert machine.state is SessionState.UNAUTHENTICATED
         machine.login_with_password("u", "pw")
@@ -457,7 +457,7 @@ class TestOAuth:
         [
             (Response(200, (), b"<html/>"), "not valid JSON"),
             (json_response(200, ["x"]), "not a JSON object"),
-            (json_response(200, {"token_type": "Bearer"}), "no access_token"),
+            (json_response(200, {"token_type": "Bearer"}), "no usable access_token"),
         ],
     )
     def test_malformed_token_answers(self, now: float, reply: Response, message: str) -> None:
@@ -823,3 +823,26 @@ def test_expiry_is_aware_and_compared_by_instant(now: float) -> None:
     machine.login_with_password("u", "pw")
     machine.receive(login_reply(expires="2024-09-12T22:25:32.440+02:00"), now)
     assert machine.expires_at == EXPIRY - timedelta(hours=0)  # same instant as ...440Z
+
+
+@pytest.mark.parametrize("token", ["ST\r\nX-Evil: 1", " ST", "ST\u20ac", "", "x" * 9000])
+def test_tokens_that_cannot_be_sent_back_are_refused(now: float, token: str) -> None:
+    machine = SessionMachine()
+    machine.login_with_password("u", "pw")
+    with pytest.raises(DecodeError, match="no usable session-token"):
+        machine.receive(login_reply(session=token, remember=None), now)
+    assert machine.state is SessionState.UNAUTHENTICATED
+
+
+def test_a_401_echoing_the_refused_token_is_scrubbed(now: float) -> None:
+    from tastytrade_proto import drive, flows
+    from tastytrade_proto.testing import FakeClock, ReplayTransport
+
+    machine = oauth_machine(now)
+    echo = json_response(401, {"error": {"code": "token_invalid", "message": "token AT-1 is bad"}})
+    http = ReplayTransport([echo])
+    clock = FakeClock(now)
+    post = machine.config.request("POST", "/accounts/5WT00000/orders", json_body={})
+    with pytest.raises(SessionExpired) as info:
+        drive(flows.call(machine, post, lambda r: r), http.send, clock=clock, sleep=clock.sleep)
+    assert "AT-1" not in str(info.value)
