@@ -52,7 +52,9 @@ class RetryPolicy:
         # The exponent is bounded so that a policy with thousands of attempts cannot overflow.
         wait: float = min(self.cap, self.base * 2.0 ** min(max(attempt - 1, 0), 64))
         if self.jitter is not None:
-            wait *= 0.5 + 0.5 * min(max(self.jitter(), 0.0), 1.0)
+            draw = self.jitter()
+            draw = draw if 0.0 <= draw <= 1.0 else (1.0 if draw > 1.0 else 0.0)  # NaN -> 0
+            wait *= 0.5 + 0.5 * draw
         return wait
 
 

@@ -63,7 +63,7 @@ from .events import (
     User,
 )
 from .http import PRODUCTION, ClientConfig, Environment, Request, Response
-from .timestamps import format_datetime, parse_datetime
+from .timestamps import parse_datetime
 
 __all__ = [
     "ALLOWED",
@@ -516,7 +516,7 @@ class SessionMachine:
         assert self._expires_at is not None
         if now >= self._expires_at.timestamp():
             raise LocalProtocolError(
-                f"the token expired at {format_datetime(self._expires_at)}; renew it first "
+                f"the token expired at {self._expires_at.isoformat()}; renew it first "
                 f"(state {self._state.name})",
                 state=self._state.name,
             )
