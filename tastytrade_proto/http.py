@@ -245,6 +245,12 @@ def encode_json(value: Any) -> bytes:
         raise LocalProtocolError(f"request body is not valid JSON: {exc}") from None
 
 
+def _check_user_agent(value: str) -> None:
+    product, _, version = value.partition("/")
+    if not product or not version or " " in product:
+        raise LocalProtocolError(f"user agent must look like product/version, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
     """Everything that shapes an outgoing request, apart from credentials.
@@ -258,11 +264,10 @@ class ClientConfig:
     extra_headers: Headers = field(default=())
 
     def __post_init__(self) -> None:
-        product, _, version = self.user_agent.partition("/")
-        if not product or not version or " " in product:
-            raise LocalProtocolError(
-                f"user agent must look like product/version, got {self.user_agent!r}"
-            )
+        _check_user_agent(self.user_agent)
+        for name, value in self.extra_headers:
+            if name.lower() == "user-agent":
+                _check_user_agent(value)
 
     def request(
         self,
@@ -295,4 +300,8 @@ class ClientConfig:
         url = self.environment.url(path) + encode_query(params or {})
         request = Request(method, url, tuple(base), body)
         extra = tuple(self.extra_headers) + tuple(headers)
-        return request.with_headers(extra) if extra else request
+        if not extra:
+            return request
+        request = request.with_headers(extra)
+        _check_user_agent(request.header("user-agent") or "")
+        return request

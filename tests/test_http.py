@@ -197,3 +197,24 @@ def test_json_bodies_send_decimals_as_strings() -> None:
         encode_json({"x": object()})
     with pytest.raises(LocalProtocolError, match="not valid JSON"):
         encode_json({"x": float("inf")})
+
+
+def test_user_agent_cannot_be_replaced_by_a_bad_one_through_headers() -> None:
+    with pytest.raises(LocalProtocolError, match="product/version"):
+        ClientConfig(extra_headers=(("User-Agent", "curl"),))
+    with pytest.raises(LocalProtocolError, match="product/version"):
+        ClientConfig().request("GET", "/x", headers=[("user-agent", "")])
+    ok = ClientConfig().request("GET", "/x", headers=[("user-agent", "bot/1")])
+    assert ok.header("user-agent") == "bot/1"
+
+
+def test_format_datetime() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from tastytrade_proto import format_datetime, parse_datetime
+
+    value = datetime(2024, 9, 12, 22, 25, 32, 440999, tzinfo=timezone(timedelta(hours=2)))
+    assert format_datetime(value) == "2024-09-12T20:25:32.440Z"
+    assert parse_datetime(format_datetime(value)) == value.replace(microsecond=440000)
+    with pytest.raises(ValueError, match="naive"):
+        format_datetime(datetime(2024, 1, 1))
