@@ -4,10 +4,10 @@
   :class:`~tastytrade_proto.Response` (or raises a queued
   :class:`~tastytrade_proto.TransportError`) and records what was sent.
 * :class:`FakeClock` is a clock whose ``sleep`` moves time forward at once.
-
-Together with :func:`tastytrade_proto.drive` they run any flow in
-microseconds. (A stateful fake of the whole API, served over real HTTP and
-HTTPS, joins them here later.)
+* :class:`FakeTastytradeAPI` is a stateful fake of the API (a pure request to
+  response core) and :class:`FakeTastytradeServer` serves it over real HTTP or
+  HTTPS on loopback. The pytest plugin (``tastytrade_fake`` fixture) starts one
+  per test. See ``docs/testing.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,25 @@ from typing import Any
 from ..errors import TransportError
 from ..http import Request, Response
 
-__all__ = ["FakeClock", "ReplayTransport", "json_response"]
+__all__ = [
+    "DEMO_CLIENT_SECRET",
+    "DEMO_LOGIN",
+    "DEMO_OTP",
+    "DEMO_PASSWORD",
+    "DEMO_REFRESH_TOKEN",
+    "FakeAccount",
+    "FakeClock",
+    "FakeTastytradeAPI",
+    "FakeTastytradeServer",
+    "FakeUser",
+    "Fault",
+    "FaultKind",
+    "RecordedRequest",
+    "ReplayTransport",
+    "Reply",
+    "SecondFactor",
+    "json_response",
+]
 
 
 def json_response(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
@@ -79,3 +97,22 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         """Move time forward."""
         self.now += seconds
+
+
+# Imported last: they use the helpers above.
+from .fake import (  # noqa: E402
+    DEMO_CLIENT_SECRET,
+    DEMO_LOGIN,
+    DEMO_OTP,
+    DEMO_PASSWORD,
+    DEMO_REFRESH_TOKEN,
+    FakeAccount,
+    FakeTastytradeAPI,
+    FakeUser,
+    Fault,
+    FaultKind,
+    RecordedRequest,
+    Reply,
+    SecondFactor,
+)
+from .server import FakeTastytradeServer  # noqa: E402

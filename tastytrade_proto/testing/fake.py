@@ -1,0 +1,985 @@
+"""A stateful fake of the tastytrade API: a pure ``Request`` in, ``Response`` out core.
+
+:class:`FakeTastytradeAPI` keeps users, sessions, remember tokens, OAuth
+grants, accounts, balances, positions and orders, and answers with the real
+API's envelopes, headers, status codes and error bodies (the facts are in
+``shared/tastytrade-api.md``; the shapes in ``tests/samples``). It reads time
+only from the clock it is given, so a test can move time forward.
+
+It does no I/O. :class:`~tastytrade_proto.testing.server.FakeTastytradeServer`
+serves it over real HTTP or HTTPS on loopback; a test can also call
+:meth:`FakeTastytradeAPI.handle` directly.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from ..http import Request, Response
+
+__all__ = [
+    "DEMO_CLIENT_SECRET",
+    "DEMO_LOGIN",
+    "DEMO_OTP",
+    "DEMO_PASSWORD",
+    "DEMO_REFRESH_TOKEN",
+    "FakeAccount",
+    "FakeTastytradeAPI",
+    "FakeUser",
+    "Fault",
+    "FaultKind",
+    "RecordedRequest",
+    "Reply",
+    "SecondFactor",
+]
+
+DEMO_LOGIN = "demo"
+DEMO_PASSWORD = "demo-password"
+DEMO_OTP = "123456"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+DEMO_REFRESH_TOKEN = "demo-refresh-token"
+
+_USER_AGENT = re.compile(r"[^/\s]+/[^/\s]+")
+_MAX_BODY = 1024 * 1024
+
+# What nginx answers when the User-Agent is missing or not product/version.
+_NGINX_401 = (
+    b"<html>\r\n<head><title>401 Authorization Required</title></head>\r\n<body>\r\n"
+    b"<center><h1>401 Authorization Required</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+_LOAD_BALANCER_502 = (
+    b"<html><head><title>502 Bad Gateway</title></head><body>"
+    b"<h1>502 Bad Gateway</h1><p>The upstream server did not answer.</p></body></html>"
+)
+
+
+class SecondFactor(enum.Enum):
+    """Which second factor a fake user's password logins demand."""
+
+    NONE = "none"
+    #: Classic: ``X-Tastyworks-OTP`` on ``POST /sessions``.
+    OTP = "otp"
+    #: 403 ``device_challenge_required``, ``POST /device-challenge``, then the code.
+    DEVICE_CHALLENGE = "device-challenge"
+    #: The device challenge, with a security question before the code.
+    SECURITY_QUESTION = "security-question"
+
+
+class FaultKind(enum.Enum):
+    """Failures the fake can inject, each as the real world shows it."""
+
+    RATE_LIMITED = "rate-limited"  #: 429, optionally with Retry-After
+    SERVER_ERROR = "server-error"  #: a JSON 5xx (500, 502, 503, ...)
+    HTML_ERROR = "html-error"  #: a load balancer's HTML 502 page
+    TRUNCATED = "truncated"  #: the connection closes halfway through the body
+    DISCONNECT = "disconnect"  #: the connection closes before any answer
+    SLOW = "slow"  #: the answer comes after ``delay`` seconds
+
+
+@dataclass(slots=True)
+class Fault:
+    """One injected failure, applied to the next ``times`` matching requests.
+
+    ``method`` and ``path`` (a prefix) narrow which requests match.
+    """
+
+    kind: FaultKind
+    status: int = 503
+    retry_after: str | None = None
+    delay: float = 0.0
+    method: str | None = None
+    path: str | None = None
+    times: int = 1
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and (
+            self.path is None or path.startswith(self.path)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What the fake answers: a response, and how the server should deliver it."""
+
+    response: Response
+    delay: float = 0.0
+    truncate: bool = False
+    disconnect: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request the fake received, as received."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...] = field(repr=False)
+    body: bytes = field(repr=False)
+    at: float
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` when it is not JSON)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+@dataclass(slots=True)
+class FakeAccount:
+    """An account and what is in it."""
+
+    account_number: str
+    nickname: str = "Individual"
+    account_type: str = "Individual"
+    margin_or_cash: str = "Margin"
+    cash_balance: Decimal = Decimal("25000.00")
+    positions: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FakeUser:
+    """A user the fake knows, with the behaviours switched on for them."""
+
+    login: str
+    password: str
+    email: str
+    username: str
+    external_id: str
+    second_factor: SecondFactor = SecondFactor.NONE
+    otp: str = DEMO_OTP
+    security_question: str = "What was the name of your first pet?"
+    security_answer: str = "Fido"
+    phone: str = "********0000"
+    accounts: list[str] = field(default_factory=list)
+    legacy_sessions: bool = True
+    oauth: bool = True
+
+
+@dataclass(slots=True)
+class _Token:
+    login: str
+    expires_at: float
+    scheme: str  # "session" or "oauth"
+
+
+@dataclass(slots=True)
+class _Challenge:
+    login: str
+    answered: bool = False
+    code_sent: bool = False
+
+
+@dataclass(slots=True)
+class _Grant:
+    login: str
+    client_secret: str
+    client_id: str
+
+
+class _Refused(Exception):
+    """Raised inside a handler to answer with an error response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
+    data = json.dumps(body, separators=(",", ":"), default=str).encode()
+    return Response(status, (("content-type", "application/json"), *headers), data)
+
+
+def _error(status: int, code: str | int, message: str, **extra: Any) -> Response:
+    return _json(status, {"error": {"code": code, "message": message, **extra}})
+
+
+def _refuse(status: int, code: str | int, message: str, **extra: Any) -> _Refused:
+    return _Refused(_error(status, code, message, **extra))
+
+
+def _support_id(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:32]
+
+
+class FakeTastytradeAPI:
+    """The fake API's state and rules; :meth:`handle` answers one request.
+
+    ``clock`` gives POSIX seconds (pass a :class:`~tastytrade_proto.testing.FakeClock`
+    to move time by hand). ``legacy_sessions`` and ``oauth`` switch the two
+    authentication generations on or off for everyone (each user can also be
+    switched off alone). ``drift`` makes the fake send the type drift the
+    real API shows: ``multiplier`` as ``"1.0"``, position ``quantity`` as a
+    string, timestamps with ``Z`` instead of ``+00:00``. ``seed_demo`` adds
+    the demo user (``DEMO_LOGIN``/``DEMO_PASSWORD``, OAuth grant
+    ``DEMO_CLIENT_SECRET``/``DEMO_REFRESH_TOKEN``) with two accounts.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        session_lifetime: float = 24 * 3600,
+        access_token_lifetime: float = 900,
+        legacy_sessions: bool = True,
+        oauth: bool = True,
+        rotate_refresh_tokens: bool = False,
+        drift: bool = False,
+        seed_demo: bool = True,
+    ) -> None:
+        self.clock = clock
+        self.session_lifetime = session_lifetime
+        self.access_token_lifetime = access_token_lifetime
+        self.legacy_sessions = legacy_sessions
+        self.oauth = oauth
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.drift = drift
+        self.users: dict[str, FakeUser] = {}
+        self.accounts: dict[str, FakeAccount] = {}
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self._tokens: dict[str, _Token] = {}
+        self._remember: dict[str, str] = {}  # remember token -> login
+        self._challenges: dict[str, _Challenge] = {}
+        self._grants: dict[str, _Grant] = {}  # refresh token -> grant
+        self._counter = 0
+        self._next_order_id = 100_001
+        if seed_demo:
+            self._seed_demo()
+
+    # -- setting the scene -------------------------------------------------------
+
+    def add_user(
+        self,
+        login: str,
+        password: str,
+        *,
+        second_factor: SecondFactor = SecondFactor.NONE,
+        accounts: Iterable[str] = (),
+        **details: Any,
+    ) -> FakeUser:
+        """Add a user who can log in with ``login`` and ``password``."""
+        number = len(self.users) + 1
+        user = FakeUser(
+            login=login,
+            password=password,
+            email=details.pop("email", f"{login}@example.com"),
+            username=details.pop("username", login),
+            external_id=details.pop("external_id", f"U{number:010d}"),
+            second_factor=second_factor,
+            **details,
+        )
+        self.users[login] = user
+        for account in accounts:
+            self.add_account(login, account)
+        return user
+
+    def add_account(self, login: str, account_number: str, **details: Any) -> FakeAccount:
+        """Give user ``login`` an (empty) account."""
+        account = FakeAccount(account_number, **details)
+        self.accounts[account_number] = account
+        self.users[login].accounts.append(account_number)
+        return account
+
+    def add_oauth_grant(
+        self,
+        login: str,
+        *,
+        client_secret: str = DEMO_CLIENT_SECRET,
+        refresh_token: str | None = None,
+        client_id: str = "00000000-0000-0000-0000-000000000000",
+    ) -> str:
+        """Let an OAuth client act for ``login``; returns the refresh token."""
+        token = refresh_token or self._new_token("refresh")
+        self._grants[token] = _Grant(login, client_secret, client_id)
+        return token
+
+    def inject(self, fault: Fault) -> Fault:
+        """Make the next matching request(s) fail as ``fault`` says."""
+        self.faults.append(fault)
+        return fault
+
+    def expire_tokens(self) -> None:
+        """Every session and access token stops working at once."""
+        for token in self._tokens.values():
+            token.expires_at = min(token.expires_at, self.clock() - 1)
+
+    def count(self, method: str, path: str) -> int:
+        """How many ``method path`` requests the fake received (query ignored)."""
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
+
+    def remember_tokens(self, login: str) -> list[str]:
+        """The remember tokens of ``login`` that would still work."""
+        return [t for t, who in self._remember.items() if who == login]
+
+    def _seed_demo(self) -> None:
+        self.add_user(
+            DEMO_LOGIN,
+            DEMO_PASSWORD,
+            second_factor=SecondFactor.DEVICE_CHALLENGE,
+            email="demo@example.com",
+            external_id="U0000000001",
+        )
+        self.add_oauth_grant(DEMO_LOGIN, refresh_token=DEMO_REFRESH_TOKEN)
+        margin = self.add_account(
+            DEMO_LOGIN, "5WT00001", nickname="Margin", cash_balance=Decimal("18304.55")
+        )
+        self.add_account(
+            DEMO_LOGIN,
+            "5WT00002",
+            nickname="Roth IRA",
+            account_type="Roth IRA",
+            margin_or_cash="Cash",
+        )
+        margin.positions += [
+            _position("5WT00001", "AAPL", "Equity", "AAPL", 100, "Long", "187.25", "189.91", 1),
+            _position(
+                "5WT00001",
+                "SPY   261218C00600000",
+                "Equity Option",
+                "SPY",
+                2,
+                "Short",
+                "12.40",
+                "11.05",
+                100,
+                expires_at="2026-12-18T21:15:00.000+00:00",
+            ),
+            _position(
+                "5WT00001",
+                "/ESZ6",
+                "Future",
+                "/ES",
+                1,
+                "Long",
+                "6012.25",
+                "6020.50",
+                50,
+                expires_at="2026-12-18T14:30:00.000+00:00",
+            ),
+        ]
+        self._place(
+            margin, _order_request("MSFT", "Buy to Open", 10, "Limit", "410.00", "Debit"), "Live"
+        )
+
+    # -- answering -----------------------------------------------------------------
+
+    def handle(self, request: Request) -> Reply:
+        """Answer one request: record it, apply any injected fault, route it."""
+        parts = urlsplit(request.url)
+        path = unquote(parts.path)
+        now = self.clock()
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                path,
+                tuple(parse_qsl(parts.query)),
+                request.headers,
+                request.body,
+                now,
+            )
+        )
+        fault = self._take_fault(request.method, path)
+        if fault is not None and fault.kind is not FaultKind.SLOW:
+            return self._fault_reply(fault)
+        try:
+            response = self._route(request, path, now)
+        except _Refused as refused:
+            response = refused.response
+        except Exception as exc:  # a bug in the fake must still answer like a server
+            response = _error(500, "internal_server_error", f"fake failed: {type(exc).__name__}")
+        if fault is not None:
+            return Reply(response, delay=fault.delay)
+        return Reply(response)
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.times > 0 and fault.matches(method, path):
+                fault.times -= 1
+                if fault.times == 0:
+                    self.faults.remove(fault)
+                return fault
+        return None
+
+    def _fault_reply(self, fault: Fault) -> Reply:
+        kind = fault.kind
+        if kind is FaultKind.RATE_LIMITED:
+            headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
+            return Reply(
+                Response(429, (("content-type", "text/plain"), *headers), b"Too Many Requests")
+            )
+        if kind is FaultKind.SERVER_ERROR:
+            support = _support_id(str(len(self.requests)))
+            return Reply(
+                _error(
+                    fault.status,
+                    "internal_server_error",
+                    f"Internal error. Unique customer support identifier: {support}",
+                )
+            )
+        if kind is FaultKind.HTML_ERROR:
+            return Reply(Response(502, (("content-type", "text/html"),), _LOAD_BALANCER_502))
+        filler = _json(200, {"data": {"filler": "x" * 200}, "context": "/"})
+        if kind is FaultKind.TRUNCATED:
+            return Reply(filler, truncate=True)
+        return Reply(filler, disconnect=True)
+
+    def _route(self, request: Request, path: str, now: float) -> Response:
+        agent = request.header("user-agent")
+        if agent is None or not _USER_AGENT.fullmatch(agent):
+            return Response(401, (("content-type", "text/html"),), _NGINX_401)
+        if len(request.body) > _MAX_BODY:
+            raise _refuse(413, "request_too_large", "Request body too large")
+        method = request.method
+        for route_method, pattern, handler in _ROUTES:
+            match = pattern.fullmatch(path)
+            if match and route_method == method:
+                return handler(self, request, now, *match.groups())
+        raise _refuse(404, "not_found", f"No route matches {method} {path}")
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _new_token(self, kind: str) -> str:
+        self._counter += 1
+        digest = hashlib.sha256(f"{kind}:{self._counter}".encode()).hexdigest()[:24]
+        return f"fake-{kind}-{self._counter:04d}-{digest}"
+
+    def _timestamp(self, when: float) -> str:
+        moment = datetime.fromtimestamp(when, tz=timezone.utc)
+        text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+        return text + ("Z" if self.drift else "+00:00")
+
+    def _body(self, request: Request) -> dict[str, Any]:
+        content_type = request.header("content-type") or ""
+        try:
+            if "application/x-www-form-urlencoded" in content_type:
+                return dict(parse_qsl(request.body.decode("utf-8"), strict_parsing=False))
+            document = json.loads(request.body or b"{}", parse_float=Decimal)
+        except (ValueError, RecursionError):
+            raise _refuse(
+                400,
+                "validation_error",
+                "Request validation failed",
+                errors=[{"domain": "body", "reason": "is not valid JSON"}],
+            ) from None
+        if not isinstance(document, dict):
+            raise _refuse(
+                400,
+                "validation_error",
+                "Request validation failed",
+                errors=[{"domain": "body", "reason": "must be a JSON object"}],
+            )
+        return document
+
+    def _user_for(self, request: Request, now: float) -> FakeUser:
+        header = request.header("authorization") or ""
+        scheme, _, value = header.partition(" ")
+        token = value if scheme.lower() == "bearer" else header
+        record = self._tokens.get(token)
+        if record is None or record.expires_at <= now:
+            raise _refuse(401, "token_invalid", "This token is invalid or has expired")
+        if (scheme.lower() == "bearer") != (record.scheme == "oauth"):
+            raise _refuse(401, "token_invalid", "This token is invalid or has expired")
+        return self.users[record.login]
+
+    def _account_for(self, user: FakeUser, number: str) -> FakeAccount:
+        if number not in self.accounts:
+            raise _refuse(404, "record_not_found", f"Account {number} not found")
+        if number not in user.accounts:
+            raise _refuse(403, "not_permitted", "User not permitted access")
+        return self.accounts[number]
+
+    def _user_json(self, user: FakeUser) -> dict[str, Any]:
+        return {
+            "email": user.email,
+            "username": user.username,
+            "external-id": user.external_id,
+            "is-confirmed": True,
+        }
+
+    # -- legacy sessions -------------------------------------------------------------
+
+    def _sessions_post(self, request: Request, now: float) -> Response:
+        body = self._body(request)
+        login, password, remember = (
+            body.get("login"),
+            body.get("password"),
+            body.get("remember-token"),
+        )
+        user = self.users.get(login) if isinstance(login, str) else None
+        if not self.legacy_sessions or (user is not None and not user.legacy_sessions):
+            raise _refuse(404, "not_found", "Session login is not available; use OAuth")
+        invalid = _refuse(
+            401,
+            "invalid_credentials",
+            "Invalid login, please check your username and password. "
+            f"Unique customer support identifier: {_support_id(str(login))}",
+        )
+        if user is None:
+            raise invalid
+        if isinstance(remember, str) and password is None:
+            if self._remember.pop(remember, None) != user.login:
+                raise invalid
+        elif password != user.password or not isinstance(password, str):
+            raise invalid
+        else:
+            self._check_second_factor(user, request)
+        return self._issue_session(user, bool(body.get("remember-me")), now)
+
+    def _check_second_factor(self, user: FakeUser, request: Request) -> None:
+        otp = request.header("x-tastyworks-otp")
+        if user.second_factor is SecondFactor.OTP:
+            if otp is None:
+                raise _refuse(401, CLASSIC_OTP_REQUIRED_CODE, "A one-time password is required")
+            if otp != user.otp:
+                raise _refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
+            return
+        if user.second_factor is SecondFactor.NONE:
+            return
+        token = request.header("x-tastyworks-challenge-token")
+        challenge = self._challenges.get(token or "")
+        if challenge is None or challenge.login != user.login:
+            new = self._new_token("challenge")
+            self._challenges[new] = _Challenge(user.login)
+            raise _Refused(
+                _json(
+                    403,
+                    {
+                        "error": {
+                            "code": "device_challenge_required",
+                            "message": "Device authentication challenge required",
+                            "redirect": {
+                                "method": "POST",
+                                "url": "/device-challenge",
+                                "required_headers": ["X-Tastyworks-Challenge-Token"],
+                            },
+                        }
+                    },
+                    [("X-Tastyworks-Challenge-Token", new)],
+                )
+            )
+        if not challenge.code_sent or otp != user.otp:
+            raise _refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
+        del self._challenges[token or ""]
+
+    def _issue_session(self, user: FakeUser, remember_me: bool, now: float) -> Response:
+        token = self._new_token("session")
+        expires = now + self.session_lifetime
+        self._tokens[token] = _Token(user.login, expires, "session")
+        data: dict[str, Any] = {
+            "user": self._user_json(user),
+            "session-token": token,
+            "session-expiration": self._timestamp(expires),
+        }
+        if remember_me:
+            remember = self._new_token("remember")
+            self._remember[remember] = user.login
+            data["remember-token"] = remember
+        return _json(201, {"data": data, "context": "/sessions"})
+
+    def _device_challenge(self, request: Request, now: float) -> Response:
+        token = request.header("x-tastyworks-challenge-token") or ""
+        challenge = self._challenges.pop(token, None)
+        if challenge is None:
+            raise _refuse(400, "missing_request_token", "The request token is missing")
+        user = self.users[challenge.login]
+        body = self._body(request)
+        new = self._new_token("challenge")
+        self._challenges[new] = challenge
+        headers = [("X-Tastyworks-Challenge-Token", new)]
+        if user.second_factor is SecondFactor.SECURITY_QUESTION and not challenge.answered:
+            answer = body.get("answer")
+            if answer is None:
+                return _json(
+                    200,
+                    {"data": {"step": "security_question", "question": user.security_question}},
+                    headers,
+                )
+            if answer != user.security_answer:
+                raise _refuse(400, "invalid_security_answer", "The answer is not correct")
+            challenge.answered = True
+        challenge.code_sent = True
+        return _json(200, {"data": {"phone": user.phone, "step": "otp_verification"}}, headers)
+
+    def _validate(self, request: Request, now: float) -> Response:
+        user = self._user_for(request, now)
+        data = {**self._user_json(user), "id": 100_000 + list(self.users).index(user.login)}
+        return _json(201, {"data": data, "context": "/sessions/validate"})
+
+    def _logout(self, request: Request, now: float) -> Response:
+        self._user_for(request, now)
+        header = request.header("authorization") or ""
+        scheme, _, value = header.partition(" ")
+        self._tokens.pop(value if scheme.lower() == "bearer" else header, None)
+        return Response(204)
+
+    # -- OAuth -------------------------------------------------------------------------
+
+    def _oauth_token(self, request: Request, now: float) -> Response:
+        def oauth_error(code: str, description: str) -> _Refused:
+            return _Refused(_json(400, {"error_code": code, "error_description": description}))
+
+        if not self.oauth:
+            raise oauth_error("unsupported_grant_type", "OAuth is switched off on this server")
+        if request.header("authorization"):
+            raise oauth_error("invalid_request", "Authorization header not allowed here")
+        body = self._body(request)
+        if body.get("grant_type") != "refresh_token":
+            raise oauth_error("unsupported_grant_type", "Only refresh_token is supported")
+        refresh = body.get("refresh_token")
+        grant = self._grants.get(refresh) if isinstance(refresh, str) else None
+        if grant is None:
+            raise oauth_error("invalid_grant", "Invalid JWT")
+        if body.get("client_secret") != grant.client_secret:
+            raise oauth_error("invalid_client", "Client authentication failed")
+        if "client_id" in body and body["client_id"] != grant.client_id:
+            raise oauth_error("invalid_client", "Client id does not match")
+        if not self.users[grant.login].oauth:
+            raise oauth_error("invalid_request", "User is not a TastyTrade customer")
+        token = self._new_token("access")
+        self._tokens[token] = _Token(grant.login, now + self.access_token_lifetime, "oauth")
+        answer: dict[str, Any] = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": int(self.access_token_lifetime),
+        }
+        if self.rotate_refresh_tokens:
+            assert isinstance(refresh, str)
+            rotated = self._new_token("refresh")
+            self._grants[rotated] = self._grants.pop(refresh)
+            answer["refresh_token"] = rotated
+        return _json(200, answer)
+
+    # -- accounts, balances, positions, orders ----------------------------------------------
+
+    def _customer(self, request: Request, now: float) -> Response:
+        user = self._user_for(request, now)
+        data = {
+            "id": "me",
+            "first-name": user.username.title(),
+            "last-name": "Example",
+            "email": user.email,
+            "external-id": user.external_id,
+            "has-delayed-quotes": False,
+            "is-professional": False,
+            "created-at": self._timestamp(1_600_000_000),
+        }
+        return _json(200, {"data": data, "context": "/customers/me"})
+
+    def _account_json(self, account: FakeAccount) -> dict[str, Any]:
+        return {
+            "account-number": account.account_number,
+            "external-id": "A" + account.account_number[-6:].rjust(10, "0"),
+            "opened-at": self._timestamp(1_600_000_000),
+            "nickname": account.nickname,
+            "account-type-name": account.account_type,
+            "day-trader-status": False,
+            "is-closed": False,
+            "is-firm-error": False,
+            "is-firm-proprietary": False,
+            "is-futures-approved": account.margin_or_cash == "Margin",
+            "is-test-drive": False,
+            "margin-or-cash": account.margin_or_cash,
+            "is-foreign": False,
+            "funding-date": "2020-09-20",
+            "investment-objective": "GROWTH",
+            "suitable-options-level": "No Restrictions",
+            "created-at": self._timestamp(1_600_000_000),
+        }
+
+    def _accounts(self, request: Request, now: float) -> Response:
+        user = self._user_for(request, now)
+        items = [
+            {"account": self._account_json(self.accounts[n]), "authority-level": "owner"}
+            for n in user.accounts
+        ]
+        return _json(200, {"data": {"items": items}, "context": "/customers/me/accounts"})
+
+    def _account(self, request: Request, now: float, number: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        return _json(
+            200,
+            {"data": self._account_json(account), "context": f"/customers/me/accounts/{number}"},
+        )
+
+    def _balances(self, request: Request, now: float, number: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        long_value = sum(
+            (
+                _dec(p["close-price"]) * _dec(p["quantity"]) * _dec(p["multiplier"])
+                for p in account.positions
+                if p["quantity-direction"] == "Long"
+            ),
+            Decimal(0),
+        )
+        short_value = sum(
+            (
+                _dec(p["close-price"]) * _dec(p["quantity"]) * _dec(p["multiplier"])
+                for p in account.positions
+                if p["quantity-direction"] == "Short"
+            ),
+            Decimal(0),
+        )
+        reserved = sum(
+            (_order_cost(o) for o in account.orders if o["status"] in _WORKING), Decimal(0)
+        )
+        net = account.cash_balance + long_value - short_value
+        data = {
+            "account-number": number,
+            "cash-balance": str(account.cash_balance),
+            "long-equity-value": str(long_value),
+            "short-equity-value": "0.0",
+            "long-derivative-value": "0.0",
+            "short-derivative-value": str(short_value),
+            "net-liquidating-value": str(net),
+            "equity-buying-power": str((account.cash_balance - reserved) * 2),
+            "derivative-buying-power": str(account.cash_balance - reserved),
+            "day-trading-buying-power": "0.0",
+            "cash-available-to-withdraw": str(account.cash_balance - reserved),
+            "maintenance-requirement": str(short_value),
+            "pending-cash": "0.0",
+            "pending-cash-effect": "None",
+            "snapshot-date": datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat(),
+            "updated-at": self._timestamp(now),
+            "currency": "USD",
+        }
+        return _json(200, {"data": data, "context": f"/accounts/{number}/balances"})
+
+    def _positions(self, request: Request, now: float, number: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        items = []
+        for position in account.positions:
+            item = dict(position)
+            if self.drift:
+                item["multiplier"] = f"{item['multiplier']}.0"
+                item["quantity"] = str(item["quantity"])
+                for key in ("created-at", "updated-at", "expires-at"):
+                    if key in item:
+                        item[key] = item[key].replace("+00:00", "Z")
+            items.append(item)
+        return _json(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
+
+    def _live_orders(self, request: Request, now: float, number: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        return _json(
+            200,
+            {"data": {"items": account.orders}, "context": f"/accounts/{number}/orders/live"},
+        )
+
+    def _order(self, request: Request, now: float, number: str, order_id: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        return _json(200, {"data": self._find_order(account, order_id), "context": request.path})
+
+    def _find_order(self, account: FakeAccount, order_id: str) -> dict[str, Any]:
+        for order in account.orders:
+            if str(order["id"]) == order_id:
+                return order
+        raise _refuse(404, "record_not_found", f"Order {order_id} not found")
+
+    def _place_order(self, request: Request, now: float, number: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        body = self._body(request)
+        problems = _order_problems(body)
+        if problems:
+            raise _refuse(
+                422,
+                "preflight_check_failure",
+                "One or more preflight checks failed",
+                errors=[{"code": code, "message": message} for code, message in problems],
+            )
+        # Like production: no deduplication, not even on external-identifier.
+        order = self._place(account, body, "Routed")
+        data = {
+            "order": order,
+            "buying-power-effect": {
+                "change-in-buying-power": str(_order_cost(order)),
+                "change-in-buying-power-effect": "Debit",
+                "effect": "Debit",
+            },
+            "fee-calculation": {"total-fees": "0.0", "total-fees-effect": "None"},
+            "warnings": [],
+        }
+        return _json(201, {"data": data, "context": f"/accounts/{number}/orders"})
+
+    def _place(self, account: FakeAccount, body: dict[str, Any], status: str) -> dict[str, Any]:
+        order_id = self._next_order_id
+        self._next_order_id += 1
+        legs = [
+            {
+                "instrument-type": leg.get("instrument-type", "Equity"),
+                "symbol": leg.get("symbol"),
+                "quantity": int(_dec(leg.get("quantity", 0))),
+                "remaining-quantity": int(_dec(leg.get("quantity", 0))),
+                "action": leg.get("action"),
+                "fills": [],
+            }
+            for leg in body.get("legs", [])
+        ]
+        order: dict[str, Any] = {
+            "id": order_id,
+            "account-number": account.account_number,
+            "time-in-force": body.get("time-in-force", "Day"),
+            "order-type": body.get("order-type"),
+            "size": sum(leg["quantity"] for leg in legs),
+            "underlying-symbol": legs[0]["symbol"] if legs else None,
+            "underlying-instrument-type": legs[0]["instrument-type"] if legs else None,
+            "status": status,
+            "cancellable": True,
+            "editable": True,
+            "edited": False,
+            "legs": legs,
+            "updated-at": int(self.clock() * 1000),
+            "received-at": self._timestamp(self.clock()),
+        }
+        for key in (
+            "price",
+            "price-effect",
+            "stop-trigger",
+            "value",
+            "value-effect",
+            "external-identifier",
+        ):
+            if key in body:
+                order[key] = str(body[key]) if isinstance(body[key], Decimal | int) else body[key]
+        account.orders.append(order)
+        return order
+
+    def _cancel_order(self, request: Request, now: float, number: str, order_id: str) -> Response:
+        account = self._account_for(self._user_for(request, now), number)
+        order = self._find_order(account, order_id)
+        if order["status"] not in _WORKING:
+            raise _refuse(422, "order_not_cancellable", f"Order {order_id} is {order['status']}")
+        order.update(status="Cancelled", cancellable=False, editable=False)
+        order["cancelled-at"] = self._timestamp(now)
+        order["updated-at"] = int(now * 1000)
+        return _json(200, {"data": order, "context": request.path})
+
+
+_WORKING = frozenset({"Received", "Routed", "In Flight", "Live"})
+_ACTIONS = frozenset(
+    {"Buy to Open", "Buy to Close", "Sell to Open", "Sell to Close", "Buy", "Sell"}
+)
+_ORDER_TYPES = frozenset(
+    {"Limit", "Market", "Marketable Limit", "Stop", "Stop Limit", "Notional Market"}
+)
+
+
+def _dec(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def _order_cost(order: dict[str, Any]) -> Decimal:
+    price = _dec(order.get("price", 0))
+    return price * sum((_dec(leg.get("quantity", 0)) for leg in order.get("legs", [])), Decimal(0))
+
+
+def _order_problems(body: dict[str, Any]) -> list[tuple[str, str]]:
+    problems = []
+    if body.get("order-type") not in _ORDER_TYPES:
+        problems.append(("invalid_order_type", "order-type is missing or unknown"))
+    legs = body.get("legs")
+    if not isinstance(legs, list) or not legs:
+        problems.append(("legs_required", "An order needs at least one leg"))
+        legs = []
+    for leg in legs:
+        if not isinstance(leg, dict) or leg.get("action") not in _ACTIONS or not leg.get("symbol"):
+            problems.append(("invalid_leg", "Each leg needs a symbol and a valid action"))
+        elif _dec(leg.get("quantity", 0)) <= 0:
+            problems.append(("invalid_quantity", "Leg quantity must be positive"))
+    if body.get("order-type") in ("Limit", "Stop Limit") and "price" not in body:
+        problems.append(("price_required", "A limit order needs a price"))
+    if body.get("time-in-force") in ("GTC", "GTD") and body.get("order-type") == "Market":
+        problems.append(
+            ("gtc_market_orders_not_supported", "GTC/GTD Market orders are not supported.")
+        )
+    return problems
+
+
+def _position(
+    account: str,
+    symbol: str,
+    kind: str,
+    underlying: str,
+    quantity: int,
+    direction: str,
+    average_open: str,
+    close: str,
+    multiplier: int,
+    expires_at: str | None = None,
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "account-number": account,
+        "symbol": symbol,
+        "instrument-type": kind,
+        "underlying-symbol": underlying,
+        "quantity": quantity,
+        "quantity-direction": direction,
+        "close-price": close,
+        "average-open-price": average_open,
+        "average-daily-market-close-price": close,
+        "multiplier": multiplier,
+        "cost-effect": "Debit" if direction == "Long" else "Credit",
+        "is-frozen": False,
+        "is-suppressed": False,
+        "restricted-quantity": 0,
+        "realized-day-gain": "0.0",
+        "realized-day-gain-effect": "None",
+        "realized-today": "0.0",
+        "realized-today-effect": "None",
+        "created-at": "2026-10-01T14:30:00.000+00:00",
+        "updated-at": "2026-11-20T21:00:00.000+00:00",
+    }
+    if expires_at:
+        item["expires-at"] = expires_at
+    return item
+
+
+def _order_request(
+    symbol: str, action: str, quantity: int, order_type: str, price: str, effect: str
+) -> dict[str, Any]:
+    return {
+        "time-in-force": "Day",
+        "order-type": order_type,
+        "price": price,
+        "price-effect": effect,
+        "legs": [
+            {"instrument-type": "Equity", "symbol": symbol, "quantity": quantity, "action": action}
+        ],
+    }
+
+
+_Handler = Callable[..., Response]
+_ACCOUNT = r"/accounts/([A-Za-z0-9]+)"
+_ROUTES: list[tuple[str, re.Pattern[str], _Handler]] = [
+    ("POST", re.compile(r"/sessions"), FakeTastytradeAPI._sessions_post),
+    ("POST", re.compile(r"/sessions/validate"), FakeTastytradeAPI._validate),
+    ("DELETE", re.compile(r"/sessions"), FakeTastytradeAPI._logout),
+    ("POST", re.compile(r"/device-challenge"), FakeTastytradeAPI._device_challenge),
+    ("POST", re.compile(r"/oauth/token"), FakeTastytradeAPI._oauth_token),
+    ("GET", re.compile(r"/customers/me"), FakeTastytradeAPI._customer),
+    ("GET", re.compile(r"/customers/me/accounts"), FakeTastytradeAPI._accounts),
+    ("GET", re.compile(r"/customers/me/accounts/([A-Za-z0-9]+)"), FakeTastytradeAPI._account),
+    ("GET", re.compile(_ACCOUNT + r"/balances"), FakeTastytradeAPI._balances),
+    ("GET", re.compile(_ACCOUNT + r"/positions"), FakeTastytradeAPI._positions),
+    ("GET", re.compile(_ACCOUNT + r"/orders/live"), FakeTastytradeAPI._live_orders),
+    ("GET", re.compile(_ACCOUNT + r"/orders/(\d+)"), FakeTastytradeAPI._order),
+    ("POST", re.compile(_ACCOUNT + r"/orders"), FakeTastytradeAPI._place_order),
+    ("DELETE", re.compile(_ACCOUNT + r"/orders/(\d+)"), FakeTastytradeAPI._cancel_order),
+]

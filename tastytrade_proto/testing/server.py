@@ -1,0 +1,288 @@
+"""The fake API served over real HTTP/1.1 (plain or TLS) on loopback, in a background thread.
+
+:class:`FakeTastytradeServer` binds ``127.0.0.1`` on a free port, speaks
+keep-alive HTTP/1.1 with h11, and hands each request to a
+:class:`~tastytrade_proto.testing.fake.FakeTastytradeAPI`. With ``tls=True`` it
+serves HTTPS with a certificate from a throw-away certificate authority
+(trustme); :meth:`FakeTastytradeServer.client_ssl_context` and
+:attr:`FakeTastytradeServer.ca_path` are what a client needs to trust it.
+Starting and stopping takes milliseconds and leaves no thread or socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import h11
+
+from ..http import Environment, Request
+from .fake import FakeTastytradeAPI, Reply
+
+__all__ = ["FakeTastytradeServer"]
+
+_CA: Any = None
+_CA_LOCK = threading.Lock()
+
+
+def _certificate_authority() -> Any:
+    """One throw-away CA per process: making one costs more than a server start."""
+    global _CA
+    with _CA_LOCK:
+        if _CA is None:
+            try:
+                import trustme
+            except ImportError:  # pragma: no cover - depends on the installation
+                raise RuntimeError(
+                    "HTTPS needs trustme: pip install 'tastytrade-proto[testing]'"
+                ) from None
+            _CA = trustme.CA()
+        return _CA
+
+
+class FakeTastytradeServer:
+    """A :class:`FakeTastytradeAPI` on ``127.0.0.1``, as a context manager.
+
+    ``api`` is the fake to serve (a fresh, demo-seeded one by default);
+    ``tls`` serves HTTPS. Use :attr:`base_url` or :attr:`environment` to
+    point a client at it.
+    """
+
+    def __init__(self, api: FakeTastytradeAPI | None = None, *, tls: bool = False) -> None:
+        self.api = api if api is not None else FakeTastytradeAPI()
+        self.tls = tls
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._api_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server_context: ssl.SSLContext | None = None
+        self._ca_file: Path | None = None
+        self.port = 0
+
+    # -- where it is -----------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http(s)://127.0.0.1:<port>``."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def environment(self) -> Environment:
+        """An :class:`~tastytrade_proto.http.Environment` pointing at this server."""
+        return Environment("fake", self.base_url)
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts this server's certificate (and verifies it)."""
+        context = ssl.create_default_context()
+        _certificate_authority().configure_trust(context)
+        return context
+
+    @property
+    def ca_path(self) -> str:
+        """A PEM file of the throw-away CA, for clients that take a CA bundle path."""
+        if self._ca_file is None:
+            handle = tempfile.NamedTemporaryFile(
+                prefix="tastytrade-fake-ca-", suffix=".pem", delete=False
+            )
+            with handle:
+                handle.write(_certificate_authority().cert_pem.bytes())
+            self._ca_file = Path(handle.name)
+        return str(self._ca_file)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> FakeTastytradeServer:
+        """Bind a free port and start serving."""
+        if self._listener is not None:
+            raise RuntimeError("the fake server is already running")
+        if self.tls and self._server_context is None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            _certificate_authority().issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            self._server_context = context
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        self._stopping.clear()
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name=f"fake-tastytrade-{self.port}", daemon=True
+        )
+        self._accept_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: close every connection and wait for every thread."""
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        listener.close()
+        if self._accept_thread is not None:
+            self._accept_thread.join()
+        with self._lock:
+            connections, threads = list(self._connections), list(self._threads)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for thread in threads:
+            thread.join()
+        if self._ca_file is not None:
+            self._ca_file.unlink(missing_ok=True)
+            self._ca_file = None
+
+    def __enter__(self) -> FakeTastytradeServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- serving ---------------------------------------------------------------------
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self._lock:
+                if self._stopping.is_set():
+                    conn.close()
+                    return
+                self._connections.add(conn)
+                self._threads.add(thread)
+            thread.start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        conn = raw
+        try:
+            if self._server_context is not None:
+                conn = self._server_context.wrap_socket(raw, server_side=True)
+                with self._lock:
+                    self._connections.discard(raw)
+                    self._connections.add(conn)
+            self._http_loop(conn)
+        except (OSError, ssl.SSLError, h11.ProtocolError):
+            pass  # the client went away, or spoke something else: nothing to answer
+        finally:
+            with contextlib.suppress(OSError):
+                conn.close()
+            with self._lock:
+                self._connections.discard(conn)
+                self._connections.discard(raw)
+                self._threads.discard(threading.current_thread())
+
+    def _http_loop(self, conn: socket.socket) -> None:
+        http = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
+        while not self._stopping.is_set():
+            request = self._read_request(conn, http)
+            if request is None:
+                return
+            with self._api_lock:
+                reply = self.api.handle(request)
+            if reply.delay and self._stopping.wait(reply.delay):
+                return
+            if not self._write_reply(conn, http, reply):
+                return
+            if http.our_state is h11.MUST_CLOSE or http.their_state is not h11.DONE:
+                return
+            http.start_next_cycle()
+
+    def _read_request(self, conn: socket.socket, http: h11.Connection) -> Request | None:
+        head: h11.Request | None = None
+        body = bytearray()
+        while True:
+            try:
+                event = http.next_event()
+            except h11.RemoteProtocolError as exc:
+                self._send_bad_request(conn, http, exc.error_status_hint)
+                return None
+            if event is h11.NEED_DATA:
+                data = conn.recv(65536)
+                http.receive_data(data)
+                continue
+            if isinstance(event, h11.Request):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+            elif isinstance(event, h11.EndOfMessage):
+                assert head is not None
+                return self._to_request(head, bytes(body))
+            else:  # ConnectionClosed
+                return None
+
+    def _to_request(self, head: h11.Request, body: bytes) -> Request:
+        target = head.target.decode("ascii", "replace")
+        if not target.startswith("/"):
+            target = "/" + target
+        headers = tuple(
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in head.headers
+            if not (b"\r" in v or b"\n" in v)
+        )
+        try:
+            return Request(
+                head.method.decode("ascii", "replace"), self.base_url + target, headers, body
+            )
+        except Exception:
+            # A method or target our Request refuses: let the fake answer 404.
+            return Request("OPTIONS", self.base_url + "/invalid-request", headers, body)
+
+    def _send_bad_request(self, conn: socket.socket, http: h11.Connection, status: int) -> None:
+        if http.our_state is not h11.SEND_RESPONSE and http.our_state is not h11.IDLE:
+            return
+        with contextlib.suppress(h11.LocalProtocolError, OSError):
+            body = b'{"error":{"code":"bad_request","message":"Malformed HTTP request"}}'
+            conn.sendall(
+                http.send(
+                    h11.Response(
+                        status_code=status,
+                        headers=[
+                            ("content-type", "application/json"),
+                            ("content-length", str(len(body))),
+                            ("connection", "close"),
+                        ],
+                    )
+                )
+                or b""
+            )
+            conn.sendall(http.send(h11.Data(data=body)) or b"")
+            conn.sendall(http.send(h11.EndOfMessage()) or b"")
+
+    def _write_reply(self, conn: socket.socket, http: h11.Connection, reply: Reply) -> bool:
+        if reply.disconnect:
+            return False
+        response = reply.response
+        headers = [
+            (k, v) for k, v in response.headers if k not in ("content-length", "transfer-encoding")
+        ]
+        if response.status not in (204, 304):
+            headers.append(("content-length", str(len(response.body))))
+        head = http.send(h11.Response(status_code=response.status, headers=headers)) or b""
+        if reply.truncate:
+            conn.sendall(head + response.body[: len(response.body) // 2])
+            return False
+        data = http.send(h11.Data(data=response.body)) if response.body else b""
+        end = http.send(h11.EndOfMessage()) or b""
+        conn.sendall(head + (data or b"") + end)
+        return True
