@@ -90,10 +90,9 @@ class FakeTastytradeServer:
     def ca_path(self) -> str:
         """A PEM file of the throw-away CA, for clients that take a CA bundle path."""
         if self._ca_file is None:
-            handle = tempfile.NamedTemporaryFile(
+            with tempfile.NamedTemporaryFile(
                 prefix="tastytrade-fake-ca-", suffix=".pem", delete=False
-            )
-            with handle:
+            ) as handle:
                 handle.write(_certificate_authority().cert_pem.bytes())
             self._ca_file = Path(handle.name)
         return str(self._ca_file)
