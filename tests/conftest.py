@@ -10,6 +10,8 @@ import pytest
 
 from tastytrade_proto import Response
 
+pytest_plugins = ["tastytrade_proto.testing.pytest_plugin"]
+
 SAMPLES = Path(__file__).parent / "samples"
 
 

@@ -593,27 +593,26 @@ class FakeTastytradeAPI:
 
     def _device_challenge(self, request: Request, now: float) -> Response:
         token = request.header("x-tastyworks-challenge-token") or ""
-        challenge = self._challenges.pop(token, None)
+        challenge = self._challenges.get(token)
         if challenge is None:
             raise _refuse(400, "missing_request_token", "The request token is missing")
         user = self.users[challenge.login]
         body = self._body(request)
-        new = self._new_token("challenge")
-        self._challenges[new] = challenge
-        headers = [("X-Tastyworks-Challenge-Token", new)]
+        step: dict[str, Any] = {"phone": user.phone, "step": "otp_verification"}
         if user.second_factor is SecondFactor.SECURITY_QUESTION and not challenge.answered:
             answer = body.get("answer")
             if answer is None:
-                return _json(
-                    200,
-                    {"data": {"step": "security_question", "question": user.security_question}},
-                    headers,
-                )
-            if answer != user.security_answer:
+                step = {"step": "security_question", "question": user.security_question}
+            elif answer != user.security_answer:
                 raise _refuse(400, "invalid_security_answer", "The answer is not correct")
-            challenge.answered = True
-        challenge.code_sent = True
-        return _json(200, {"data": {"phone": user.phone, "step": "otp_verification"}}, headers)
+            else:
+                challenge.answered = True
+        if step["step"] == "otp_verification":
+            challenge.code_sent = True
+        # Each answer carries a new challenge token; the old one stops working.
+        new = self._new_token("challenge")
+        self._challenges[new] = self._challenges.pop(token)
+        return _json(200, {"data": step}, [("X-Tastyworks-Challenge-Token", new)])
 
     def _validate(self, request: Request, now: float) -> Response:
         user = self._user_for(request, now)

@@ -67,6 +67,8 @@ class FakeTastytradeServer:
         self._server_context: ssl.SSLContext | None = None
         self._ca_file: Path | None = None
         self.port = 0
+        #: How many connections were accepted (a keep-alive client makes one).
+        self.accepted = 0
 
     # -- where it is -----------------------------------------------------------------
 
@@ -115,7 +117,10 @@ class FakeTastytradeServer:
         self._listener = listener
         self._stopping.clear()
         self._accept_thread = threading.Thread(
-            target=self._accept_loop, name=f"fake-tastytrade-{self.port}", daemon=True
+            target=self._accept_loop,
+            args=(listener,),
+            name=f"fake-tastytrade-{self.port}",
+            daemon=True,
         )
         self._accept_thread.start()
         return self
@@ -155,9 +160,7 @@ class FakeTastytradeServer:
 
     # -- serving ---------------------------------------------------------------------
 
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        assert listener is not None
+    def _accept_loop(self, listener: socket.socket) -> None:
         while not self._stopping.is_set():
             try:
                 conn, _ = listener.accept()
@@ -170,6 +173,7 @@ class FakeTastytradeServer:
                     return
                 self._connections.add(conn)
                 self._threads.add(thread)
+                self.accepted += 1
             thread.start()
 
     def _serve(self, raw: socket.socket) -> None:
