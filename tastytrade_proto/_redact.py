@@ -100,9 +100,25 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     Secrets shorter than four characters are ignored: replacing them would
     mangle ordinary words and they cannot be kept out of a text by value.
     """
-    for secret in sorted(
-        {s for s in secrets if len(s) >= _MIN_SCRUB_LENGTH}, key=len, reverse=True
-    ):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+    forms: set[str] = set()
+    for secret in secrets:
+        if len(secret) >= _MIN_SCRUB_LENGTH:
+            forms.update(_escaped_forms(secret))
+    for form in sorted(forms, key=len, reverse=True):
+        if form in text:
+            text = text.replace(form, REDACTED)
     return text
+
+
+def _escaped_forms(secret: str) -> set[str]:
+    """The secret as it reads after the escaping our reprs and excerpts apply."""
+    as_json = json.dumps(secret)[1:-1]
+    forms = {
+        secret,
+        as_json,
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        repr(as_json)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+    }
+    return {f for f in forms if len(f) >= _MIN_SCRUB_LENGTH}

@@ -196,7 +196,7 @@ def parse_retry_after(value: str | None) -> tuple[float | None, datetime | None]
         return float(value), None
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None, None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)

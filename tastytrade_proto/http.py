@@ -8,11 +8,12 @@ to print (secret headers and body fields are redacted in their ``repr``).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Union
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from ._redact import REDACTED, SECRET_HEADERS, redact_body
 from ._version import __version__
@@ -46,13 +47,28 @@ QueryValue = Union[str, int, bool, Iterable[str | int], None]
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-def _normalize_headers(headers: Iterable[tuple[str, str]] | Mapping[str, str]) -> Headers:
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise LocalProtocolError(f"invalid URL {url!r}: {exc}") from None
+
+
+def _normalize_headers(
+    headers: Iterable[tuple[str, str]] | Mapping[str, str], *, outgoing: bool = False
+) -> Headers:
     items = headers.items() if isinstance(headers, Mapping) else headers
     out = []
     for name, value in items:
         if not isinstance(name, str) or not isinstance(value, str):
             raise LocalProtocolError(f"header names and values must be str, got {name!r}")
-        if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+        # Ours must be valid HTTP; a server's are taken as they came.
+        if outgoing and not _TOKEN.fullmatch(name):
+            raise LocalProtocolError(f"{name!r} is not a valid header name")
+        if "\r" in value or "\n" in value or (outgoing and "\0" in value):
             raise LocalProtocolError(f"header {name!r} contains a line break")
         out.append((name.lower(), value))
     return tuple(out)
@@ -90,12 +106,12 @@ class Request:
         method = self.method.upper() if isinstance(self.method, str) else self.method
         if method not in _METHODS:
             raise LocalProtocolError(f"unsupported HTTP method {self.method!r}")
-        if not isinstance(self.url, str) or urlsplit(self.url).scheme not in ("http", "https"):
+        if not isinstance(self.url, str) or _split(self.url).scheme not in ("http", "https"):
             raise LocalProtocolError(f"request URL must be absolute http(s), got {self.url!r}")
         if not isinstance(self.body, bytes):
             raise LocalProtocolError("request body must be bytes")
         object.__setattr__(self, "method", method)
-        object.__setattr__(self, "headers", _normalize_headers(self.headers))
+        object.__setattr__(self, "headers", _normalize_headers(self.headers, outgoing=True))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
@@ -103,7 +119,7 @@ class Request:
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> Request:
         """A copy with ``extra`` headers set, replacing same-named ones."""
-        extra = _normalize_headers(extra)
+        extra = _normalize_headers(extra, outgoing=True)
         names = {k for k, _ in extra}
         kept = tuple((k, v) for k, v in self.headers if k not in names)
         return Request(self.method, self.url, kept + extra, self.body)
@@ -111,7 +127,7 @@ class Request:
     @property
     def path(self) -> str:
         """The URL's path, without query."""
-        return urlsplit(self.url).path
+        return _split(self.url).path
 
     def __repr__(self) -> str:
         return (
@@ -201,7 +217,9 @@ class Environment:
     accept_version: str | None = None
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.base_url)
+        if not isinstance(self.base_url, str):
+            raise LocalProtocolError("base URL must be a string")
+        parts = _split(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise LocalProtocolError(
                 f"base URL must be http(s)://host[:port][/prefix], got {self.base_url!r}"
@@ -261,7 +279,7 @@ class ClientConfig:
     environment: Environment = PRODUCTION
     user_agent: str = DEFAULT_USER_AGENT
     accept_version: str | None = None
-    extra_headers: Headers = field(default=())
+    extra_headers: Headers = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         _check_user_agent(self.user_agent)

@@ -87,7 +87,8 @@ class HTTP11Connection:
             except h11.RemoteProtocolError as exc:
                 if self._closed:
                     raise self._cut_off() from None
-                raise DecodeError(f"server broke HTTP/1.1: {exc}", status=self._status) from None
+                # The connection is unusable and the answer unknown: a transport failure.
+                raise TransportError(f"server broke HTTP/1.1: {exc}", request_sent=True) from None
             if event is h11.NEED_DATA:
                 return None
             if isinstance(event, h11.Response):
@@ -144,7 +145,7 @@ def parse_response(data: bytes, *, max_body_bytes: int = _MAX_BODY_BYTES) -> Res
     try:
         response = conn.next_response()
     except TransportError as exc:
-        raise DecodeError(f"response is incomplete: {exc}") from None
+        raise DecodeError(f"not a complete HTTP/1.1 response: {exc}") from None
     if response is None:  # pragma: no cover - EOF was fed, so h11 never needs more data
         raise DecodeError("response ended early")
     return response

@@ -6,6 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tastytrade_proto import (
     ALLOWED,
@@ -846,3 +848,31 @@ def test_a_401_echoing_the_refused_token_is_scrubbed(now: float) -> None:
     with pytest.raises(SessionExpired) as info:
         drive(flows.call(machine, post, lambda r: r), http.send, clock=clock, sleep=clock.sleep)
     assert "AT-1" not in str(info.value)
+
+
+_ECHO_SECRETS = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="\x7f"),
+    min_size=10,
+    max_size=24,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(password=_ECHO_SECRETS, shape=st.sampled_from(["html", "truncated-json", "json"]))
+def test_a_password_echoed_with_any_characters_is_scrubbed(password: str, shape: str) -> None:
+    """Secrets with quotes, backslashes or non-ASCII survive no escaping we apply."""
+    machine = SessionMachine()
+    machine.login_with_password("u", password)
+    message = json.dumps({"error": {"code": "x", "message": f"bad login {password}"}})
+    body = {
+        "html": f"<html>bad login for {password}</html>".encode(),
+        "truncated-json": message.encode()[:-3],
+        "json": message.encode(),
+    }[shape]
+    with pytest.raises(Exception) as info:
+        machine.receive(Response(401, (), body), 0.0)
+    error = info.value
+    texts = [str(error), repr(error), repr(vars(error))]
+    for form in (password, json.dumps(password)[1:-1], repr(password)[1:-1]):
+        for text in texts:
+            assert form not in text
