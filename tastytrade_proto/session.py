@@ -152,7 +152,9 @@ ALLOWED: dict[Action, frozenset[SessionState]] = {
     Action.AUTHORIZE: frozenset({_S.AUTHENTICATED}),
     Action.VALIDATE: frozenset({_S.AUTHENTICATED}),
     Action.LOGOUT: frozenset({_S.AUTHENTICATED, _S.EXPIRED}),
-    Action.DUMP: frozenset({_S.UNAUTHENTICATED, _S.AUTHENTICATED, _S.EXPIRED}),
+    # Dumping is allowed mid-exchange too (from inside on_token, say): the dump
+    # holds what can be resumed, never the exchange itself.
+    Action.DUMP: frozenset(set(SessionState) - {_S.CLOSED}),
 }
 
 
@@ -169,6 +171,7 @@ class AuthNeed(enum.Enum):
 
 class _Exchange(enum.Enum):
     LOGIN = "login"
+    RELOGIN = "relogin"
     SECOND_FACTOR = "second factor"
     DEVICE_CHALLENGE = "device challenge"
     SECURITY_ANSWER = "security answer"
@@ -297,7 +300,7 @@ class SessionMachine:
             raise LocalProtocolError(
                 f"cannot {action.value} in state {self._state.name}", state=self._state.name
             )
-        if self._pending is not None and action is not Action.AUTHORIZE:
+        if self._pending is not None and action not in (Action.AUTHORIZE, Action.DUMP):
             raise LocalProtocolError(
                 f"cannot {action.value} while the {self._pending.kind.value} exchange is in "
                 f"flight (state {self._state.name}); receive its response first",
@@ -307,7 +310,8 @@ class SessionMachine:
     def _begin(self, kind: _Exchange, request: Request, secrets: Iterable[str] = ()) -> Request:
         self._pending = _Pending(kind, self._state, tuple(secrets))
         if kind in (_Exchange.LOGIN, _Exchange.SECOND_FACTOR, _Exchange.SECURITY_ANSWER) or (
-            kind is _Exchange.REFRESH and self._state is not SessionState.AUTHENTICATED
+            kind in (_Exchange.REFRESH, _Exchange.RELOGIN)
+            and self._state is not SessionState.AUTHENTICATED
         ):
             self._state = SessionState.AUTHENTICATING
         return request
@@ -382,10 +386,12 @@ class SessionMachine:
             raise LocalProtocolError(
                 f"cannot {Action.RELOGIN.value}: no remember token is held", state=self._state.name
             )
-        self._state = SessionState.EXPIRED
-        self._reset_credentials()
+        if self._state is not SessionState.AUTHENTICATED:
+            self._reset_credentials()
+        # From AUTHENTICATED (renewing early) the current token keeps working
+        # until the answer arrives, as with an OAuth refresh.
         self._remember_me = True
-        return self._begin(_Exchange.LOGIN, self._session_request(otp=None))
+        return self._begin(_Exchange.RELOGIN, self._session_request(otp=None))
 
     def start_device_challenge(self) -> Request:
         """``POST /device-challenge``: makes the server send the one-time code."""
@@ -591,6 +597,7 @@ class SessionMachine:
         self._pending = None
         handler = {
             _Exchange.LOGIN: self._receive_login,
+            _Exchange.RELOGIN: self._receive_login,
             _Exchange.SECOND_FACTOR: self._receive_login,
             _Exchange.DEVICE_CHALLENGE: self._receive_challenge,
             _Exchange.SECURITY_ANSWER: self._receive_challenge,
@@ -617,8 +624,8 @@ class SessionMachine:
                 f"no exchange is in flight in state {self._state.name}", state=self._state.name
             )
         self._pending = None
-        if pending.kind is _Exchange.LOGIN:
-            self._abandon_login()
+        if pending.kind in (_Exchange.LOGIN, _Exchange.RELOGIN):
+            self._abandon_login(pending)
         else:
             self._restore(pending)
 
@@ -638,7 +645,7 @@ class SessionMachine:
                 self._challenge_token = challenge
                 self._state = SessionState.DEVICE_CHALLENGE
                 return error
-            self._abandon_login()
+            self._abandon_login(pending)
             return shape_error(response, "device challenge has no X-Tastyworks-Challenge-Token")
         if isinstance(error, (SecondFactorRequired, InvalidSecondFactor)):
             self._state = SessionState.AWAITING_SECOND_FACTOR
@@ -653,15 +660,21 @@ class SessionMachine:
         if isinstance(error, InvalidCredentials) and self._password is None:
             self._retire(self._remember_token)
             self._remember_token = None  # refused: it cannot renew anything
-        self._abandon_login()
+        self._abandon_login(pending)
         return error
 
-    def _abandon_login(self) -> None:
+    def _abandon_login(self, pending: _Pending) -> None:
         # Back to where a new login may start; EXPIRED when a remember token
-        # is still held, so the next request can renew with it.
+        # is still held, so the next request can renew with it. An early
+        # re-login that failed leaves the still-valid session as it was.
         self._password = None
         self._challenge_token = None
-        self._state = SessionState.EXPIRED if self._remember_token else SessionState.UNAUTHENTICATED
+        if pending.kind is _Exchange.RELOGIN and pending.state_before is SessionState.AUTHENTICATED:
+            self._restore(pending)
+        else:
+            self._state = (
+                SessionState.EXPIRED if self._remember_token else SessionState.UNAUTHENTICATED
+            )
 
     def _receive_login(
         self, response: Response, now: float, pending: _Pending
@@ -707,7 +720,7 @@ class SessionMachine:
         return tuple(events)
 
     def _fail_decode_login(self, response: Response, pending: _Pending, what: str) -> DecodeError:
-        self._abandon_login()
+        self._abandon_login(pending)
         return shape_error(response, f"login response {what}")
 
     def _receive_challenge(
@@ -849,7 +862,7 @@ class SessionMachine:
         state = {
             "version": _DUMP_VERSION,
             "scheme": self._scheme.value,
-            "state": self._state.value,
+            "state": self._resumable_state().value,
             "environment": {
                 "name": env.name,
                 "base_url": env.base_url,
@@ -867,6 +880,16 @@ class SessionMachine:
         if include_client_secret:
             state["client_secret"] = self._client_secret
         return json.dumps(state, sort_keys=True)
+
+    def _resumable_state(self) -> SessionState:
+        """What a dump resumes as: an exchange or a second-factor step is not resumed."""
+        if self._state in (SessionState.AUTHENTICATED, SessionState.EXPIRED):
+            return self._state
+        if self._token is not None and self._expires_at is not None:
+            return SessionState.AUTHENTICATED
+        if self._remember_token or self._refresh_token:
+            return SessionState.EXPIRED
+        return SessionState.UNAUTHENTICATED
 
     @classmethod
     def load(
@@ -899,7 +922,12 @@ class SessionMachine:
             )
             machine._scheme = AuthScheme(state["scheme"])
             machine._state = SessionState(state["state"])
-            if machine._state not in ALLOWED[Action.DUMP]:
+            resumable = (
+                SessionState.UNAUTHENTICATED,
+                SessionState.AUTHENTICATED,
+                SessionState.EXPIRED,
+            )
+            if machine._state not in resumable:
                 raise ValueError(f"a dump cannot be in state {machine._state.name}")
             machine._login = _opt_str(state.get("login"))
             machine._token = _opt_str(state.get("token"))

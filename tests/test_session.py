@@ -503,7 +503,11 @@ class TestExpiry:
             "remember-token": "RT-1",
             "remember-me": True,
         }
-        assert machine.state is SessionState.AUTHENTICATING
+        # Renewing early: the current token works until the answer arrives.
+        assert machine.state is SessionState.AUTHENTICATED
+        assert (
+            machine.authorize(Request("GET", "https://x/"), now).header("authorization") == "ST-1"
+        )
         machine.receive(login_reply("ST-2", "RT-2", "2024-09-13T20:00:00Z"), now)
         assert machine.state is SessionState.AUTHENTICATED
         assert machine.remember_token == "RT-2"
@@ -718,11 +722,31 @@ class TestDumpLoad:
         loaded = SessionMachine.load(logged_in(now).dump(), config=local)
         assert loaded.validate().url == "http://127.0.0.1:9999/sessions/validate"
 
-    def test_cannot_dump_mid_exchange(self, now: float) -> None:
+    def test_a_dump_mid_exchange_resumes_what_can_be_resumed(self, now: float) -> None:
         machine = SessionMachine()
+        machine.login_with_password("u", "pw-secret-1")
+        assert json.loads(machine.dump())["state"] == "unauthenticated"
+        assert "pw-secret-1" not in machine.dump()
+        oauth = oauth_machine(now)
+        oauth.refresh()
+        loaded = SessionMachine.load(oauth.dump())
+        assert loaded.state is SessionState.AUTHENTICATED and not loaded.exchange_in_flight
+
+    def test_the_token_hook_can_dump_the_session(self, now: float) -> None:
+        dumps: list[dict[str, object]] = []
+
+        def store(event: TokenEvent) -> None:
+            dumps.append(json.loads(machine.dump()))
+
+        machine = SessionMachine(on_token=store)
         machine.login_with_password("u", "pw")
-        with pytest.raises(LocalProtocolError, match="AUTHENTICATING"):
-            machine.dump()
+        machine.receive(login_reply("ST-1", "RT-1"), now)
+        # First the remember token alone (renewable), then the session too.
+        assert [(d["state"], d["remember_token"], d["token"]) for d in dumps] == [
+            ("expired", "RT-1", None),
+            ("authenticated", "RT-1", "ST-1"),
+        ]
+        assert SessionMachine.load(json.dumps(dumps[0])).auth_need(now) is AuthNeed.RELOGIN
 
     @pytest.mark.parametrize(
         "text",
@@ -876,3 +900,22 @@ def test_a_password_echoed_with_any_characters_is_scrubbed(password: str, shape:
     for form in (password, json.dumps(password)[1:-1], repr(password)[1:-1]):
         for text in texts:
             assert form not in text
+
+
+@pytest.mark.parametrize("failure", ["503", "transport", "refused"])
+def test_a_failed_early_relogin_keeps_the_valid_session(now: float, failure: str) -> None:
+    machine = logged_in(now)
+    machine.relogin()
+    if failure == "transport":
+        machine.exchange_failed()
+    else:
+        reply = (
+            Response(503)
+            if failure == "503"
+            else sample_response(401, "sessions_post_401_invalid_credentials.json")
+        )
+        with pytest.raises((ServerError, InvalidCredentials)):
+            machine.receive(reply, now)
+    assert machine.state is SessionState.AUTHENTICATED
+    assert machine.authorize(Request("GET", "https://x/"), now).header("authorization") == "ST-1"
+    assert (machine.remember_token is None) == (failure == "refused")
