@@ -2,8 +2,14 @@
 
 Each public function here takes a :class:`~tastytrade_proto.session.SessionMachine`
 and returns an operation for a transport to drive. Authentication flows
-return the session's events; :func:`call` and :func:`paginate` return what
-their decoder makes of the response.
+return the session's events; :func:`call`, :func:`page` and :func:`paginate`
+return what their decoder makes of the response.
+
+The building blocks are public so that longer flows (an order placement that
+reconciles, an endpoint with several calls) can be written once on top of
+them: :func:`request_flow` and :func:`ensure_authenticated` are generators to
+``yield from`` inside a flow, and :func:`operation` turns a flow into an
+:class:`~tastytrade_proto.operation.Operation`.
 """
 
 from __future__ import annotations
@@ -30,14 +36,21 @@ from .session import AuthNeed, SessionMachine, SessionState
 __all__ = [
     "AUTH_POLL_INTERVAL",
     "AUTH_WAIT_LIMIT",
+    "RENEWAL_RETRY_INTERVAL",
+    "Events",
     "answer_security_question",
     "call",
+    "ensure_authenticated",
     "login_with_oauth",
     "login_with_password",
     "login_with_remember_token",
     "logout",
+    "operation",
+    "page",
     "paginate",
     "refresh",
+    "request_flow",
+    "start_device_challenge",
     "submit_second_factor",
     "validate",
 ]
@@ -48,12 +61,18 @@ T = TypeVar("T")
 AUTH_POLL_INTERVAL = 0.05
 #: How long it waits in all before giving up on that renewal.
 AUTH_WAIT_LIMIT = 60.0
+#: After an early renewal fails (the token still works), how long until it is tried again.
+RENEWAL_RETRY_INTERVAL = 10.0
 
 Events = tuple[Event, ...]
 
 
-def _operation(machine: SessionMachine, flow: Callable[[Context], Flow[T]]) -> Operation[T]:
+def operation(machine: SessionMachine, flow: Callable[[Context], Flow[T]]) -> Operation[T]:
+    """An operation running ``flow``, whose errors are scrubbed of ``machine``'s secrets."""
     return Operation(flow, scrub=machine.scrub_error)
+
+
+_operation = operation
 
 
 def _exchange(ctx: Context, machine: SessionMachine, request: Request) -> Flow[Events]:
@@ -116,6 +135,17 @@ def answer_security_question(machine: SessionMachine, answer: str) -> Operation[
     return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
 
 
+def start_device_challenge(machine: SessionMachine) -> Operation[Events]:
+    """``POST /device-challenge`` for a machine left in ``DEVICE_CHALLENGE``.
+
+    The login flows do this themselves; this is for a challenge that arrived
+    some other way (a re-login during an API call). It raises
+    ``SecondFactorRequired`` once the server has sent the code.
+    """
+    request = machine.start_device_challenge()
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+
+
 def login_with_oauth(
     machine: SessionMachine, client_secret: str, refresh_token: str, *, client_id: str | None = None
 ) -> Operation[Events]:
@@ -130,7 +160,23 @@ def refresh(machine: SessionMachine) -> Operation[Events]:
     return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
 
 
+def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:
+    """Wait (briefly, in steps) while another task's exchange is in flight."""
+    waited = 0.0
+    while machine.exchange_in_flight:
+        if waited >= AUTH_WAIT_LIMIT:
+            raise LocalProtocolError(
+                f"gave up after {AUTH_WAIT_LIMIT:.0f} s waiting for another task's "
+                f"authentication exchange (state {machine.state.name})",
+                state=machine.state.name,
+            )
+        waited += AUTH_POLL_INTERVAL
+        yield Wait(AUTH_POLL_INTERVAL)
+
+
 def _validate(ctx: Context, machine: SessionMachine) -> Flow[bool]:
+    yield from ensure_authenticated(ctx, machine)
+    yield from _wait_for_exchange(ctx, machine)
     try:
         yield from _exchange(ctx, machine, machine.validate())
     except SessionExpired:
@@ -139,21 +185,46 @@ def _validate(ctx: Context, machine: SessionMachine) -> Flow[bool]:
 
 
 def validate(machine: SessionMachine) -> Operation[bool]:
-    """``POST /sessions/validate``: ``True`` if the session is good, ``False`` on a 401."""
+    """``POST /sessions/validate``: ``True`` if the session is good, ``False`` on a 401.
+
+    A token due for renewal is renewed first (a validate bound to fail is not sent).
+    """
     return _operation(machine, lambda ctx: _validate(ctx, machine))
 
 
 def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
+    yield from _wait_for_exchange(ctx, machine)
+    if machine.state is SessionState.CLOSED:
+        return None
+    if not machine.holds_token or machine.state not in (
+        SessionState.AUTHENTICATED,
+        SessionState.EXPIRED,
+    ):
+        machine.close()  # nothing the server could revoke
+        return None
     yield from _exchange(ctx, machine, machine.logout())
     return None
 
 
 def logout(machine: SessionMachine) -> Operation[None]:
-    """``DELETE /sessions``; afterwards the machine is ``CLOSED``."""
+    """End the session: ``DELETE /sessions`` when a token is held; then ``CLOSED``.
+
+    Safe in any state (a ``with`` block's exit calls it): with nothing to
+    revoke it closes the machine without a request, and after a logout it
+    does nothing. A failure of the ``DELETE`` is raised and leaves the
+    session as it was.
+    """
     return _operation(machine, lambda ctx: _logout(ctx, machine))
 
 
-def _ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
+def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
+    """Sub-flow: renew the session if it is due (or wait for another task's renewal).
+
+    A re-login with the remember token may meet a device challenge: it is
+    started and ``SecondFactorRequired`` raised, as in a login. If renewing
+    early fails while the token still works, the flow carries on with it and
+    the renewal is retried after :data:`RENEWAL_RETRY_INTERVAL`.
+    """
     waited = 0.0
     while True:
         need = machine.auth_need(ctx.now)
@@ -169,9 +240,11 @@ def _ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
             waited += AUTH_POLL_INTERVAL
             yield Wait(AUTH_POLL_INTERVAL)
             continue
-        renewal = machine.refresh() if need is AuthNeed.REFRESH else machine.relogin()
         try:
-            yield from _exchange(ctx, machine, renewal)
+            if need is AuthNeed.REFRESH:
+                yield from _exchange(ctx, machine, machine.refresh())
+            else:
+                yield from _login(ctx, machine, machine.relogin())
         except (ResponseError, TransportError):
             # Renewing early failed, but the current token still works: use it.
             expires = machine.expires_at
@@ -180,11 +253,15 @@ def _ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
                 and expires
                 and expires.timestamp() > ctx.now
             ):
+                machine.postpone_renewal(ctx.now + RENEWAL_RETRY_INTERVAL)
                 return
             raise
 
 
-def _call(
+_ensure_authenticated = ensure_authenticated
+
+
+def request_flow(
     ctx: Context,
     machine: SessionMachine,
     request: Request,
@@ -192,6 +269,7 @@ def _call(
     idempotent: bool,
     retry: RetryPolicy,
 ) -> Flow[T]:
+    """Sub-flow of :func:`call`: one authenticated request, renewed and retried as it allows."""
     attempt = 0
     renewed_after_401 = False
     while True:
@@ -248,36 +326,70 @@ def call(
     if idempotent is None:
         idempotent = request.method in ("GET", "HEAD")
     flag = idempotent
-    return _operation(machine, lambda ctx: _call(ctx, machine, request, decode, flag, retry))
+    return _operation(machine, lambda ctx: request_flow(ctx, machine, request, decode, flag, retry))
+
+
+def _next_offset(envelope: Envelope, offset: int) -> int | None:
+    paging = envelope.pagination
+    if paging is None or not paging.has_next:
+        return None
+    if paging.page_offset + 1 <= offset:
+        raise DecodeError(
+            f"pagination went backwards (page-offset {paging.page_offset} after {offset})"
+        )
+    return paging.page_offset + 1
+
+
+def _page(
+    ctx: Context,
+    machine: SessionMachine,
+    build: Callable[[int], Request],
+    decode_page: Callable[[Envelope], list[T]],
+    offset: int,
+    retry: RetryPolicy,
+) -> Flow[tuple[list[T], int | None]]:
+    envelope = yield from request_flow(ctx, machine, build(offset), decode_envelope, True, retry)
+    return decode_page(envelope), _next_offset(envelope, offset)
+
+
+def page(
+    machine: SessionMachine,
+    build: Callable[[int], Request],
+    decode_page: Callable[[Envelope], list[T]],
+    offset: int = 0,
+    *,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> Operation[tuple[list[T], int | None]]:
+    """One page of an offset-paginated list: its items and the next offset (or ``None``).
+
+    The building block of a lazy iterator: a transport's ``iter_*`` runs one
+    ``page`` operation per page, as its caller consumes the items.
+    """
+    return _operation(machine, lambda ctx: _page(ctx, machine, build, decode_page, offset, retry))
 
 
 def _paginate(
     ctx: Context,
     machine: SessionMachine,
-    page: Callable[[int], Request],
+    build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     retry: RetryPolicy,
     max_pages: int,
 ) -> Flow[list[T]]:
     items: list[T] = []
-    offset = 0
+    offset: int | None = 0
     for _ in range(max_pages):
-        envelope = yield from _call(ctx, machine, page(offset), decode_envelope, True, retry)
-        items.extend(decode_page(envelope))
-        paging = envelope.pagination
-        if paging is None or not paging.has_next:
+        assert offset is not None
+        found, offset = yield from _page(ctx, machine, build, decode_page, offset, retry)
+        items.extend(found)
+        if offset is None:
             return items
-        if paging.page_offset + 1 <= offset:
-            raise DecodeError(
-                f"pagination went backwards (page-offset {paging.page_offset} after {offset})"
-            )
-        offset = paging.page_offset + 1
     raise DecodeError(f"pagination did not end within {max_pages} pages")
 
 
 def paginate(
     machine: SessionMachine,
-    page: Callable[[int], Request],
+    build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
@@ -285,9 +397,10 @@ def paginate(
 ) -> Operation[list[T]]:
     """Fetch every page of an offset-paginated list, in a loop (never recursion).
 
-    ``page(offset)`` builds the request for ``page-offset=offset``;
-    ``decode_page`` turns one page's envelope into its items.
+    ``build(offset)`` builds the request for ``page-offset=offset``;
+    ``decode_page`` turns one page's envelope into its items. For a lazy
+    iterator, drive :func:`page` once per page instead.
     """
     return _operation(
-        machine, lambda ctx: _paginate(ctx, machine, page, decode_page, retry, max_pages)
+        machine, lambda ctx: _paginate(ctx, machine, build, decode_page, retry, max_pages)
     )

@@ -228,6 +228,7 @@ class SessionMachine:
         # Tokens replaced or dropped lately: dead, but still scrubbed from any
         # error text (a server may echo the token it just refused).
         self._retired: deque[str] = deque(maxlen=8)
+        self._renewal_postponed_until = 0.0
 
     # -- what the machine knows ------------------------------------------------
 
@@ -484,8 +485,8 @@ class SessionMachine:
             if self._pending is not None:
                 # Someone is renewing; the current token may still carry us.
                 return AuthNeed.NONE if remaining > 0 else AuthNeed.WAIT
-            if remaining > 0 and not self._can_renew():
-                return AuthNeed.NONE  # nothing to renew with: use it to the end
+            if remaining > 0 and (not self._can_renew() or now < self._renewal_postponed_until):
+                return AuthNeed.NONE  # nothing to renew with, or it just failed: carry on
             return self._renewal()
         if state is SessionState.EXPIRED:
             return AuthNeed.WAIT if self._pending is not None else self._renewal()
@@ -510,6 +511,29 @@ class SessionMachine:
             else "no remember token is"
         )
         raise SessionExpired(f"the session has expired and {what} held to renew it; log in again")
+
+    def postpone_renewal(self, until: float) -> None:
+        """Don't try an early renewal again before POSIX time ``until``.
+
+        Flows call this when renewing inside the margin failed while the
+        token still works, so that every request does not retry it at once.
+        It never delays a renewal past the token's expiry.
+        """
+        self._renewal_postponed_until = until
+
+    @property
+    def holds_token(self) -> bool:
+        """Whether a session or access token is held (there is something to log out)."""
+        return self._token is not None
+
+    def close(self) -> None:
+        """End the session locally, without a request: forget every secret.
+
+        For when there is nothing to revoke on the server (never logged in,
+        the token already dead, a second factor abandoned).
+        """
+        self._pending = None
+        self._close()
 
     def authorize(self, request: Request, now: float) -> Request:
         """``request`` with this session's ``Authorization`` header.
@@ -706,6 +730,7 @@ class SessionMachine:
             ) from None
         self._retire(self._token)
         self._token, self._expires_at = token, expires_at
+        self._renewal_postponed_until = 0.0
         access = AccessTokenIssued(token, expires_at, AuthScheme.SESSION.value)
         self._emit(access, hook_errors)
         events.append(access)
@@ -805,6 +830,7 @@ class SessionMachine:
         expires_at = _utc(now) + timedelta(seconds=seconds)
         self._retire(self._token)
         self._token, self._expires_at = token, expires_at
+        self._renewal_postponed_until = 0.0
         access = AccessTokenIssued(token, expires_at, AuthScheme.OAUTH.value)
         self._emit(access, hook_errors)
         events.append(access)

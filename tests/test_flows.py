@@ -564,3 +564,102 @@ def test_validate_false_on_any_401() -> None:
     h = Harness().legacy()
     h.http.queue(sample_response(401, "error_401_user_agent_missing.html"))
     assert h.run(flows.validate(h.machine)) is False
+
+
+class TestReviewedBehaviour:
+    def test_a_relogin_that_meets_a_device_challenge_starts_it(self) -> None:
+        h = Harness().legacy()
+        h.clock.now = 1_726_172_720.0  # 12 s before the sample session expires
+        h.http.queue(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+        with pytest.raises(SecondFactorRequired):
+            h.run(flows.call(h.machine, h.get(), status))
+        assert h.paths()[-2:] == ["POST /sessions", "POST /device-challenge"]
+        assert h.machine.state is SessionState.AWAITING_SECOND_FACTOR
+
+    def test_start_device_challenge_flow(self) -> None:
+        h = Harness(CHALLENGE)
+        request = h.machine.login_with_password("u", "pw")
+        h.http.send(request)
+        with pytest.raises(Exception, match="device_challenge_required"):
+            h.machine.receive(CHALLENGE, START)
+        h.http.queue(sample_response(200, "device_challenge_post_200_otp.json"))
+        with pytest.raises(SecondFactorRequired):
+            h.run(flows.start_device_challenge(h.machine))
+
+    def test_validate_renews_a_due_token_first(self) -> None:
+        h = Harness().oauth()
+        h.clock.advance(901)
+        h.http.queue(REFRESHED, sample_response(201, "sessions_validate_post_2xx.json"))
+        assert h.run(flows.validate(h.machine)) is True
+        assert h.paths()[-2:] == ["POST /oauth/token", "POST /sessions/validate"]
+
+    @pytest.mark.parametrize("setup", ["fresh", "closed", "second-factor", "dead-token"])
+    def test_logout_is_safe_in_any_state(self, setup: str) -> None:
+        h = Harness()
+        if setup == "closed":
+            h.oauth()
+            h.http.queue(Response(204))
+            h.run(flows.logout(h.machine))
+        elif setup == "second-factor":
+            h.http.queue(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+            with pytest.raises(SecondFactorRequired):
+                h.run(flows.login_with_password(h.machine, "u", "pw"))
+        elif setup == "dead-token":
+            h.oauth()
+            h.http.queue(Response(401))
+            with pytest.raises(SessionExpired):
+                h.run(flows.call(h.machine, h.post(), status))
+        sent = len(h.http.requests)
+        h.run(flows.logout(h.machine))
+        assert h.machine.state is SessionState.CLOSED
+        assert len(h.http.requests) == sent  # nothing to revoke: no request
+
+    def test_logout_waits_for_an_exchange_in_flight(self) -> None:
+        h = Harness().oauth()
+        refresh = flows.refresh(h.machine)
+        assert isinstance(refresh.next_step(START), Send)
+        out = flows.logout(h.machine)
+        assert isinstance(out.next_step(START), Wait)
+        refresh.receive(REFRESHED)
+        refresh.next_step(START)
+        step = out.next_step(START)
+        assert isinstance(step, Send) and step.request.method == "DELETE"
+        assert step.request.header("authorization") == "Bearer AT-2"
+
+    def test_a_failed_early_refresh_is_not_retried_on_every_request(self) -> None:
+        h = Harness().oauth()
+        h.clock.advance(845)
+        h.http.queue(Response(503), OK, OK)
+        h.run(flows.call(h.machine, h.get(), status))
+        h.run(flows.call(h.machine, h.get(), status))  # within RENEWAL_RETRY_INTERVAL
+        assert h.paths().count("POST /oauth/token") == 2  # login + one failed refresh
+        h.clock.advance(flows.RENEWAL_RETRY_INTERVAL)
+        h.http.queue(REFRESHED, OK)
+        h.run(flows.call(h.machine, h.get(), status))
+        assert h.paths().count("POST /oauth/token") == 3
+
+    def test_page_by_page(self) -> None:
+        h = Harness().oauth()
+        h.http.queue(TestPaginate.page([1, 2], 0, 2), TestPaginate.page([3], 1, 2))
+        build = TestPaginate().request_for(h)
+        items, following = h.run(flows.page(h.machine, build, lambda e: e.items))
+        assert (items, following) == ([1, 2], 1)
+        assert following is not None
+        items, following = h.run(flows.page(h.machine, build, lambda e: e.items, following))
+        assert (items, following) == ([3], None)
+
+    def test_flows_compose(self) -> None:
+        """A flow of two requests, written with the public building blocks."""
+        h = Harness().oauth()
+        h.http.queue(OK, json_response(200, {"data": {"id": 2}}))
+
+        def both(ctx: Any) -> Any:
+            first = yield from flows.request_flow(
+                ctx, h.machine, h.get("/a"), status, True, RetryPolicy()
+            )
+            second = yield from flows.request_flow(
+                ctx, h.machine, h.get("/b"), status, True, RetryPolicy()
+            )
+            return first + second
+
+        assert h.run(flows.operation(h.machine, both)) == 400

@@ -878,7 +878,7 @@ _ECHO_SECRETS = st.text(
     alphabet=st.characters(min_codepoint=33, max_codepoint=0x2FF, exclude_characters="\x7f"),
     min_size=10,
     max_size=24,
-)
+).map(lambda text: text + '\\"\u00e9')  # always a backslash, a quote and non-ASCII
 
 
 @settings(max_examples=150, deadline=None)
