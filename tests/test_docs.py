@@ -1,0 +1,38 @@
+"""The examples in docs/testing.md run as written."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tastytrade_proto.testing import SecondFactor
+from tastytrade_proto.testing.pytest_plugin import FakeTastytrade
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "testing.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"```python\n(.*?)```", DOC, flags=re.S)
+
+
+def test_the_first_test_passes(tastytrade_fake: FakeTastytrade) -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(BLOCKS[0], "docs/testing.md", "exec"), namespace)
+    namespace["test_my_bot_places_one_order"](tastytrade_fake)
+
+
+def test_the_context_manager_example() -> None:
+    exec(compile(BLOCKS[1], "docs/testing.md", "exec"), {})
+
+
+def test_adding_users(tastytrade_fake: FakeTastytrade) -> None:
+    namespace = {
+        "tastytrade_fake": tastytrade_fake,
+        "SecondFactor": SecondFactor,
+        "Decimal": Decimal,
+    }
+    exec(compile(BLOCKS[2], "docs/testing.md", "exec"), namespace)
+    assert tastytrade_fake.api.accounts["5WT00042"].cash_balance == Decimal("1000.00")
+
+
+def test_the_replay_example() -> None:
+    exec(compile(BLOCKS[3], "docs/testing.md", "exec"), {})
