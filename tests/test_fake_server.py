@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tastytrade_proto import (
+    NO_RETRY,
     AuthNeed,
     Operation,
     RateLimited,
@@ -209,11 +210,12 @@ class TestFaults:
     def test_slow_answer_times_out(self, server: FakeTastytradeServer) -> None:
         clock = server.api.clock
         assert isinstance(clock, FakeClock)
-        client = Client(server, clock, timeout=0.2)
+        client = Client(server, clock, timeout=0.5)
         client.oauth()
-        server.api.inject(Fault(FaultKind.SLOW, delay=30, path="/customers", times=4))
+        server.api.inject(Fault(FaultKind.SLOW, delay=30, path="/customers"))
+        request = client.machine.config.request("GET", "/customers/me")
         with pytest.raises(TransportTimeout):
-            client.get("/customers/me")
+            client.run(flows.call(client.machine, request, decode_envelope, retry=NO_RETRY))
         client.http.close()
 
 
