@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from tastytrade_proto import (
     NO_RETRY,
     AuthNeed,
+    DeviceChallengeRequired,
+    InvalidSecondFactor,
     Operation,
     RateLimited,
     RememberTokenIssued,
@@ -326,3 +328,37 @@ def test_arbitrary_requests_over_the_socket(
 def shared_server() -> Iterator[FakeTastytradeServer]:
     with FakeTastytradeServer() as running:
         yield running
+
+
+def test_the_machine_driven_by_hand_over_a_socket(server: FakeTastytradeServer) -> None:
+    """No flows: the SessionMachine's own requests, sent by hand, answered by the fake."""
+    clock = server.api.clock
+    assert isinstance(clock, FakeClock)
+    http = HTTPClientTransport(
+        server.base_url, context=server.client_ssl_context() if server.tls else None
+    )
+    machine = SessionMachine(environment=server.environment)
+    with pytest.raises(DeviceChallengeRequired):
+        machine.receive(
+            http.send(machine.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)), clock.now
+        )
+    with pytest.raises(SecondFactorRequired):
+        machine.receive(http.send(machine.start_device_challenge()), clock.now)
+    with pytest.raises(InvalidSecondFactor):
+        machine.receive(http.send(machine.submit_second_factor("000000")), clock.now)
+    machine.receive(http.send(machine.submit_second_factor(DEMO_OTP)), clock.now)
+    assert machine.state is SessionState.AUTHENTICATED
+
+    request = machine.authorize(machine.config.request("GET", "/customers/me"), clock.now)
+    response = http.send(request)
+    assert not machine.observe(request, response)
+    assert decode_envelope(response).data["email"] == "demo@example.com"
+
+    server.api.expire_tokens()
+    request = machine.authorize(machine.config.request("GET", "/customers/me"), clock.now)
+    assert machine.observe(request, http.send(request))
+    assert machine.auth_need(clock.now) is AuthNeed.RELOGIN
+    machine.receive(http.send(machine.relogin()), clock.now)
+    machine.receive(http.send(machine.logout()), clock.now)
+    assert machine.state is SessionState.CLOSED
+    http.close()
