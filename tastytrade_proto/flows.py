@@ -225,20 +225,12 @@ def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
     early fails while the token still works, the flow carries on with it and
     the renewal is retried after :data:`RENEWAL_RETRY_INTERVAL`.
     """
-    waited = 0.0
     while True:
         need = machine.auth_need(ctx.now)
         if need is AuthNeed.NONE:
             return
-        if need is AuthNeed.WAIT:
-            if waited >= AUTH_WAIT_LIMIT:
-                raise LocalProtocolError(
-                    f"gave up after {AUTH_WAIT_LIMIT:.0f} s waiting for another task's "
-                    f"authentication exchange (state {machine.state.name})",
-                    state=machine.state.name,
-                )
-            waited += AUTH_POLL_INTERVAL
-            yield Wait(AUTH_POLL_INTERVAL)
+        if need is AuthNeed.WAIT:  # another task's exchange is in flight
+            yield from _wait_for_exchange(ctx, machine)
             continue
         try:
             if need is AuthNeed.REFRESH:
