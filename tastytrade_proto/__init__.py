@@ -60,13 +60,26 @@ from .http import (
     PRODUCTION,
     ClientConfig,
     Environment,
+    QueryValue,
     Request,
     Response,
     encode_json,
     encode_path,
     encode_query,
 )
-from .operation import Context, Done, Flow, Operation, OperationState, Send, Step, Wait, drive
+from .operation import (
+    Ask,
+    Context,
+    Done,
+    Flow,
+    Operation,
+    OperationState,
+    Send,
+    Step,
+    Wait,
+    drive,
+    drive_async,
+)
 from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .session import (
     ALLOWED,
@@ -97,6 +110,7 @@ __all__ = [
     "AccessTokenIssued",
     "Action",
     "ApiError",
+    "Ask",
     "AuthNeed",
     "AuthScheme",
     "AuthenticationError",
@@ -122,6 +136,7 @@ __all__ = [
     "Operation",
     "OperationState",
     "Pagination",
+    "QueryValue",
     "RateLimited",
     "RefreshTokenRotated",
     "RememberTokenIssued",
@@ -148,6 +163,7 @@ __all__ = [
     "__version__",
     "decode_envelope",
     "drive",
+    "drive_async",
     "encode_json",
     "encode_path",
     "encode_query",

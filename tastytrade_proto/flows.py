@@ -22,14 +22,16 @@ from .errors import (
     ApiError,
     DecodeError,
     DeviceChallengeRequired,
+    InvalidSecondFactor,
     LocalProtocolError,
     ResponseError,
+    SecondFactorRequired,
     SessionExpired,
     TransportError,
 )
 from .events import Event
 from .http import Request, Response
-from .operation import Context, Flow, Operation, Send, Wait
+from .operation import Ask, Context, Flow, Operation, Send, Wait
 from .retry import DEFAULT_RETRY, RetryPolicy
 from .session import AuthNeed, SessionMachine, SessionState
 
@@ -37,6 +39,7 @@ __all__ = [
     "AUTH_POLL_INTERVAL",
     "AUTH_WAIT_LIMIT",
     "RENEWAL_RETRY_INTERVAL",
+    "SECOND_FACTOR_ATTEMPTS",
     "Events",
     "answer_security_question",
     "call",
@@ -63,6 +66,8 @@ AUTH_POLL_INTERVAL = 0.05
 AUTH_WAIT_LIMIT = 60.0
 #: After an early renewal fails (the token still works), how long until it is tried again.
 RENEWAL_RETRY_INTERVAL = 10.0
+#: How many wrong answers a prompting login accepts at one step before raising.
+SECOND_FACTOR_ATTEMPTS = 3
 
 Events = tuple[Event, ...]
 
@@ -87,13 +92,41 @@ def _exchange(ctx: Context, machine: SessionMachine, request: Request) -> Flow[E
     return machine.receive(response, ctx.now)
 
 
-def _login(ctx: Context, machine: SessionMachine, request: Request) -> Flow[Events]:
+def _login(
+    ctx: Context, machine: SessionMachine, request: Request, prompt: bool = False
+) -> Flow[Events]:
     try:
-        return (yield from _exchange(ctx, machine, request))
-    except DeviceChallengeRequired:
-        # Asking for the challenge is what makes the server send the code;
-        # its answer raises SecondFactorRequired for the caller to act on.
-        return (yield from _exchange(ctx, machine, machine.start_device_challenge()))
+        try:
+            return (yield from _exchange(ctx, machine, request))
+        except DeviceChallengeRequired:
+            # Asking for the challenge is what makes the server send the code;
+            # its answer raises SecondFactorRequired for the caller to act on.
+            return (yield from _exchange(ctx, machine, machine.start_device_challenge()))
+    except SecondFactorRequired as needed:
+        if not prompt:
+            raise
+        return (yield from _prompt_for_second_factor(ctx, machine, needed))
+
+
+def _prompt_for_second_factor(
+    ctx: Context, machine: SessionMachine, needed: SecondFactorRequired
+) -> Flow[Events]:
+    """Ask for the code (or the security answer) until it is accepted, or too often wrong."""
+    attempt = 0
+    while True:
+        attempt += 1
+        answer: str = yield Ask(needed.method, needed.destination, needed.question, attempt)
+        if needed.method == "security_question":
+            request = machine.answer_security_question(answer)
+        else:
+            request = machine.submit_second_factor(answer)
+        try:
+            return (yield from _login(ctx, machine, request))
+        except SecondFactorRequired as next_step:  # the next step of the challenge
+            needed, attempt = next_step, 0
+        except InvalidSecondFactor:
+            if attempt >= SECOND_FACTOR_ATTEMPTS:
+                raise
 
 
 def login_with_password(
@@ -103,24 +136,37 @@ def login_with_password(
     *,
     remember_me: bool = True,
     otp: str | None = None,
+    prompt: bool = False,
 ) -> Operation[Events]:
     """Log in with a password (legacy sessions).
 
     When the server wants a second factor the operation raises
     :class:`~tastytrade_proto.errors.SecondFactorRequired` (after starting a
     device challenge, if that is the variant) and the machine waits in
-    ``AWAITING_SECOND_FACTOR`` for :func:`submit_second_factor`.
+    ``AWAITING_SECOND_FACTOR`` for :func:`submit_second_factor`. With
+    ``prompt=True`` it yields an :class:`~tastytrade_proto.operation.Ask`
+    step instead, takes the answer, and asks again after a wrong one (up to
+    :data:`SECOND_FACTOR_ATTEMPTS` times).
     """
     request = machine.login_with_password(login, password, remember_me=remember_me, otp=otp)
-    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt))
 
 
 def login_with_remember_token(
-    machine: SessionMachine, login: str, remember_token: str, *, remember_me: bool = True
+    machine: SessionMachine,
+    login: str,
+    remember_token: str,
+    *,
+    remember_me: bool = True,
+    prompt: bool = False,
 ) -> Operation[Events]:
-    """Log in with a remember token; the new one arrives as an event and via ``on_token``."""
+    """Log in with a remember token; the new one arrives as an event and via ``on_token``.
+
+    ``prompt`` is as for :func:`login_with_password` (the server may still
+    ask for a device challenge).
+    """
     request = machine.login_with_remember_token(login, remember_token, remember_me=remember_me)
-    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt))
 
 
 def submit_second_factor(machine: SessionMachine, otp: str) -> Operation[Events]:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
@@ -41,6 +41,7 @@ from .errors import LocalProtocolError, TastytradeError, TransportError
 from .http import Request, Response
 
 __all__ = [
+    "Ask",
     "Context",
     "Done",
     "Flow",
@@ -50,6 +51,7 @@ __all__ = [
     "Step",
     "Wait",
     "drive",
+    "drive_async",
 ]
 
 T = TypeVar("T")
@@ -71,13 +73,29 @@ class Wait:
 
 
 @dataclass(frozen=True, slots=True)
+class Ask:
+    """Ask the user for a second factor, then hand the answer to :meth:`Operation.provide`.
+
+    Only flows started with ``prompt=True`` yield it. ``method`` is ``"otp"``
+    (a one-time code, sent to ``destination`` when the server says where) or
+    ``"security_question"`` (the ``question`` to answer); ``attempt`` counts
+    the tries at this step, from 1.
+    """
+
+    method: str
+    destination: str | None = None
+    question: str | None = None
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class Done(Generic[T_co]):
     """The operation finished with ``value``."""
 
     value: T_co
 
 
-Step = Union[Send, Wait, Done[T]]
+Step = Union[Send, Wait, Ask, Done[T]]
 
 
 class Context:
@@ -92,7 +110,7 @@ class Context:
 #: A flow: a generator that yields :class:`Send` (and is sent the
 #: :class:`Response`, or has the :class:`TransportError` thrown in) or
 #: :class:`Wait` (and is sent ``None``), and returns its result.
-Flow = Generator[Send | Wait, Any, T]
+Flow = Generator[Send | Wait | Ask, Any, T]
 
 
 class OperationState(enum.Enum):
@@ -100,6 +118,7 @@ class OperationState(enum.Enum):
 
     READY = "ready"  #: call next_step
     SENDING = "sending"  #: a Send is out: call receive or fail
+    ASKING = "asking"  #: an Ask is out: call provide
     DONE = "done"  #: finished; next_step keeps returning Done
     FAILED = "failed"  #: raised; it will not run again
 
@@ -133,18 +152,17 @@ class Operation(Generic[T]):
         """The current :class:`OperationState`."""
         return self._state
 
-    def next_step(self, now: float) -> Send | Wait | Done[T]:
+    def next_step(self, now: float) -> Send | Wait | Ask | Done[T]:
         """Run the flow to its next step at ``now`` (POSIX seconds) and return it."""
         if self._state is OperationState.DONE:
             return Done(self._result)
         if self._state is not OperationState.READY:
             raise LocalProtocolError(
                 f"cannot take the next step of an operation in state {self._state.name}"
-                + (
-                    ": receive() or fail() the last Send first"
-                    if self._state is OperationState.SENDING
-                    else ""
-                ),
+                + {
+                    OperationState.SENDING: ": receive() or fail() the last Send first",
+                    OperationState.ASKING: ": provide() the answer to the last Ask first",
+                }.get(self._state, ""),
                 state=self._state.name,
             )
         self._context.now = now
@@ -166,7 +184,21 @@ class Operation(Generic[T]):
             raise
         if isinstance(step, Send):
             self._state = OperationState.SENDING
+        elif isinstance(step, Ask):
+            self._state = OperationState.ASKING
         return step
+
+    def provide(self, answer: str) -> None:
+        """The user's answer to the last :class:`Ask`."""
+        if self._state is not OperationState.ASKING:
+            raise LocalProtocolError(
+                f"cannot provide() in operation state {self._state.name}: no Ask is outstanding",
+                state=self._state.name,
+            )
+        if not isinstance(answer, str):
+            raise LocalProtocolError(f"provide() takes a str, got {type(answer).__name__}")
+        self._input = answer.strip()
+        self._state = OperationState.READY
 
     def receive(self, response: Response) -> None:
         """The response to the last :class:`Send`."""
@@ -223,22 +255,76 @@ def drive(
     *,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    ask: Callable[[Ask], str] | None = None,
 ) -> T:
     """Run ``operation`` to its end with a synchronous ``send`` (and ``sleep``).
 
     The reference driver: a synchronous transport needs nothing else. ``send``
-    returns the :class:`Response` or raises :class:`TransportError`.
+    returns the :class:`Response` or raises :class:`TransportError`; ``ask``
+    answers an :class:`Ask` (a prompt for a second factor). Anything else
+    that interrupts it (``KeyboardInterrupt``, a bug) cancels the operation
+    first, so the session machine is never left waiting.
     """
-    while True:
-        step = operation.next_step(clock())
-        if isinstance(step, Done):
-            return step.value
-        if isinstance(step, Wait):
-            sleep(step.seconds)
-            continue
-        try:
-            response = send(step.request)
-        except TransportError as exc:
-            operation.fail(exc)
-        else:
-            operation.receive(response)
+    try:
+        while True:
+            step = operation.next_step(clock())
+            if isinstance(step, Done):
+                return step.value
+            if isinstance(step, Wait):
+                sleep(step.seconds)
+            elif isinstance(step, Ask):
+                if ask is None:
+                    raise _no_prompt(step)
+                operation.provide(ask(step))
+            else:
+                try:
+                    response = send(step.request)
+                except TransportError as exc:
+                    operation.fail(exc)
+                else:
+                    operation.receive(response)
+    except BaseException:
+        operation.cancel()
+        raise
+
+
+async def drive_async(
+    operation: Operation[T],
+    send: Callable[[Request], Awaitable[Response]],
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], Awaitable[None]],
+    ask: Callable[[Ask], Awaitable[str]] | None = None,
+) -> T:
+    """:func:`drive` for an event loop: ``send``, ``sleep`` and ``ask`` are awaited.
+
+    It imports no event loop: asyncio code passes ``asyncio.sleep``, trio
+    code ``trio.sleep``. A cancelled task cancels the operation on its way out.
+    """
+    try:
+        while True:
+            step = operation.next_step(clock())
+            if isinstance(step, Done):
+                return step.value
+            if isinstance(step, Wait):
+                await sleep(step.seconds)
+            elif isinstance(step, Ask):
+                if ask is None:
+                    raise _no_prompt(step)
+                operation.provide(await ask(step))
+            else:
+                try:
+                    response = await send(step.request)
+                except TransportError as exc:
+                    operation.fail(exc)
+                else:
+                    operation.receive(response)
+    except BaseException:
+        operation.cancel()
+        raise
+
+
+def _no_prompt(step: Ask) -> LocalProtocolError:
+    return LocalProtocolError(
+        f"the flow asks for a second factor ({step.method}) but no prompt was given"
+    )
