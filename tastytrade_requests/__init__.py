@@ -53,6 +53,10 @@ class _ContextAdapter(HTTPAdapter):
         kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
 
+    def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+        kwargs["ssl_context"] = self._context  # the tunnelled connection verifies the same way
+        return super().proxy_manager_for(proxy, **kwargs)
+
 
 class Session:
     """A tastytrade session over a ``requests.Session`` (created, or yours via ``client``).

@@ -36,3 +36,33 @@ def test_adding_users(tastytrade_fake: FakeTastytrade) -> None:
 
 def test_the_replay_example() -> None:
     exec(compile(BLOCKS[3], "docs/testing.md", "exec"), {})
+
+
+CUSTOM = re.findall(
+    r"```python\n(.*?)```",
+    (Path(__file__).resolve().parent.parent / "docs" / "custom-transport.md").read_text("utf-8"),
+    flags=re.S,
+)
+
+
+def test_the_custom_transport_works_against_the_fake(tastytrade_fake_tls: FakeTastytrade) -> None:
+    from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
+
+    transport, usage = CUSTOM
+    lines = [
+        line
+        for line in transport.splitlines()
+        if line.strip() and not line.startswith(("import", "from"))
+    ]
+    assert len(lines) <= 32  # "about 30 lines"
+    namespace: dict[str, Any] = {}
+    exec(compile(transport, "docs/custom-transport.md", "exec"), namespace)
+    namespace.update(
+        server=tastytrade_fake_tls,
+        client_secret=DEMO_CLIENT_SECRET,
+        refresh_token=DEMO_REFRESH_TOKEN,
+    )
+    exec(compile(usage, "docs/custom-transport.md", "exec"), namespace)
+    assert namespace["balances"].data["account-number"] == "5WT00001"
+    assert tastytrade_fake_tls.api.count("DELETE", "/sessions") == 1
+    namespace["session"].conn.close()

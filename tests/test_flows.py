@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from tastytrade_proto import (
     CERTIFICATION,
     NO_RETRY,
     AccessTokenIssued,
+    Ask,
     DecodeError,
     Done,
     Envelope,
@@ -36,6 +38,7 @@ from tastytrade_proto import (
     ValidationFailed,
     Wait,
     drive,
+    drive_async,
     flows,
 )
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
@@ -663,3 +666,107 @@ class TestReviewedBehaviour:
             return first + second
 
         assert h.run(flows.operation(h.machine, both)) == 400
+
+
+class TestPrompting:
+    def test_a_wrong_code_is_asked_for_again(self) -> None:
+        h = Harness(
+            CHALLENGE,
+            sample_response(200, "device_challenge_post_200_otp.json"),
+            json_response(403, {"error": {"code": "bad_code"}}),
+            sample_response(201, "sessions_post_201.json"),
+        )
+        asked: list[Ask] = []
+        answers = iter(["000000", "123456"])
+
+        def ask(step: Ask) -> str:
+            asked.append(step)
+            return next(answers)
+
+        op = flows.login_with_password(h.machine, "u", "pw", prompt=True)
+        drive(op, h.http.send, clock=h.clock, sleep=h.clock.sleep, ask=ask)
+        assert [(a.method, a.destination, a.attempt) for a in asked] == [
+            ("otp", "********0000", 1),
+            ("otp", "********0000", 2),
+        ]
+        assert h.machine.state is SessionState.AUTHENTICATED
+
+    def test_security_question_then_code(self) -> None:
+        h = Harness(
+            CHALLENGE,
+            sample_response(200, "device_challenge_post_200_security_question.json"),
+            sample_response(200, "device_challenge_post_200_otp.json"),
+            sample_response(201, "sessions_post_201.json"),
+        )
+        asked: list[Ask] = []
+
+        def ask(step: Ask) -> str:
+            asked.append(step)
+            return " Fido " if step.method == "security_question" else "123456"
+
+        op = flows.login_with_remember_token(h.machine, "u", "RT", prompt=True)
+        drive(op, h.http.send, clock=h.clock, sleep=h.clock.sleep, ask=ask)
+        assert [a.method for a in asked] == ["security_question", "otp"]
+        assert asked[0].question == "What was the name of your first pet?"
+        assert json.loads(h.http.requests[2].body) == {"answer": "Fido"}  # stripped
+
+    def test_too_many_wrong_codes(self) -> None:
+        wrong = json_response(403, {"error": {"code": "bad_code"}})
+        h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+        h.http.queue(*[wrong] * flows.SECOND_FACTOR_ATTEMPTS)
+        op = flows.login_with_password(h.machine, "u", "pw", prompt=True)
+        with pytest.raises(InvalidSecondFactor):
+            drive(op, h.http.send, clock=h.clock, sleep=h.clock.sleep, ask=lambda step: "0000")
+        assert h.machine.state is SessionState.AWAITING_SECOND_FACTOR
+
+    def test_no_prompt_given(self) -> None:
+        h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+        op = flows.login_with_password(h.machine, "u", "pw", prompt=True)
+        with pytest.raises(LocalProtocolError, match="no prompt was given"):
+            drive(op, h.http.send, clock=h.clock, sleep=h.clock.sleep)
+        assert op.state is OperationState.FAILED
+
+    def test_provide_misuse(self) -> None:
+        h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
+        op = flows.login_with_password(h.machine, "u", "pw", prompt=True)
+        with pytest.raises(LocalProtocolError, match="no Ask is outstanding"):
+            op.provide("123456")
+        while not isinstance(step := op.next_step(START), Ask):
+            assert isinstance(step, Send)
+            op.receive(h.http.send(step.request))
+        with pytest.raises(LocalProtocolError, match="provide\\(\\) the answer"):
+            op.next_step(START)
+        with pytest.raises(LocalProtocolError, match="takes a str"):
+            op.provide(123456)  # type: ignore[arg-type]
+        op.cancel()
+        assert op.state is OperationState.FAILED
+
+
+def test_drive_async_runs_under_asyncio() -> None:
+    import asyncio
+
+    h = Harness().oauth()
+    h.http.queue(Response(503), OK)
+    slept: list[float] = []
+
+    async def send(request: Request) -> Response:
+        return h.http.send(request)
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    op = flows.call(h.machine, h.get(), status)
+    assert asyncio.run(drive_async(op, send, clock=h.clock, sleep=sleep)) == 200
+    assert slept == [0.5]
+
+
+def test_drive_cancels_on_interrupt() -> None:
+    h = Harness().oauth()
+    op = flows.refresh(h.machine)
+
+    def interrupted(request: Request) -> Response:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        drive(op, interrupted, clock=h.clock, sleep=h.clock.sleep)
+    assert not h.machine.exchange_in_flight

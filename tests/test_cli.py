@@ -1,0 +1,42 @@
+"""The ``tastytrade`` command."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+
+import pytest
+
+from tastytrade_cli import main
+from tastytrade_cli.demo import run_demo
+
+
+def test_demo_through_requests() -> None:
+    out = io.StringIO()
+    assert run_demo(["requests"], out=out) == 0
+    text = out.getvalue()
+    assert "POST /sessions, POST /device-challenge, POST /sessions" in text
+    assert "token rotated: True" in text
+    assert "9 steps ok, 0 failed" in text
+    for secret in ("demo-password", "demo-client-secret", "demo-refresh-token", "fake-session"):
+        assert secret not in text
+
+
+def test_the_command_line_parses() -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    with pytest.raises(SystemExit):
+        main(["nonsense"])
+
+
+def test_the_console_script_runs_the_whole_demo() -> None:
+    command = shutil.which("tastytrade")
+    assert command, "the console script is installed with the package"
+    result = subprocess.run(
+        [command, "demo"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for transport in ("requests", "aiohttp", "trio"):
+        assert f"\n{transport} " in result.stdout
+    assert "27 steps ok, 0 failed" in result.stdout

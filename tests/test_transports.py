@@ -1,0 +1,323 @@
+"""One behaviour suite, run against all three transports over real sockets, plain and TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import importlib
+import os
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tastytrade_proto import (
+    Ask,
+    RefreshTokenRotated,
+    RememberTokenIssued,
+    SecondFactorRequired,
+    ServerError,
+    SessionState,
+    TokenEvent,
+    TransportError,
+    TransportTimeout,
+)
+from tastytrade_proto.testing import (
+    DEMO_CLIENT_SECRET,
+    DEMO_LOGIN,
+    DEMO_OTP,
+    DEMO_PASSWORD,
+    DEMO_REFRESH_TOKEN,
+    FakeTastytradeAPI,
+    FakeTastytradeServer,
+    Fault,
+    FaultKind,
+)
+
+from .proxy import ConnectProxy
+
+TRANSPORTS = ["requests", "aiohttp", "trio"]
+
+
+class Facade:
+    """An async face on any transport's Session (the requests one's calls are wrapped)."""
+
+    def __init__(self, session: Any, sync: bool) -> None:
+        self.session, self.sync = session, sync
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.session, name)
+        if not self.sync or not callable(attr) or name in ("dump", "run"):
+            return attr
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return attr(*args, **kwargs)
+
+        return call
+
+    async def close(self) -> None:
+        result = self.session.close()
+        if not self.sync:
+            await result
+
+    async def __aenter__(self) -> Facade:
+        if not self.sync:
+            await self.session.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.sync:
+            self.session.__exit__(*exc)
+        else:
+            await self.session.__aexit__(*exc)
+
+
+class Harness:
+    """Builds sessions of one transport against one fake server, and runs async test bodies."""
+
+    def __init__(self, kind: str, server: FakeTastytradeServer) -> None:
+        self.kind, self.server = kind, server
+        self.module = importlib.import_module(f"tastytrade_{kind}")
+        self.sync = kind == "requests"
+
+    def session(self, **settings: Any) -> Facade:
+        settings.setdefault("base_url", self.server.base_url)
+        if self.server.tls:
+            settings.setdefault("ssl_context", self.server.client_ssl_context())
+        if settings.pop("prompting", False):
+            settings["prompt"] = self.prompt(DEMO_OTP)
+        return Facade(self.module.Session(**settings), self.sync)
+
+    def prompt(self, answer: str) -> Callable[[Ask], Any]:
+        if self.sync:
+            return lambda ask: answer
+
+        async def ask(step: Ask) -> str:
+            return answer
+
+        return ask
+
+    def run(self, body: Callable[[], Awaitable[Any]]) -> Any:
+        if self.kind == "trio":
+            import trio
+
+            return trio.run(body)
+        return asyncio.run(body())
+
+
+@pytest.fixture(params=[False, True], ids=["tcp", "tls"])
+def server(request: pytest.FixtureRequest) -> Iterator[FakeTastytradeServer]:
+    with FakeTastytradeServer(FakeTastytradeAPI(), tls=request.param) as running:
+        yield running
+
+
+@pytest.fixture(params=TRANSPORTS)
+def h(request: pytest.FixtureRequest, server: FakeTastytradeServer) -> Harness:
+    return Harness(request.param, server)
+
+
+def test_password_two_factor_remember_token_validate_logout(h: Harness) -> None:
+    kept: list[str] = []
+
+    def store(event: TokenEvent) -> None:
+        if isinstance(event, RememberTokenIssued):
+            kept.append(event.token)
+
+    async def body() -> None:
+        session = h.session(token_store=store)
+        with pytest.raises(SecondFactorRequired) as info:
+            await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+        assert info.value.destination == "********0000"
+        await session.submit_second_factor(DEMO_OTP)
+        assert session.machine.state is SessionState.AUTHENTICATED
+        assert await session.validate() is True
+        await session.logout()
+        await session.close()
+
+        again = h.session(token_store=store)
+        await again.login_with_remember_token(DEMO_LOGIN, kept[-1])
+        envelope = await again.request("GET", "/accounts/5WT00001/balances")
+        assert envelope.data["account-number"] == "5WT00001"
+        await again.logout()
+        assert again.machine.state is SessionState.CLOSED
+        await again.close()
+
+    h.run(body)
+    assert len(set(kept)) == 2
+    assert h.server.api.remember_tokens(DEMO_LOGIN) == [kept[-1]]
+
+
+def test_the_prompt_path(h: Harness) -> None:
+    async def body() -> None:
+        session = h.session(prompting=True)
+        await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+        assert session.machine.state is SessionState.AUTHENTICATED
+        await session.close()
+
+    h.run(body)
+    assert h.server.api.count("POST", "/device-challenge") == 1
+
+
+def test_oauth_and_the_context_manager(h: Harness) -> None:
+    rotated: list[TokenEvent] = []
+    h.server.api.rotate_refresh_tokens = True
+
+    async def body() -> None:
+        async with h.session(token_store=rotated.append) as session:
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            await session.refresh()
+            positions = await session.request("GET", "/accounts/5WT00001/positions")
+            assert len(positions.items) == 3
+        assert session.machine.state is SessionState.CLOSED
+
+    h.run(body)
+    assert h.server.api.count("DELETE", "/sessions") == 1
+    assert sum(isinstance(e, RefreshTokenRotated) for e in rotated) == 2
+
+
+def test_dump_and_load(h: Harness) -> None:
+    async def body() -> None:
+        first = h.session()
+        await first.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        text = first.dump()
+        await first.close()
+        assert DEMO_CLIENT_SECRET not in text
+        settings: dict[str, Any] = {"base_url": h.server.base_url}
+        if h.server.tls:
+            settings["ssl_context"] = h.server.client_ssl_context()
+        second = Facade(
+            h.module.Session.load(text, client_secret=DEMO_CLIENT_SECRET, **settings), h.sync
+        )
+        await second.request("GET", "/customers/me")
+        await second.close()
+
+    h.run(body)
+    assert h.server.api.count("POST", "/oauth/token") == 1  # the loaded session reused the token
+
+
+def test_429_and_503_are_retried(h: Harness) -> None:
+    h.server.api.inject(Fault(FaultKind.RATE_LIMITED, retry_after="0", path="/customers"))
+    h.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=503, path="/customers"))
+
+    async def body() -> None:
+        session = h.session()
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        await session.request("GET", "/customers/me")
+        await session.close()
+
+    h.run(body)
+    assert h.server.api.count("GET", "/customers/me") == 3
+
+
+def test_an_order_post_after_a_503_is_not_resent(h: Harness) -> None:
+    h.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=503, method="POST", path="/accounts"))
+
+    async def body() -> None:
+        session = h.session()
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        with pytest.raises(ServerError):
+            await session.request("POST", "/accounts/5WT00001/orders", json={"order-type": "Limit"})
+        await session.close()
+
+    h.run(body)
+    assert h.server.api.count("POST", "/accounts/5WT00001/orders") == 1
+
+
+@pytest.mark.parametrize("kind", [FaultKind.TRUNCATED, FaultKind.DISCONNECT])
+def test_cut_connections(h: Harness, kind: FaultKind) -> None:
+    h.server.api.inject(Fault(kind, path="/customers"))
+    h.server.api.inject(Fault(kind, method="POST", path="/accounts"))
+
+    async def body() -> None:
+        session = h.session()
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        await session.request("GET", "/customers/me")  # retried
+        with pytest.raises(TransportError):
+            await session.request("POST", "/accounts/5WT00001/orders", json={})
+        await session.close()
+
+    h.run(body)
+    assert h.server.api.count("GET", "/customers/me") == 2
+    assert h.server.api.count("POST", "/accounts/5WT00001/orders") == 1
+
+
+def test_a_slow_answer_times_out(h: Harness) -> None:
+    h.server.api.inject(Fault(FaultKind.SLOW, delay=30, method="POST", path="/accounts"))
+
+    async def body() -> None:
+        session = h.session(timeout=0.5)
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        with pytest.raises(TransportTimeout):
+            await session.request("POST", "/accounts/5WT00001/orders", json={})
+        await session.close()
+
+    h.run(body)
+
+
+def test_the_token_store_sees_a_rotated_token_even_when_the_next_request_fails(h: Harness) -> None:
+    seen: list[TokenEvent] = []
+    h.server.api.rotate_refresh_tokens = True
+    h.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path="/customers"))
+
+    async def body() -> None:
+        session = h.session(token_store=seen.append)
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        with pytest.raises(ServerError):
+            await session.request("GET", "/customers/me")
+        await session.close()
+
+    h.run(body)
+    assert [type(e) for e in seen][:1] == [RefreshTokenRotated]
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_an_untrusted_certificate_is_rejected(kind: str) -> None:
+    with FakeTastytradeServer(tls=True) as server:
+        h = Harness(kind, server)
+
+        async def body() -> None:
+            session = h.session(ssl_context=ssl.create_default_context())
+            with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
+                await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            await session.close()
+
+        h.run(body)
+        assert server.api.requests == []
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_through_a_connect_proxy(kind: str) -> None:
+    with FakeTastytradeServer(tls=True) as server, ConnectProxy() as proxy:
+        h = Harness(kind, server)
+
+        async def body() -> None:
+            session = h.session(proxy=proxy.url)
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            await session.request("GET", "/customers/me")
+            await session.close()
+
+        h.run(body)
+        assert proxy.tunnels and proxy.tunnels[0] == f"127.0.0.1:{server.port}"
+        assert server.api.count("GET", "/customers/me") == 1
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_nothing_is_left_behind(kind: str) -> None:
+    with FakeTastytradeServer(tls=True) as server:
+        h = Harness(kind, server)
+
+        async def body() -> None:
+            for _ in range(3):
+                async with h.session() as session:
+                    await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+                    await session.request("GET", "/customers/me")
+
+        h.run(body)  # warm up imports and the CA
+        gc.collect()
+        threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+        h.run(body)
+        gc.collect()
+        assert threading.active_count() == threads
+        assert len(os.listdir("/proc/self/fd")) == fds
