@@ -1,7 +1,151 @@
-"""The aiohttp transport for tastytrade-proto (arrives with issue 4; empty for now).
+"""tastytrade over ``aiohttp``: an asyncio transport for tastytrade-proto.
 
-It will drive :class:`tastytrade_proto.Operation` steps over aiohttp and hold no
-protocol logic of its own.
+It moves bytes and waits; every call, flow, retry and error mapping lives in
+:mod:`tastytrade_proto` (the calls in :class:`tastytrade_proto.client.AsyncSession`).
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from tastytrade_proto import (
+    Ask,
+    Operation,
+    Request,
+    Response,
+    TransportError,
+    TransportTimeout,
+    drive_async,
+)
+from tastytrade_proto.client import AsyncSession
+
+__all__ = ["Session"]
+
+T = TypeVar("T")
+
+# aiohttp's own ``Accept: */*``, ``User-Agent`` and bodiless-POST ``Content-Type``: not sent.
+_NO_AUTO_HEADERS = ("Accept", "Content-Type", "User-Agent")
+
+
+class _Connector(aiohttp.TCPConnector):
+    """Remembers its transports, so that closing can abort those still closing.
+
+    aiohttp closes a failed connection politely and asyncio then waits up to
+    30 s for the server's TLS goodbye, which a hung server (the usual reason
+    for a timeout) does not send: the socket would outlive the session.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.get_running_loop()
+        self.transports: weakref.WeakSet[asyncio.Transport] = weakref.WeakSet()
+
+    async def _create_connection(self, *args: Any, **kwargs: Any) -> Any:
+        handler = await super()._create_connection(*args, **kwargs)
+        if handler.transport is not None:
+            self.transports.add(handler.transport)
+        return handler
+
+    def abort_all(self) -> None:
+        """Abort every transport still open (after ``close``: those saying goodbye)."""
+        if not self.loop.is_closed():
+            for transport in list(self.transports):
+                transport.abort()
+
+
+class Session(AsyncSession):
+    """A tastytrade session over an ``aiohttp.ClientSession`` (created, or yours via ``client``).
+
+    Where: ``environment``, ``base_url`` (a proxy, the fake server) or
+    ``certification=True``; production by default. ``timeout`` in seconds;
+    ``proxy`` an ``http://host:port`` URL; TLS is verified unless
+    ``verify=False`` is given, against ``ca_bundle`` (a PEM path) or
+    ``ssl_context``. ``token_store`` receives each new token the moment it
+    arrives; ``prompt``, a coroutine function, answers a second-factor
+    :class:`~tastytrade_proto.Ask`, so that logins ask instead of raising
+    ``SecondFactorRequired``. Other keywords are those of
+    :class:`~tastytrade_proto.client.AsyncSession`. As an async context
+    manager it logs out on exit.
+
+    The ``aiohttp.ClientSession`` is created on the first request, inside the
+    running loop, and ``close()`` closes only that one. A ``client`` of yours
+    keeps its settings (cookies; aiohttp's one silent resend of a GET, PUT or
+    DELETE whose kept-alive connection dropped, which ours turns off).
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        client: aiohttp.ClientSession | None = None,
+        prompt: Callable[[Ask], Awaitable[str]] | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(prompt=prompt, jitter=random.random, **settings)
+        self._given = client
+        self._own: tuple[aiohttp.ClientSession, _Connector] | None = None
+        ca_bundle = self.settings.ca_bundle
+        self._ssl: ssl.SSLContext | bool = (
+            ssl_context
+            if ssl_context is not None
+            else ssl.create_default_context(cafile=ca_bundle)
+            if ca_bundle
+            else self.settings.verify
+        )
+        self._timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
+
+    async def run(self, operation: Operation[T]) -> T:
+        """Drive any core operation to its end over this session's connection."""
+        return await drive_async(
+            operation, self._send, clock=time.time, sleep=asyncio.sleep, ask=self._prompt
+        )
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._given is not None:
+            return self._given
+        if self._own is None:  # aiohttp wants a running loop: made on first use
+            connector = _Connector()
+            http = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+            if hasattr(http, "_retry_connection"):
+                http._retry_connection = False  # retries are the core's to decide
+            self._own = (http, connector)
+        return self._own[0]
+
+    async def _send(self, request: Request) -> Response:
+        try:
+            async with self._client().request(
+                request.method,
+                URL(request.url, encoded=True),
+                headers=request.headers,
+                data=request.body or None,
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                allow_redirects=False,
+                proxy=self.settings.proxy,
+                ssl=self._ssl,
+                timeout=self._timeout,
+            ) as reply:
+                body = await reply.read()
+        except asyncio.TimeoutError as exc:  # aiohttp >= 3.10 tells a connect timeout apart
+            connecting = isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", ()))
+            raise TransportTimeout(f"timed out: {exc}", request_sent=not connecting) from None
+        except (aiohttp.ClientConnectorError, aiohttp.ClientHttpProxyError) as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}", request_sent=False) from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        return Response(reply.status, tuple(reply.headers.items()), body)
+
+    async def close(self) -> None:
+        """Close the ``aiohttp.ClientSession`` if this session created it."""
+        if self._own is not None:
+            (http, connector), self._own = self._own, None
+            await http.close()
+            connector.abort_all()

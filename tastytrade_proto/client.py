@@ -1,22 +1,26 @@
 """What every transport's ``Session`` offers, written once: its settings and its calls.
 
-A transport (``tastytrade_requests``, ``tastytrade_aiohttp``, ``tastytrade_trio``)
-holds a :class:`SessionCalls` and runs each :class:`~tastytrade_proto.operation.Operation`
-it returns with :func:`~tastytrade_proto.operation.drive` or
-:func:`~tastytrade_proto.operation.drive_async`. Nothing here sends anything.
+A transport's ``Session`` subclasses :class:`SyncSession` (``tastytrade_requests``)
+or :class:`AsyncSession` (``tastytrade_aiohttp``, ``tastytrade_trio``), which hold
+every call once and run each through the transport's ``run`` (usually
+:func:`~tastytrade_proto.operation.drive` or :func:`~tastytrade_proto.operation.drive_async`
+with its own ``send``). The transport adds only ``run``, ``send`` and ``close``.
+Nothing here sends anything.
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import flows
 from .envelope import decode_envelope
-from .errors import LocalProtocolError
+from .errors import LocalProtocolError, TastytradeError
 from .events import TokenEvent
 from .http import (
     CERTIFICATION,
@@ -27,11 +31,13 @@ from .http import (
     QueryValue,
     Response,
 )
-from .operation import Operation
+from .operation import Ask, Operation
 from .retry import DEFAULT_RETRY, RetryPolicy
 from .session import SessionMachine
 
-__all__ = ["DEFAULT_TIMEOUT", "SessionCalls", "TransportSettings"]
+__all__ = ["DEFAULT_TIMEOUT", "AsyncSession", "SessionCalls", "SyncSession", "TransportSettings"]
+
+T = TypeVar("T")
 
 #: Seconds a request may take, as in the reference SDK.
 DEFAULT_TIMEOUT = 30.0
@@ -194,3 +200,259 @@ class SessionCalls:
         return flows.call(
             self.machine, request, decode, idempotent=idempotent, retry=self.settings.retry
         )
+
+
+class _SessionBase:
+    """What a transport's ``Session`` shares, sync or async: settings, machine, dump/load."""
+
+    def __init__(
+        self,
+        *,
+        environment: Environment | None = None,
+        base_url: str | None = None,
+        certification: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        proxy: str | None = None,
+        verify: bool = True,
+        ca_bundle: str | None = None,
+        token_store: Callable[[TokenEvent], None] | None = None,
+        prompt: Callable[[Ask], Any] | None = None,
+        user_agent: str = DEFAULT_USER_AGENT,
+        accept_version: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        machine: SessionMachine | None = None,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        if retry.jitter is None and jitter is not None:
+            retry = replace(retry, jitter=jitter)
+        settings = TransportSettings.resolve(
+            environment=environment,
+            base_url=base_url,
+            certification=certification,
+            timeout=timeout,
+            proxy=proxy,
+            verify=verify,
+            ca_bundle=ca_bundle,
+            user_agent=user_agent,
+            accept_version=accept_version,
+            retry=retry,
+        )
+        self.calls = SessionCalls(settings, on_token=token_store, machine=machine)
+        self.settings = settings
+        self._prompt = prompt
+
+    @property
+    def machine(self) -> SessionMachine:
+        """The core's session state machine (state, user, expiry, tokens)."""
+        return self.calls.machine
+
+    def dump(self, *, include_client_secret: bool = False) -> str:
+        """The session as JSON, to resume it elsewhere (the client secret only if asked)."""
+        return self.machine.dump(include_client_secret=include_client_secret)
+
+    @classmethod
+    def load(cls: type[S], text: str, *, client_secret: str | None = None, **settings: Any) -> S:
+        """Resume a dumped session; ``settings`` are as for the constructor.
+
+        Without ``environment``, ``base_url`` or ``certification`` it talks to
+        the environment the dump names.
+        """
+        machine = SessionMachine.load(text, client_secret=client_secret)
+        if not {"environment", "base_url", "certification"} & settings.keys():
+            settings["environment"] = machine.config.environment
+        return cls(machine=machine, **settings)
+
+
+S = TypeVar("S", bound=_SessionBase)
+
+
+class SyncSession(_SessionBase, abc.ABC):
+    """Every call of a synchronous transport's ``Session``, written once.
+
+    A transport implements :meth:`run` (usually :func:`~tastytrade_proto.drive`
+    with its ``send``) and :meth:`close`. Used as a context manager, the
+    session logs out on exit.
+    """
+
+    @abc.abstractmethod
+    def run(self, operation: Operation[T]) -> T:
+        """Drive any core operation to its end over this session's transport."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the transport's resources (a caller-supplied client is left open)."""
+
+    def login_with_password(
+        self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None
+    ) -> Events:
+        """Log in with a password (and a code: up front, through ``prompt``, or afterwards)."""
+        return self.run(
+            self.calls.login_with_password(
+                login, password, remember_me=remember_me, otp=otp, prompt=self._prompt is not None
+            )
+        )
+
+    def login_with_remember_token(
+        self, login: str, remember_token: str, *, remember_me: bool = True
+    ) -> Events:
+        """Log in with a single-use remember token; the new one goes to ``token_store``."""
+        return self.run(
+            self.calls.login_with_remember_token(
+                login, remember_token, remember_me=remember_me, prompt=self._prompt is not None
+            )
+        )
+
+    def login_with_oauth(
+        self, client_secret: str, refresh_token: str, *, client_id: str | None = None
+    ) -> Events:
+        """Start an OAuth session (the only scheme the live API accepts today)."""
+        return self.run(
+            self.calls.login_with_oauth(client_secret, refresh_token, client_id=client_id)
+        )
+
+    def submit_second_factor(self, otp: str) -> Events:
+        """Send the one-time code after ``SecondFactorRequired``."""
+        return self.run(self.calls.submit_second_factor(otp))
+
+    def answer_security_question(self, answer: str) -> Events:
+        """Answer the device challenge's security question."""
+        return self.run(self.calls.answer_security_question(answer))
+
+    def refresh(self) -> Events:
+        """Mint a new OAuth access token now (it also happens on demand)."""
+        return self.run(self.calls.refresh())
+
+    def validate(self) -> bool:
+        """Whether the server still accepts the session."""
+        return self.run(self.calls.validate())
+
+    def logout(self) -> None:
+        """End the session (safe in any state)."""
+        self.run(self.calls.logout())
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Any authenticated API call; returns the decoded envelope."""
+        return self.run(
+            self.calls.request(method, path, params=params, json=json, idempotent=idempotent)
+        )
+
+    def __enter__(self: S) -> S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.logout()
+        except TastytradeError:
+            if exc is None:
+                raise  # a failed logout is news, unless it would hide the body's own error
+        finally:
+            self.close()
+
+
+class AsyncSession(_SessionBase, abc.ABC):
+    """Every call of an asynchronous transport's ``Session``, written once.
+
+    The same calls as :class:`SyncSession`, awaited. A transport implements
+    :meth:`run` (usually :func:`~tastytrade_proto.drive_async` with its
+    ``send`` and its event loop's ``sleep``) and :meth:`close`.
+    """
+
+    @abc.abstractmethod
+    async def run(self, operation: Operation[T]) -> T:
+        """Drive any core operation to its end over this session's transport."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the transport's resources (a caller-supplied client is left open)."""
+
+    async def login_with_password(
+        self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None
+    ) -> Events:
+        """Log in with a password (and a code: up front, through ``prompt``, or afterwards)."""
+        return await self.run(
+            self.calls.login_with_password(
+                login, password, remember_me=remember_me, otp=otp, prompt=self._prompt is not None
+            )
+        )
+
+    async def login_with_remember_token(
+        self, login: str, remember_token: str, *, remember_me: bool = True
+    ) -> Events:
+        """Log in with a single-use remember token; the new one goes to ``token_store``."""
+        return await self.run(
+            self.calls.login_with_remember_token(
+                login, remember_token, remember_me=remember_me, prompt=self._prompt is not None
+            )
+        )
+
+    async def login_with_oauth(
+        self, client_secret: str, refresh_token: str, *, client_id: str | None = None
+    ) -> Events:
+        """Start an OAuth session (the only scheme the live API accepts today)."""
+        return await self.run(
+            self.calls.login_with_oauth(client_secret, refresh_token, client_id=client_id)
+        )
+
+    async def submit_second_factor(self, otp: str) -> Events:
+        """Send the one-time code after ``SecondFactorRequired``."""
+        return await self.run(self.calls.submit_second_factor(otp))
+
+    async def answer_security_question(self, answer: str) -> Events:
+        """Answer the device challenge's security question."""
+        return await self.run(self.calls.answer_security_question(answer))
+
+    async def refresh(self) -> Events:
+        """Mint a new OAuth access token now (it also happens on demand)."""
+        return await self.run(self.calls.refresh())
+
+    async def validate(self) -> bool:
+        """Whether the server still accepts the session."""
+        return await self.run(self.calls.validate())
+
+    async def logout(self) -> None:
+        """End the session (safe in any state)."""
+        await self.run(self.calls.logout())
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, QueryValue] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Any authenticated API call; returns the decoded envelope."""
+        return await self.run(
+            self.calls.request(method, path, params=params, json=json, idempotent=idempotent)
+        )
+
+    async def __aenter__(self: S) -> S:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.logout()
+        except TastytradeError:
+            if exc is None:
+                raise  # a failed logout is news, unless it would hide the body's own error
+        finally:
+            await self.close()

@@ -1,7 +1,185 @@
-"""The trio transport for tastytrade-proto (arrives with issue 4; empty for now).
+"""tastytrade over trio: HTTP/1.1 (h11) on trio TCP/TLS streams; the protocol is the core's."""
 
-It will drive :class:`tastytrade_proto.Operation` steps over trio and hold no
-protocol logic of its own.
-"""
+from __future__ import annotations
 
-__all__: list[str] = []
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import SplitResult, urlsplit
+
+import h11
+import trio
+
+from tastytrade_proto.client import AsyncSession
+from tastytrade_proto.errors import TransportError, TransportTimeout
+from tastytrade_proto.http import Request, Response
+from tastytrade_proto.operation import Ask, Operation, drive_async
+from tastytrade_proto.wire import HTTP11Connection
+
+__all__ = ["ConnectionPool", "Session"]
+
+T = TypeVar("T")
+_Key = tuple[str, str, str | None, object]  # scheme, host:port, proxy, TLS settings
+
+
+@dataclass
+class _Connection:
+    stream: trio.abc.Stream
+    http: HTTP11Connection
+    socket: trio.socket.SocketType  # the TCP socket underneath, to spot a closed idle one
+
+
+async def _close(stream: trio.abc.AsyncResource) -> None:
+    with trio.CancelScope(shield=True):  # closes at once, even in a cancelled task
+        await trio.aclose_forcefully(stream)
+
+
+def _port(url: SplitResult) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+class ConnectionPool:
+    """Idle keep-alive connections, by destination; pass one as ``client`` to share it."""
+
+    def __init__(self, *, max_idle_per_host: int = 10) -> None:
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._max = max_idle_per_host
+        self._closed = False
+
+    async def _take(self, key: _Key) -> _Connection | None:
+        idle = self._idle.get(key, [])
+        while idle:
+            conn = idle.pop()
+            if not conn.socket.is_readable():  # an idle socket is readable only at EOF
+                return conn
+            await _close(conn.stream)
+        return None
+
+    def _keep(self, key: _Key, conn: _Connection) -> bool:  # False: no room, close it
+        idle = self._idle.setdefault(key, [])
+        if self._closed or len(idle) >= self._max:
+            return False
+        idle.append(conn)
+        return True
+
+    async def aclose(self) -> None:
+        """Close every idle connection; connections in use close when they finish."""
+        self._closed, idle, self._idle = True, self._idle, {}
+        for conn in (conn for conns in idle.values() for conn in conns):
+            await _close(conn.stream)
+
+
+async def _tunnel(stream: trio.abc.Stream, proxy: SplitResult, host: str, port: int) -> None:
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    http = h11.Connection(h11.CLIENT)
+    head = h11.Request(method="CONNECT", target=target, headers=[("host", target)])
+    await stream.send_all(http.send(head) + (http.send(h11.EndOfMessage()) or b""))
+    try:
+        while (event := http.next_event()) is h11.NEED_DATA:
+            http.receive_data(bytes(await stream.receive_some(65536)))
+    except h11.RemoteProtocolError as exc:
+        message = f"proxy {proxy.netloc} broke off CONNECT {target}: {exc}"
+        raise TransportError(message, request_sent=False) from None
+    if not (isinstance(event, h11.Response) and 200 <= event.status_code < 300):
+        answer = getattr(event, "status_code", event)  # a 1xx, or an early close
+        message = f"proxy {proxy.netloc} refused CONNECT {target}: HTTP {answer}"
+        raise TransportError(message, request_sent=False)
+
+
+class Session(AsyncSession):
+    """A tastytrade session over trio streams; ``async with`` logs out on exit.
+
+    Settings as for :class:`~tastytrade_proto.client.AsyncSession` (and
+    ``tastytrade_requests.Session``), plus ``ssl_context``, ``client`` (a
+    :class:`ConnectionPool` to share) and an async ``prompt``; ``proxy`` is
+    reached with an HTTP CONNECT tunnel.
+    """
+
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        client: ConnectionPool | None = None,
+        prompt: Callable[[Ask], Awaitable[str]] | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(prompt=prompt, jitter=random.random, **settings)
+        verify, ca_bundle = self.settings.verify, self.settings.ca_bundle
+        self._pool, self._owns_pool = client or ConnectionPool(), client is None
+        self._tls = ssl_context or ssl.create_default_context(cafile=ca_bundle)
+        if ssl_context is None and not verify:  # only when explicitly asked
+            self._tls.check_hostname, self._tls.verify_mode = False, ssl.CERT_NONE
+        self._tls_key: object = ssl_context or (verify, ca_bundle)
+        proxy = self.settings.proxy
+        self._proxy = urlsplit(proxy) if proxy else None
+
+    async def run(self, operation: Operation[T]) -> T:
+        """Drive any core operation to its end over this session's connections."""
+        return await drive_async(
+            operation, self._send, clock=time.time, sleep=trio.sleep, ask=self._prompt
+        )
+
+    async def _connect(self, url: SplitResult) -> _Connection:
+        via, host = self._proxy, url.hostname or ""
+        hop = via or url  # the first hop: the proxy, or the server itself
+        tcp = await trio.open_tcp_stream(hop.hostname or "", _port(hop))
+        stream: trio.abc.Stream = tcp
+        try:
+            if via is not None:
+                if via.scheme == "https":  # TLS to the proxy, then TLS inside the tunnel
+                    stream = trio.SSLStream(stream, self._tls, server_hostname=via.hostname)
+                    await stream.do_handshake()
+                await _tunnel(stream, via, host, _port(url))
+            if url.scheme == "https":
+                stream = trio.SSLStream(
+                    stream, self._tls, server_hostname=host, https_compatible=True
+                )
+                await stream.do_handshake()
+        except BaseException:
+            await _close(stream)
+            raise
+        return _Connection(stream, HTTP11Connection(), tcp.socket)
+
+    async def _send(self, request: Request) -> Response:
+        url = urlsplit(request.url)
+        where = f"{url.hostname}:{_port(url)}"
+        key: _Key = (url.scheme, where, self.settings.proxy, self._tls_key)
+        timeout = self.settings.timeout
+        conn: _Connection | None = None
+        sent = False
+        try:
+            with trio.fail_after(timeout):
+                conn = await self._pool._take(key) or await self._connect(url)
+                data = conn.http.send_request(request)
+                sent = True
+                try:
+                    await conn.stream.send_all(data)
+                except BaseException:
+                    conn.http.send_failed()
+                    raise
+                while (response := conn.http.next_response()) is None:
+                    conn.http.receive_data(bytes(await conn.stream.receive_some(65536)))
+            if conn.http.start_next_cycle() and self._pool._keep(key, conn):
+                conn = None  # the pool has it now
+            return response
+        except trio.TooSlowError:
+            message = f"{request.method} {where}: no answer within {timeout} s"
+            raise TransportTimeout(message, request_sent=sent) from None
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # ssl.SSLError and ssl.CertificateError are OSErrors; SSLStream hides them as causes.
+            why = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+            message = f"{where}: {type(why or exc).__name__}: {why or exc}"
+            raise TransportError(message, request_sent=sent) from None
+        finally:
+            if conn is not None:  # failed, cancelled or not reusable: never back in the pool
+                await _close(conn.stream)
+
+    async def close(self) -> None:
+        """Close the connection pool if this session created it."""
+        if self._owns_pool:
+            await self._pool.aclose()
+
+    aclose = close

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,10 +32,10 @@ def test_the_command_line_parses() -> None:
 
 
 def test_the_console_script_runs_the_whole_demo() -> None:
-    command = shutil.which("tastytrade")
-    assert command, "the console script is installed with the package"
+    command = Path(sys.executable).parent / "tastytrade"  # installed beside this Python
+    assert command.exists(), "the console script is installed with the package"
     result = subprocess.run(
-        [command, "demo"], capture_output=True, text=True, timeout=120, check=False
+        [str(command), "demo"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for transport in ("requests", "aiohttp", "trio"):
