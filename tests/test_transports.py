@@ -325,8 +325,11 @@ def test_nothing_is_left_behind(kind: str) -> None:
 
         h.run(body)  # warm up imports and the CA
         gc.collect()
-        threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
+        threads, fds = set(threading.enumerate()), len(os.listdir("/proc/self/fd"))
         h.run(body)
         gc.collect()
-        assert threading.active_count() == threads
-        assert len(os.listdir("/proc/self/fd")) == fds
+        # Threads other tests left may end meanwhile; none may start and stay. (trio keeps
+        # idle worker threads for name lookups in a cache of its own: not ours to close.)
+        started = {t for t in set(threading.enumerate()) - threads if not t.name.startswith("Trio")}
+        assert not started
+        assert len(os.listdir("/proc/self/fd")) <= fds
