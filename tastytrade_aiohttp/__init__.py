@@ -62,6 +62,13 @@ class _Connector(aiohttp.TCPConnector):
                 transport.abort()
 
 
+def _no_silent_resend(http: aiohttp.ClientSession) -> None:
+    """aiohttp resends a GET, PUT or DELETE once when a kept-alive connection dropped:
+    a cancelled or replaced order would go out twice. Retries are the core's to decide."""
+    if hasattr(http, "_retry_connection"):
+        http._retry_connection = False
+
+
 class Session(AsyncSession):
     """A tastytrade session over an ``aiohttp.ClientSession`` (created, or yours via ``client``).
 
@@ -77,9 +84,9 @@ class Session(AsyncSession):
     manager it logs out on exit.
 
     The ``aiohttp.ClientSession`` is created on the first request, inside the
-    running loop, and ``close()`` closes only that one. A ``client`` of yours
-    keeps its settings (cookies; aiohttp's one silent resend of a GET, PUT or
-    DELETE whose kept-alive connection dropped, which ours turns off).
+    running loop, and ``close()`` closes only that one. aiohttp's silent resend
+    of a GET, PUT or DELETE whose kept-alive connection dropped is turned off,
+    on a ``client`` of yours too: an order must never go out twice.
     """
 
     def __init__(
@@ -111,12 +118,12 @@ class Session(AsyncSession):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._given is not None:
+            _no_silent_resend(self._given)
             return self._given
         if self._own is None:  # aiohttp wants a running loop: made on first use
             connector = _Connector()
             http = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-            if hasattr(http, "_retry_connection"):
-                http._retry_connection = False  # retries are the core's to decide
+            _no_silent_resend(http)
             self._own = (http, connector)
         return self._own[0]
 

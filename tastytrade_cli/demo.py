@@ -35,6 +35,7 @@ class _Steps:
 
     def __init__(self, server: FakeTastytradeServer, transport: str) -> None:
         self.server, self.transport, self.rows = server, transport, list[Row]()
+        self.failed = 0
 
     async def step(self, label: str, action: Callable[[], Awaitable[Any]], show: Any = None) -> Any:
         first = len(self.server.api.requests)
@@ -43,7 +44,8 @@ class _Steps:
             result = await action()
             outcome = show(result) if show else "ok"
         except TastytradeError as exc:
-            result, outcome = None, f"{type(exc).__name__}: {exc}"
+            result, outcome = None, f"FAILED {type(exc).__name__}: {exc}"
+            self.failed += 1
         elapsed = (time.perf_counter() - started) * 1000
         sent = ", ".join(f"{r.method} {r.path}" for r in self.server.api.requests[first:])
         self.rows.append((self.transport, label, sent or "-", f"{outcome} ({elapsed:.0f} ms)"))
@@ -109,7 +111,7 @@ async def _scenario(make: Callable[..., Any], sync: bool, steps: _Steps) -> None
             await closed
 
 
-def _run_one(transport: str, server: FakeTastytradeServer) -> list[Row]:
+def _run_one(transport: str, server: FakeTastytradeServer) -> tuple[list[Row], int]:
     steps = _Steps(server, transport)
     settings: dict[str, Any] = {
         "base_url": server.base_url,
@@ -129,7 +131,7 @@ def _run_one(transport: str, server: FakeTastytradeServer) -> list[Row]:
         from tastytrade_trio import Session as TrioSession
 
         trio.run(_scenario, lambda **kw: TrioSession(**settings, **kw), False, steps)
-    return steps.rows
+    return steps.rows, steps.failed
 
 
 def _print_table(rows: list[Row], out: TextIO) -> None:
@@ -143,17 +145,21 @@ def _print_table(rows: list[Row], out: TextIO) -> None:
 def run_demo(transports: list[str], *, out: TextIO) -> int:
     """Run the demo through ``transports``; print the table; 0 if every step worked."""
     rows: list[Row] = []
+    failed = 0
+    if importlib.util.find_spec("trustme") is None:
+        out.write("the demo serves HTTPS and needs trustme: pip install 'tastytrade-proto[all]'\n")
+        return 1
     with FakeTastytradeServer(tls=True) as server:
         out.write(f"fake tastytrade API on {server.base_url} (HTTPS, throw-away CA)\n\n")
         for transport in transports:
             module = {"requests": "requests", "aiohttp": "aiohttp", "trio": "trio"}[transport]
             if importlib.util.find_spec(module) is None:
-                rows.append((transport, "-", "-", f"not installed: pip install '{module}'"))
+                rows.append((transport, "-", "-", f"FAILED not installed: pip install '{module}'"))
+                failed += 1
                 continue
-            rows.extend(_run_one(transport, server))
+            done, errors = _run_one(transport, server)
+            rows.extend(done)
+            failed += errors
     _print_table(rows, out)
-    failed = [r for r in rows if "Error" in r[3] or "not installed" in r[3]]
-    out.write(
-        f"\n{len(rows) - len(failed)} steps ok, {len(failed)} failed; no network, no credentials\n"
-    )
+    out.write(f"\n{len(rows) - failed} steps ok, {failed} failed; no network, no credentials\n")
     return 1 if failed else 0

@@ -56,7 +56,7 @@ class TransportSettings:
 
     environment: Environment = PRODUCTION
     timeout: float = DEFAULT_TIMEOUT
-    proxy: str | None = None
+    proxy: str | None = field(default=None, repr=False)  # may carry user:password
     verify: bool = True
     ca_bundle: str | None = None
     user_agent: str = DEFAULT_USER_AGENT
@@ -73,9 +73,17 @@ class TransportSettings:
                 f"timeout must be a positive number of seconds, got {self.timeout!r}"
             )
         if self.proxy is not None:
-            parts = urlsplit(self.proxy)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise LocalProtocolError("proxy must be an http://host:port URL")
+            try:
+                parts = urlsplit(self.proxy)
+                ok = (
+                    parts.scheme in ("http", "https")
+                    and bool(parts.hostname)
+                    and (parts.port is None or parts.port > 0)
+                )
+            except ValueError:
+                ok = False
+            if not ok:
+                raise LocalProtocolError("proxy must be an http://[user:password@]host:port URL")
         if self.ca_bundle is not None and not self.verify:
             raise LocalProtocolError("a CA bundle makes no sense with verify=False")
         ClientConfig(user_agent=self.user_agent)  # refuses a user agent the API would
@@ -133,6 +141,9 @@ class SessionCalls:
         else:  # a loaded session: these settings decide where and how it talks
             machine.config = settings.config
             machine.on_token = on_token or machine.on_token
+        proxy_password = urlsplit(settings.proxy).password if settings.proxy else None
+        if proxy_password:  # libraries put the proxy URL in their error messages
+            machine.extra_secrets = (*machine.extra_secrets, proxy_password)
         self.machine = machine
 
     def login_with_password(
@@ -179,7 +190,7 @@ class SessionCalls:
 
     def validate(self) -> Operation[bool]:
         """:func:`flows.validate`."""
-        return flows.validate(self.machine)
+        return flows.validate(self.machine, retry=self.settings.retry)
 
     def logout(self) -> Operation[None]:
         """:func:`flows.logout` (safe in any state)."""

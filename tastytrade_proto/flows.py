@@ -220,22 +220,33 @@ def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:
         yield Wait(AUTH_POLL_INTERVAL)
 
 
-def _validate(ctx: Context, machine: SessionMachine) -> Flow[bool]:
-    yield from ensure_authenticated(ctx, machine)
-    yield from _wait_for_exchange(ctx, machine)
-    try:
-        yield from _exchange(ctx, machine, machine.validate())
-    except SessionExpired:
-        return False
-    return True
+def _validate(ctx: Context, machine: SessionMachine, retry: RetryPolicy) -> Flow[bool]:
+    attempt = 0
+    while True:
+        attempt += 1
+        yield from ensure_authenticated(ctx, machine)
+        yield from _wait_for_exchange(ctx, machine)
+        try:
+            yield from _exchange(ctx, machine, machine.validate())
+        except SessionExpired:
+            return False
+        except (ResponseError, TransportError) as exc:
+            delay = retry.delay(attempt, exc, ctx.now)  # validating is idempotent
+            if delay is None:
+                raise
+            yield Wait(delay)
+            continue
+        return True
 
 
-def validate(machine: SessionMachine) -> Operation[bool]:
+def validate(machine: SessionMachine, *, retry: RetryPolicy = DEFAULT_RETRY) -> Operation[bool]:
     """``POST /sessions/validate``: ``True`` if the session is good, ``False`` on a 401.
 
-    A token due for renewal is renewed first (a validate bound to fail is not sent).
+    A token due for renewal is renewed first (a validate bound to fail is not
+    sent); like a GET, it is retried per ``retry`` on transport errors and
+    429/502/503/504.
     """
-    return _operation(machine, lambda ctx: _validate(ctx, machine))
+    return _operation(machine, lambda ctx: _validate(ctx, machine, retry))
 
 
 def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:

@@ -220,7 +220,12 @@ class Environment:
         if not isinstance(self.base_url, str):
             raise LocalProtocolError("base URL must be a string")
         parts = _split(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            port_ok = parts.port is None or parts.port > 0
+            (parts.hostname or "").encode("idna")
+        except (ValueError, UnicodeError):
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
             raise LocalProtocolError(
                 f"base URL must be http(s)://host[:port][/prefix], got {self.base_url!r}"
             )

@@ -229,6 +229,8 @@ class SessionMachine:
         # error text (a server may echo the token it just refused).
         self._retired: deque[str] = deque(maxlen=8)
         self._renewal_postponed_until = 0.0
+        #: Other secrets to keep out of error texts (a proxy password, say).
+        self.extra_secrets: tuple[str, ...] = ()
 
     # -- what the machine knows ------------------------------------------------
 
@@ -284,7 +286,7 @@ class SessionMachine:
             self._client_secret,
         )
         pending = self._pending.secrets if self._pending else ()
-        return tuple(s for s in (*held, *pending, *self._retired) if s)
+        return tuple(s for s in (*held, *pending, *self._retired, *self.extra_secrets) if s)
 
     def _retire(self, *tokens: str | None) -> None:
         self._retired.extend(t for t in tokens if t)

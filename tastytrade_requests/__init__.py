@@ -14,9 +14,11 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
 
 from tastytrade_proto import (
     Ask,
+    LocalProtocolError,
     Operation,
     Request,
     Response,
@@ -47,6 +49,29 @@ class _ContextAdapter(HTTPAdapter):
         return super().proxy_manager_for(proxy, **kwargs)
 
 
+def _keep_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is among the errors urllib3 wrapped into ``error``."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None or isinstance(seen, kind):
+            return seen is not None
+        inner = getattr(seen, "reason", None) or (seen.args[0] if seen.args else None)
+        seen = inner if isinstance(inner, BaseException) else seen.__cause__
+    return False
+
+
+def _retries(client: requests.Session) -> bool:
+    for adapter in client.adapters.values():
+        policy = getattr(adapter, "max_retries", None)
+        if policy is not None and policy.total not in (0, False):
+            return True
+    return False
+
+
 class Session(SyncSession):
     """A tastytrade session over a ``requests.Session`` (created, or yours via ``client``).
 
@@ -54,8 +79,11 @@ class Session(SyncSession):
     ``certification=True``; production by default. ``timeout`` in seconds;
     ``proxy`` an ``http://host:port`` URL; TLS is verified unless
     ``verify=False`` is given, against ``ca_bundle`` (a PEM path) or
-    ``ssl_context``. ``token_store`` receives each new token the moment it
-    arrives; ``prompt`` answers a second-factor :class:`~tastytrade_proto.Ask`
+    ``ssl_context``. As in requests, ``timeout`` bounds the connect and each
+    read, not the whole answer. A ``client`` of yours must not retry on its
+    own (the core decides every retry) and keeps its own TLS settings.
+    ``token_store`` receives each new token the moment it arrives;
+    ``prompt`` answers a second-factor :class:`~tastytrade_proto.Ask`
     (``lambda ask: input("code: ")`` will do), so that logins ask instead of
     raising ``SecondFactorRequired``. Other keywords are those of
     :class:`~tastytrade_proto.client.SyncSession`. As a context manager it
@@ -71,8 +99,21 @@ class Session(SyncSession):
         **settings: Any,
     ) -> None:
         super().__init__(prompt=prompt, jitter=random.random, **settings)
+        if client is not None and ssl_context is not None:
+            raise LocalProtocolError(
+                "give ssl_context or client, not both: set TLS up on your client"
+            )
+        if client is not None and _retries(client):
+            raise LocalProtocolError(
+                "the client retries on its own (an adapter's max_retries); an order must never "
+                "be sent twice, so the core alone decides retries: use max_retries=0"
+            )
         self._owns_client = client is None
         self._http = client if client is not None else requests.Session()
+        if client is None:
+            # No ~/.netrc password replacing our Authorization header, no proxy or CA
+            # bundle from the environment: the same behaviour as the other transports.
+            self._http.trust_env = False
         self._verify: bool | str = self.settings.ca_bundle or self.settings.verify
         proxy = self.settings.proxy
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
@@ -94,11 +135,15 @@ class Session(SyncSession):
                 verify=self._verify,
                 proxies=self._proxies,
                 allow_redirects=False,
+                auth=_keep_headers,  # never credentials of requests' own (.netrc)
             )
         except requests.ConnectTimeout as exc:
             raise TransportTimeout(f"connect timed out: {exc}", request_sent=False) from None
         except requests.Timeout as exc:
             raise TransportTimeout(f"timed out: {exc}") from None
+        except requests.ConnectionError as exc:
+            refused = _caused_by(exc, NewConnectionError)  # nothing reached the server
+            raise TransportError(f"{type(exc).__name__}: {exc}", request_sent=not refused) from None
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         return Response(reply.status_code, tuple(reply.headers.items()), reply.content)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import h11
 import trio
@@ -75,17 +76,21 @@ class ConnectionPool:
 async def _tunnel(stream: trio.abc.Stream, proxy: SplitResult, host: str, port: int) -> None:
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     http = h11.Connection(h11.CLIENT)
-    head = h11.Request(method="CONNECT", target=target, headers=[("host", target)])
+    headers = [("host", target)]
+    if proxy.username is not None:  # the credentials in the proxy URL, as requests sends them
+        pair = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}".encode()
+        headers.append(("proxy-authorization", "Basic " + base64.b64encode(pair).decode()))
+    head = h11.Request(method="CONNECT", target=target, headers=headers)
     await stream.send_all(http.send(head) + (http.send(h11.EndOfMessage()) or b""))
     try:
         while (event := http.next_event()) is h11.NEED_DATA:
             http.receive_data(bytes(await stream.receive_some(65536)))
     except h11.RemoteProtocolError as exc:
-        message = f"proxy {proxy.netloc} broke off CONNECT {target}: {exc}"
+        message = f"proxy {proxy.hostname}:{_port(proxy)} broke off CONNECT {target}: {exc}"
         raise TransportError(message, request_sent=False) from None
     if not (isinstance(event, h11.Response) and 200 <= event.status_code < 300):
         answer = getattr(event, "status_code", event)  # a 1xx, or an early close
-        message = f"proxy {proxy.netloc} refused CONNECT {target}: HTTP {answer}"
+        message = f"proxy {proxy.hostname}:{_port(proxy)} refused CONNECT {target}: HTTP {answer}"
         raise TransportError(message, request_sent=False)
 
 

@@ -16,6 +16,7 @@ class ConnectProxy:
         self.port = self._listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.tunnels: list[str] = []
+        self.credentials: list[str | None] = []  # each CONNECT's Proxy-Authorization
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -48,6 +49,11 @@ class ConnectProxy:
                 return
             head += chunk
         method, target = head.split(b" ", 2)[:2]
+        lines = head.decode("latin-1").split("\r\n")[1:]
+        fields = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)
+        }
+        self.credentials.append(fields.get("proxy-authorization"))
         host, _, port = target.decode().rpartition(":")
         if method != b"CONNECT" or host not in ("127.0.0.1", "localhost"):
             client.sendall(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n")

@@ -41,3 +41,19 @@ def test_the_console_script_runs_the_whole_demo() -> None:
     for transport in ("requests", "aiohttp", "trio"):
         assert f"\n{transport} " in result.stdout
     assert "27 steps ok, 0 failed" in result.stdout
+
+
+def test_a_failing_step_fails_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tastytrade_proto.testing import FakeTastytradeAPI, Fault, FaultKind
+
+    real = FakeTastytradeAPI.__init__
+
+    def with_a_fault(self: FakeTastytradeAPI, **kwargs: object) -> None:
+        real(self, **kwargs)  # type: ignore[arg-type]
+        self.inject(Fault(FaultKind.RATE_LIMITED, retry_after="600", path="/accounts", times=9))
+
+    monkeypatch.setattr(FakeTastytradeAPI, "__init__", with_a_fault)
+    out = io.StringIO()
+    assert run_demo(["requests"], out=out) == 1
+    assert "FAILED RateLimited" in out.getvalue()
+    assert "2 failed" in out.getvalue()

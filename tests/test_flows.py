@@ -770,3 +770,16 @@ def test_drive_cancels_on_interrupt() -> None:
     with pytest.raises(KeyboardInterrupt):
         drive(op, interrupted, clock=h.clock, sleep=h.clock.sleep)
     assert not h.machine.exchange_in_flight
+
+
+def test_validate_is_retried_like_a_get() -> None:
+    h = Harness().oauth()
+    h.http.queue(
+        Response(503),
+        Response(429, (("Retry-After", "1"),)),
+        TransportError("reset"),
+        sample_response(201, "sessions_validate_post_2xx.json"),
+    )
+    assert h.run(flows.validate(h.machine)) is True
+    assert h.paths().count("POST /sessions/validate") == 4
+    assert h.clock.sleeps == [0.5, 1.0, 2.0]

@@ -218,3 +218,11 @@ def test_format_datetime() -> None:
     assert parse_datetime(format_datetime(value)) == value.replace(microsecond=440000)
     with pytest.raises(ValueError, match="naive"):
         format_datetime(datetime(2024, 1, 1))
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "http://a..b", "http://h:0"]
+)
+def test_malformed_hosts_and_ports_are_refused_early(url: str) -> None:
+    with pytest.raises(LocalProtocolError, match="base URL"):
+        Environment.custom(url)

@@ -314,22 +314,129 @@ def test_through_a_connect_proxy(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
 def test_nothing_is_left_behind(kind: str) -> None:
+    def round_trip() -> None:
+        with FakeTastytradeServer(tls=True) as server:  # stopped (and joined) before counting
+            h = Harness(kind, server)
+
+            async def body() -> None:
+                for _ in range(3):
+                    async with h.session() as session:
+                        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+                        await session.request("GET", "/customers/me")
+
+            h.run(body)
+
+    round_trip()  # warm up imports and the CA
+    gc.collect()
+    threads, fds = set(threading.enumerate()), len(os.listdir("/proc/self/fd"))
+    round_trip()
+    gc.collect()
+    # Threads other tests left may end meanwhile; none may start and stay. (trio keeps
+    # idle worker threads for name lookups in a cache of its own: not ours to close.)
+    started = {t for t in set(threading.enumerate()) - threads if not t.name.startswith("Trio")}
+    assert not started
+    assert len(os.listdir("/proc/self/fd")) <= fds
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_proxy_credentials_are_sent_and_never_shown(kind: str) -> None:
+    with FakeTastytradeServer(tls=True) as server, ConnectProxy() as proxy:
+        h = Harness(kind, server)
+        url = proxy.url.replace("http://", "http://trader:proxy-pass-12345@")
+
+        async def body() -> None:
+            session = h.session(proxy=url)
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            await session.close()
+            assert "proxy-pass-12345" not in repr(session.settings)
+
+        h.run(body)
+        assert proxy.credentials[0] == "Basic dHJhZGVyOnByb3h5LXBhc3MtMTIzNDU="
+
+    with FakeTastytradeServer(tls=True) as server:  # a proxy that is not there
+        h = Harness(kind, server)
+        dead = "http://trader:proxy-pass-12345@127.0.0.1:1"
+
+        async def refused() -> None:
+            session = h.session(proxy=dead)
+            with pytest.raises(TransportError) as info:
+                await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            assert "proxy-pass-12345" not in str(info.value)
+            assert info.value.request_sent is False
+            await session.close()
+
+        h.run(refused)
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_a_client_of_your_own_never_resends_an_order(kind: str) -> None:
+    with FakeTastytradeServer() as server:
+        h = Harness(kind, server)
+        server.api.inject(Fault(FaultKind.DISCONNECT, method="DELETE"))
+
+        async def body() -> None:
+            if kind == "requests":
+                import requests
+
+                client: Any = requests.Session()
+            elif kind == "aiohttp":
+                import aiohttp
+
+                client = aiohttp.ClientSession()
+            else:
+                client = h.module.ConnectionPool()
+            session = h.session(client=client)
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            await session.request("GET", "/customers/me")
+            with pytest.raises(TransportError):
+                await session.request("DELETE", "/accounts/5WT00001/orders/100001")
+            await session.close()
+            closing = client.close() if kind != "trio" else client.aclose()
+            if kind != "requests":
+                await closing
+
+        h.run(body)
+        assert server.api.count("DELETE", "/accounts/5WT00001/orders/100001") == 1
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_ca_bundle_and_verify_false(kind: str) -> None:
     with FakeTastytradeServer(tls=True) as server:
         h = Harness(kind, server)
 
         async def body() -> None:
-            for _ in range(3):
-                async with h.session() as session:
-                    await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
-                    await session.request("GET", "/customers/me")
+            for settings in ({"ca_bundle": server.ca_path}, {"verify": False}):
+                session = Facade(h.module.Session(base_url=server.base_url, **settings), h.sync)
+                await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+                await session.close()
 
-        h.run(body)  # warm up imports and the CA
-        gc.collect()
-        threads, fds = set(threading.enumerate()), len(os.listdir("/proc/self/fd"))
         h.run(body)
-        gc.collect()
-        # Threads other tests left may end meanwhile; none may start and stay. (trio keeps
-        # idle worker threads for name lookups in a cache of its own: not ours to close.)
-        started = {t for t in set(threading.enumerate()) - threads if not t.name.startswith("Trio")}
-        assert not started
-        assert len(os.listdir("/proc/self/fd")) <= fds
+        assert server.api.count("POST", "/oauth/token") == 2
+
+
+def test_requests_refuses_a_client_that_retries_and_ignores_netrc(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    from tastytrade_proto import LocalProtocolError
+    from tastytrade_requests import Session
+
+    retrying = requests.Session()
+    retrying.mount("https://", HTTPAdapter(max_retries=3))
+    with pytest.raises(LocalProtocolError, match="retries on its own"):
+        Session(client=retrying)
+    with pytest.raises(LocalProtocolError, match="not both"):
+        Session(client=requests.Session(), ssl_context=ssl.create_default_context())
+
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login bob password netrc-pass\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    with FakeTastytradeServer() as server, Session(base_url=server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        session.request("GET", "/customers/me")
+        sent = dict(server.api.requests[-1].headers)
+        assert sent["authorization"].startswith("Bearer ")
