@@ -77,3 +77,22 @@ def test_every_public_name_is_exported() -> None:
     for name in tastytrade_proto.__all__:
         assert hasattr(tastytrade_proto, name), name
     assert sorted(tastytrade_proto.__all__) == sorted(set(tastytrade_proto.__all__))
+
+
+def test_sync_and_async_sessions_offer_the_same_calls() -> None:
+    """The two bases are twins by necessity (def vs async def): keep them from drifting."""
+    import inspect
+
+    from tastytrade_proto.client import AsyncSession, SyncSession
+
+    def calls(cls: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(member)
+            for name, member in vars(cls).items()
+            if callable(member) and not name.startswith("_")
+        }
+
+    assert calls(SyncSession) == calls(AsyncSession)
+    for module in ("tastytrade_requests", "tastytrade_aiohttp", "tastytrade_trio"):
+        session = __import__(module).Session
+        assert not set(vars(session)) & (set(calls(SyncSession)) - {"run", "close"}), module
