@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import flows
+from .api import API
+from .endpoint import AsyncPageIterator, Endpoint, Paged, PageIterator, Pager
 from .envelope import decode_envelope
 from .errors import LocalProtocolError, TastytradeError
 from .events import TokenEvent
@@ -121,12 +123,29 @@ class TransportSettings:
         )
 
 
-class SessionCalls:
+class SessionCalls(API):
     """Every call of a transport's ``Session``, as an operation to drive.
 
     Holds the :class:`SessionMachine`; ``on_token`` receives each new token
-    the moment it arrives.
+    the moment it arrives. Every endpoint of :class:`~tastytrade_proto.api.API`
+    is here too, returning its :class:`Operation` (a paginated one, its :class:`Pager`).
     """
+
+    def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Operation[Any]]:
+        build = endpoint.build
+
+        def make(*args: Any, **kwargs: Any) -> Operation[Any]:
+            return build(self, *args, **kwargs)
+
+        return _named(make, endpoint)
+
+    def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., Pager[Any]]:
+        build = endpoint.build
+
+        def make(*args: Any, **kwargs: Any) -> Pager[Any]:
+            return build(self, *args, **kwargs)
+
+        return _named(make, endpoint)
 
     def __init__(
         self,
@@ -213,6 +232,15 @@ class SessionCalls:
         )
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _named(function: F, endpoint: Endpoint[Any, Any] | Paged[Any, Any]) -> F:
+    function.__name__ = function.__qualname__ = endpoint.name
+    function.__doc__ = endpoint.__doc__
+    return function
+
+
 class _SessionBase:
     """What a transport's ``Session`` shares, sync or async: settings, machine, dump/load."""
 
@@ -277,7 +305,7 @@ class _SessionBase:
 S = TypeVar("S", bound=_SessionBase)
 
 
-class SyncSession(_SessionBase, abc.ABC):
+class SyncSession(_SessionBase, API, abc.ABC):
     """Every call of a synchronous transport's ``Session``, written once.
 
     A transport implements :meth:`run` (usually :func:`~tastytrade_proto.drive`
@@ -292,6 +320,22 @@ class SyncSession(_SessionBase, abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the transport's resources (a caller-supplied client is left open)."""
+
+    def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
+        build, calls, run = endpoint.build, self.calls, self.run
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(build(calls, *args, **kwargs))
+
+        return _named(call, endpoint)
+
+    def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., PageIterator[Any]]:
+        build, calls, run = endpoint.build, self.calls, self.run
+
+        def iterate(*args: Any, **kwargs: Any) -> PageIterator[Any]:
+            return PageIterator(run, build(calls, *args, **kwargs))
+
+        return _named(iterate, endpoint)
 
     def login_with_password(
         self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None
@@ -373,7 +417,7 @@ class SyncSession(_SessionBase, abc.ABC):
             self.close()
 
 
-class AsyncSession(_SessionBase, abc.ABC):
+class AsyncSession(_SessionBase, API, abc.ABC):
     """Every call of an asynchronous transport's ``Session``, written once.
 
     The same calls as :class:`SyncSession`, awaited. A transport implements
@@ -388,6 +432,22 @@ class AsyncSession(_SessionBase, abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release the transport's resources (a caller-supplied client is left open)."""
+
+    def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
+        build, calls, run = endpoint.build, self.calls, self.run
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await run(build(calls, *args, **kwargs))
+
+        return _named(call, endpoint)
+
+    def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., AsyncPageIterator[Any]]:
+        build, calls, run = endpoint.build, self.calls, self.run
+
+        def iterate(*args: Any, **kwargs: Any) -> AsyncPageIterator[Any]:
+            return AsyncPageIterator(run, build(calls, *args, **kwargs))
+
+        return _named(iterate, endpoint)
 
     async def login_with_password(
         self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None

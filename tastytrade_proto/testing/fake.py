@@ -22,11 +22,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
 from ..http import Request, Response
+from . import _fake_accounts, _fake_instruments, _fake_market, _fake_orders, _fake_watchlists
+from ._fakekit import Refused, Route, error, refuse, reply
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -43,6 +45,8 @@ __all__ = [
     "Reply",
     "SecondFactor",
 ]
+
+T = TypeVar("T")
 
 DEMO_LOGIN = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -191,25 +195,10 @@ class _Grant:
     client_id: str
 
 
-class _Refused(Exception):
-    """Raised inside a handler to answer with an error response."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
-def _json(status: int, body: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
-    data = json.dumps(body, separators=(",", ":"), default=str).encode()
-    return Response(status, (("content-type", "application/json"), *headers), data)
-
-
-def _error(status: int, code: str | int, message: str, **extra: Any) -> Response:
-    return _json(status, {"error": {"code": code, "message": message, **extra}})
-
-
-def _refuse(status: int, code: str | int, message: str, **extra: Any) -> _Refused:
-    return _Refused(_error(status, code, message, **extra))
+_Refused = Refused
+_json = reply
+_error = error
+_refuse = refuse
 
 
 def _support_id(seed: str) -> str:
@@ -258,8 +247,18 @@ class FakeTastytradeAPI:
         self._grants: dict[str, _Grant] = {}  # refresh token -> grant
         self._counter = 0
         self._next_order_id = 100_001
+        self._areas: dict[str, Any] = {}
         if seed_demo:
             self._seed_demo()
+            for area in _AREAS:
+                area.seed(self)
+
+    def area(self, name: str, factory: Callable[[], T]) -> T:
+        """The state one area of the fake keeps (made by ``factory`` on first use)."""
+        if name not in self._areas:
+            self._areas[name] = factory()
+        result: T = self._areas[name]
+        return result
 
     # -- setting the scene -------------------------------------------------------
 
@@ -445,10 +444,11 @@ class FakeTastytradeAPI:
         if len(request.body) > _MAX_BODY:
             raise _refuse(413, "request_too_large", "Request body too large")
         method = request.method
+        raw_path = urlsplit(request.url).path
         for route_method, pattern, handler in _ROUTES:
-            match = pattern.fullmatch(path)
+            match = pattern.fullmatch(raw_path)
             if match and route_method == method:
-                return handler(self, request, now, *match.groups())
+                return handler(self, request, now, *(unquote(g) for g in match.groups()))
         raise _refuse(404, "not_found", f"No route matches {method} {path}")
 
     # -- helpers -------------------------------------------------------------------
@@ -964,9 +964,9 @@ def _order_request(
     }
 
 
-_Handler = Callable[..., Response]
 _ACCOUNT = r"/accounts/([A-Za-z0-9]+)"
-_ROUTES: list[tuple[str, re.Pattern[str], _Handler]] = [
+_AREAS = (_fake_accounts, _fake_orders, _fake_instruments, _fake_market, _fake_watchlists)
+_ROUTES: list[Route] = [
     ("POST", re.compile(r"/sessions"), FakeTastytradeAPI._sessions_post),
     ("POST", re.compile(r"/sessions/validate"), FakeTastytradeAPI._validate),
     ("DELETE", re.compile(r"/sessions"), FakeTastytradeAPI._logout),
@@ -982,3 +982,5 @@ _ROUTES: list[tuple[str, re.Pattern[str], _Handler]] = [
     ("POST", re.compile(_ACCOUNT + r"/orders"), FakeTastytradeAPI._place_order),
     ("DELETE", re.compile(_ACCOUNT + r"/orders/(\d+)"), FakeTastytradeAPI._cancel_order),
 ]
+for _area in _AREAS:
+    _ROUTES += _area.ROUTES
