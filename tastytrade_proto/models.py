@@ -5,9 +5,10 @@ decoder is derived from the field annotations the first time it is used:
 each field reads the kebab-case key of its name (``cash_balance`` reads
 ``cash-balance``; ``Annotated[..., Key("other")]`` reads another key),
 converts the value by its type, and accepts what the API really sends
-(decimals as strings or numbers, integers as numbers or strings). A field with a default is optional: a missing or ``null`` key
-leaves the default. Keys the model does not know are kept in :attr:`Model.raw`
-and otherwise ignored, so a new field on the server never breaks a client.
+(decimals as strings or numbers, integers as numbers or strings). A field
+with a default is optional: a missing or ``null`` key leaves the default.
+Keys the model does not know are kept in :attr:`Model.raw` and otherwise
+ignored, so a new field on the server never breaks a client.
 
 A value of the wrong type becomes a :class:`~tastytrade_proto.errors.DecodeError`
 naming where it was (``items[3].legs[0].quantity``); nothing else escapes.

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import importlib
 import os
 import ssl
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tastytrade_proto import (
-    Ask,
     RefreshTokenRotated,
     RememberTokenIssued,
     SecondFactorRequired,
@@ -36,75 +33,8 @@ from tastytrade_proto.testing import (
     FaultKind,
 )
 
+from .harness import TRANSPORTS, Facade, Harness
 from .proxy import ConnectProxy
-
-TRANSPORTS = ["requests", "aiohttp", "trio"]
-
-
-class Facade:
-    """An async face on any transport's Session (the requests one's calls are wrapped)."""
-
-    def __init__(self, session: Any, sync: bool) -> None:
-        self.session, self.sync = session, sync
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.session, name)
-        if not self.sync or not callable(attr) or name in ("dump", "run"):
-            return attr
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            return attr(*args, **kwargs)
-
-        return call
-
-    async def close(self) -> None:
-        result = self.session.close()
-        if not self.sync:
-            await result
-
-    async def __aenter__(self) -> Facade:
-        if not self.sync:
-            await self.session.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.sync:
-            self.session.__exit__(*exc)
-        else:
-            await self.session.__aexit__(*exc)
-
-
-class Harness:
-    """Builds sessions of one transport against one fake server, and runs async test bodies."""
-
-    def __init__(self, kind: str, server: FakeTastytradeServer) -> None:
-        self.kind, self.server = kind, server
-        self.module = importlib.import_module(f"tastytrade_{kind}")
-        self.sync = kind == "requests"
-
-    def session(self, **settings: Any) -> Facade:
-        settings.setdefault("base_url", self.server.base_url)
-        if self.server.tls:
-            settings.setdefault("ssl_context", self.server.client_ssl_context())
-        if settings.pop("prompting", False):
-            settings["prompt"] = self.prompt(DEMO_OTP)
-        return Facade(self.module.Session(**settings), self.sync)
-
-    def prompt(self, answer: str) -> Callable[[Ask], Any]:
-        if self.sync:
-            return lambda ask: answer
-
-        async def ask(step: Ask) -> str:
-            return answer
-
-        return ask
-
-    def run(self, body: Callable[[], Awaitable[Any]]) -> Any:
-        if self.kind == "trio":
-            import trio
-
-            return trio.run(body)
-        return asyncio.run(body())
 
 
 @pytest.fixture(params=[False, True], ids=["tcp", "tls"])
