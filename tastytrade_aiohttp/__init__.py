@@ -7,6 +7,7 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import ssl
 import time
@@ -97,7 +98,7 @@ class Session(AsyncSession):
         prompt: Callable[[Ask], Awaitable[str]] | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__(prompt=prompt, jitter=random.random, **settings)
+        super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
         self._given = client
         self._own: tuple[aiohttp.ClientSession, _Connector] | None = None
         ca_bundle = self.settings.ca_bundle

@@ -153,8 +153,13 @@ class SessionCalls(API):
         *,
         on_token: Callable[[TokenEvent], None] | None = None,
         machine: SessionMachine | None = None,
+        entropy: Callable[[int], bytes] | None = None,
     ) -> None:
         self.settings = settings
+        #: ``entropy(n)`` gives ``n`` random bytes (``os.urandom``, passed in by the
+        #: transport: the core draws no randomness); it names orders that have no
+        #: ``external-identifier`` of the caller's.
+        self.entropy = entropy
         if machine is None:
             machine = SessionMachine(config=settings.config, on_token=on_token)
         else:  # a loaded session: these settings decide where and how it talks
@@ -261,6 +266,7 @@ class _SessionBase:
         retry: RetryPolicy = DEFAULT_RETRY,
         machine: SessionMachine | None = None,
         jitter: Callable[[], float] | None = None,
+        entropy: Callable[[int], bytes] | None = None,
     ) -> None:
         if retry.jitter is None and jitter is not None:
             retry = replace(retry, jitter=jitter)
@@ -276,7 +282,7 @@ class _SessionBase:
             accept_version=accept_version,
             retry=retry,
         )
-        self.calls = SessionCalls(settings, on_token=token_store, machine=machine)
+        self.calls = SessionCalls(settings, on_token=token_store, machine=machine, entropy=entropy)
         self.settings = settings
         self._prompt = prompt
 

@@ -6,6 +6,7 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 
 from __future__ import annotations
 
+import os
 import random
 import ssl
 import time
@@ -98,7 +99,7 @@ class Session(SyncSession):
         prompt: Callable[[Ask], str] | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__(prompt=prompt, jitter=random.random, **settings)
+        super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
         if client is not None and ssl_context is not None:
             raise LocalProtocolError(
                 "give ssl_context or client, not both: set TLS up on your client"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import random
 import ssl
 import time
@@ -111,7 +112,7 @@ class Session(AsyncSession):
         prompt: Callable[[Ask], Awaitable[str]] | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__(prompt=prompt, jitter=random.random, **settings)
+        super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
         verify, ca_bundle = self.settings.verify, self.settings.ca_bundle
         self._pool, self._owns_pool = client or ConnectionPool(), client is None
         self._tls = ssl_context or ssl.create_default_context(cafile=ca_bundle)
