@@ -1,0 +1,261 @@
+"""The commands of ``tastytrade``, each a few calls on a ``tastytrade_requests.Session``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+import tastytrade_requests
+from tastytrade_proto import (
+    Ask,
+    LocalProtocolError,
+    RefreshTokenRotated,
+    RememberTokenIssued,
+    TokenEvent,
+)
+
+from . import store
+from .render import print_json, print_table
+from .store import Credentials
+
+__all__ = ["Context", "run"]
+
+
+@dataclass
+class Context:
+    """One run: its arguments, where the secret lives, and its input and output."""
+
+    args: argparse.Namespace
+    path: Path
+    out: TextIO
+    err: TextIO
+    env: Mapping[str, str]
+    ask_secret: Callable[[str], str]
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+
+def run(ctx: Context) -> int:
+    """Run ``ctx.args.command``."""
+    command = _COMMANDS[ctx.args.command]
+    command(ctx)
+    return 0
+
+
+# -- where and how to connect -----------------------------------------------------------------
+
+
+def _where(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
+    """Session keywords for the environment: the command line's, else the saved login's."""
+    args = ctx.args
+    settings: dict[str, Any] = {}
+    if getattr(args, "ca_bundle", None):
+        settings["ca_bundle"] = args.ca_bundle
+    if getattr(args, "base_url", None):
+        settings["base_url"] = args.base_url
+    elif getattr(args, "cert", False):
+        settings["certification"] = True
+    elif saved is not None and saved.environment == "custom" and saved.base_url:
+        settings["base_url"] = saved.base_url
+    elif saved is not None and saved.environment == "certification":
+        settings["certification"] = True
+    return settings
+
+
+def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
+    if "base_url" in settings:
+        return "custom", str(settings["base_url"])
+    if settings.get("certification"):
+        return "certification", None
+    return "production", None
+
+
+@contextmanager
+def _session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
+    """A session logged in with the saved secret; a rotated token is saved at once."""
+    saved = store.load(ctx.path)
+    current = [saved]
+
+    def keep(event: TokenEvent) -> None:
+        # Written before anything else can fail: a lost single-use token locks the user out.
+        if isinstance(event, RememberTokenIssued):
+            current[0] = current[0].with_tokens(remember_token=event.token)
+            store.save(ctx.path, current[0])
+        elif isinstance(event, RefreshTokenRotated):
+            current[0] = current[0].with_tokens(refresh_token=event.token)
+            store.save(ctx.path, current[0])
+
+    session = tastytrade_requests.Session(token_store=keep, **_where(ctx, saved))
+    with session:
+        if saved.scheme == "oauth" and saved.client_secret and saved.refresh_token:
+            session.login_with_oauth(saved.client_secret, saved.refresh_token)
+        elif saved.scheme == "legacy" and saved.login and saved.remember_token:
+            session.login_with_remember_token(saved.login, saved.remember_token)
+        else:
+            raise store.CredentialsError(f"{ctx.path} holds no usable login; log in again")
+        yield session
+
+
+def _account(ctx: Context, session: tastytrade_requests.Session, given: str | None) -> str:
+    if given:
+        return given
+    accounts = session.accounts()
+    if not accounts:
+        raise LocalProtocolError("this login has no open account")
+    return accounts[0].account_number
+
+
+# -- login and logout ---------------------------------------------------------------------
+
+
+def _login(ctx: Context) -> None:
+    settings = _where(ctx, None)
+    environment, base_url = _describe(settings)
+    user = ctx.args.user
+    if user:
+        password = ctx.ask_secret(f"password for {user}: ")
+
+        def prompt(ask: Ask) -> str:
+            if ask.method == "security_question":
+                return ctx.ask_secret(f"{ask.question} ")
+            where = f" (sent to {ask.destination})" if ask.destination else ""
+            return ctx.ask_secret(f"two-factor code{where}: ")
+
+        login = Credentials(scheme="legacy", environment=environment, base_url=base_url, login=user)
+        kept: list[Credentials] = []
+
+        def keep(event: TokenEvent) -> None:
+            if isinstance(event, RememberTokenIssued):
+                kept[:] = [login.with_tokens(remember_token=event.token)]
+                store.save(ctx.path, kept[0])
+
+        session = tastytrade_requests.Session(token_store=keep, prompt=prompt, **settings)
+        try:  # no logout afterwards: the remember token is what later runs use
+            session.login_with_password(user, password, remember_me=True)
+        finally:
+            session.close()
+        if not kept:
+            raise LocalProtocolError("the server issued no remember token; nothing was saved")
+    else:
+        secret = ctx.env.get("TASTYTRADE_CLIENT_SECRET") or ctx.ask_secret("client secret: ")
+        refresh = ctx.env.get("TASTYTRADE_REFRESH_TOKEN") or ctx.ask_secret("refresh token: ")
+        oauth = Credentials(
+            scheme="oauth",
+            environment=environment,
+            base_url=base_url,
+            client_secret=secret,
+            refresh_token=refresh,
+        )
+        rotated: list[str] = []
+
+        def keep_oauth(event: TokenEvent) -> None:
+            if isinstance(event, RefreshTokenRotated):
+                rotated[:] = [event.token]
+                store.save(ctx.path, oauth.with_tokens(refresh_token=event.token))
+
+        session = tastytrade_requests.Session(token_store=keep_oauth, **settings)
+        try:
+            session.login_with_oauth(secret, refresh)  # proves the pair works before keeping it
+        finally:
+            session.close()
+        if not rotated:
+            store.save(ctx.path, oauth)
+    ctx.out.write(f"logged in; the secret is kept in {ctx.path} (readable by you alone)\n")
+
+
+def _logout(ctx: Context) -> None:
+    saved = store.load(ctx.path)
+    if saved.scheme == "legacy":
+        with _session(ctx):
+            pass  # leaving the block logs the fresh session out
+    store.remove(ctx.path)
+    ctx.out.write("logged out; the saved secret is gone\n")
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _accounts(ctx: Context) -> None:
+    with _session(ctx) as session:
+        accounts = session.accounts()
+    if ctx.json:
+        print_json(accounts, ctx.out)
+        return
+    rows = [(a.account_number, a.nickname, a.account_type_name, a.margin_or_cash) for a in accounts]
+    print_table(["account", "nickname", "type", "margin/cash"], rows, ctx.out)
+
+
+def _balances(ctx: Context) -> None:
+    with _session(ctx) as session:
+        balances = session.balances(_account(ctx, session, ctx.args.account))
+    if ctx.json:
+        print_json(balances, ctx.out)
+        return
+    rows = [
+        ("net liquidating value", balances.net_liquidating_value),
+        ("cash balance", balances.cash_balance),
+        ("equity buying power", balances.equity_buying_power),
+        ("derivative buying power", balances.derivative_buying_power),
+        ("maintenance requirement", balances.maintenance_requirement),
+        ("pending cash", balances.pending_cash),
+    ]
+    ctx.out.write(f"account {balances.account_number}\n")
+    print_table(["balance", "amount"], rows, ctx.out, right="1")
+
+
+def _positions(ctx: Context) -> None:
+    with _session(ctx) as session:
+        positions = session.positions(_account(ctx, session, ctx.args.account))
+    if ctx.json:
+        print_json(positions, ctx.out)
+        return
+    rows = [
+        (
+            p.symbol,
+            p.instrument_type,
+            p.signed_quantity,
+            p.average_open_price,
+            p.close_price,
+            p.multiplier,
+        )
+        for p in positions
+    ]
+    headers = ["symbol", "type", "quantity", "avg open", "close", "multiplier"]
+    print_table(headers, rows, ctx.out, right="2345")
+
+
+def _orders(ctx: Context) -> None:
+    with _session(ctx) as session:
+        orders = session.live_orders(_account(ctx, session, ctx.args.account))
+    if ctx.json:
+        print_json(orders, ctx.out)
+        return
+    rows = [
+        (
+            o.id,
+            o.status,
+            o.order_type,
+            o.time_in_force,
+            o.price,
+            "; ".join(f"{leg.action} {leg.quantity} {leg.symbol}" for leg in o.legs),
+        )
+        for o in orders
+    ]
+    headers = ["id", "status", "type", "tif", "price", "legs"]
+    print_table(headers, rows, ctx.out, right="4")
+
+
+_COMMANDS: dict[str, Callable[[Context], None]] = {
+    "login": _login,
+    "logout": _logout,
+    "accounts": _accounts,
+    "balances": _balances,
+    "positions": _positions,
+    "orders": _orders,
+}

@@ -1,0 +1,187 @@
+"""``tastytrade login``, ``logout`` and the account commands, run against the fake."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tastytrade_cli import main, store
+from tastytrade_proto.testing import (
+    DEMO_CLIENT_SECRET,
+    DEMO_OTP,
+    DEMO_PASSWORD,
+    DEMO_REFRESH_TOKEN,
+    FakeTastytradeAPI,
+    FakeTastytradeServer,
+    Fault,
+    FaultKind,
+)
+
+SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP, "fake-remember")
+
+
+class CLI:
+    """Runs ``tastytrade`` in-process against one fake server, with its own credentials file."""
+
+    def __init__(self, server: FakeTastytradeServer, home: Path) -> None:
+        self.server, self.path = server, home / "config" / "credentials.json"
+        self.env = {"TASTYTRADE_CREDENTIALS": str(self.path)}
+        self.answers: list[str] = []
+        self.asked: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        self.asked.append(prompt)
+        return self.answers.pop(0)
+
+    def __call__(self, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(
+            list(argv), out=out, err=err, environ={**self.env, **(env or {})}, ask_secret=self.ask
+        )
+        for secret in SECRETS:
+            assert secret not in out.getvalue() + err.getvalue()
+        return code, out.getvalue(), err.getvalue()
+
+    def login_oauth(self) -> None:
+        self.answers = [DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN]
+        assert self("login", "--base-url", self.server.base_url)[0] == 0
+
+    def saved(self) -> dict[str, Any]:
+        saved: dict[str, Any] = json.loads(self.path.read_text())
+        return saved
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[CLI]:
+    with FakeTastytradeServer(FakeTastytradeAPI()) as server:
+        yield CLI(server, tmp_path)
+
+
+def test_oauth_login_keeps_the_pair_in_a_file_only_the_user_reads(cli: CLI) -> None:
+    cli.login_oauth()
+    assert cli.asked == ["client secret: ", "refresh token: "]
+    assert stat.S_IMODE(cli.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cli.path.parent.stat().st_mode) == 0o700
+    assert cli.saved() == {
+        "scheme": "oauth",
+        "environment": "custom",
+        "base_url": cli.server.base_url,
+        "client_secret": DEMO_CLIENT_SECRET,
+        "refresh_token": DEMO_REFRESH_TOKEN,
+    }
+    code, out, _ = cli("accounts")  # the saved login names the environment
+    assert code == 0 and "5WT00001  Margin" in out
+
+
+def test_oauth_login_from_the_environment_and_a_wrong_secret(cli: CLI) -> None:
+    env = {"TASTYTRADE_CLIENT_SECRET": "wrong", "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN}
+    code, _, err = cli("login", "--base-url", cli.server.base_url, env=env)
+    assert code == 1 and "tastytrade: " in err and "wrong" not in err
+    assert not cli.path.exists()  # nothing kept that does not work
+    env["TASTYTRADE_CLIENT_SECRET"] = DEMO_CLIENT_SECRET
+    assert cli("login", "--base-url", cli.server.base_url, env=env)[0] == 0
+    assert cli.asked == []
+
+
+def test_a_rotated_refresh_token_replaces_the_saved_one(cli: CLI) -> None:
+    cli.login_oauth()
+    cli.server.api.rotate_refresh_tokens = True
+    assert cli("balances")[0] == 0
+    rotated = cli.saved()["refresh_token"]
+    assert rotated != DEMO_REFRESH_TOKEN
+    assert cli("balances")[0] == 0  # and it is the one that works now
+    assert cli.saved()["refresh_token"] != rotated
+
+
+def test_legacy_login_keeps_only_the_remember_token_and_each_run_rotates_it(cli: CLI) -> None:
+    cli.answers = [DEMO_PASSWORD, DEMO_OTP]
+    assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
+    assert cli.asked[0] == "password for demo: " and "two-factor code" in cli.asked[1]
+    saved = cli.saved()
+    assert set(saved) == {"scheme", "environment", "base_url", "login", "remember_token"}
+    assert DEMO_PASSWORD not in cli.path.read_text()
+    first = saved["remember_token"]
+    cli.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path="/accounts/", times=9))
+    code, _, err = cli("balances", "5WT00001")
+    assert (code == 1 and "500" in err) or "Internal" in err
+    # The command failed, but the token the login rotated was kept first.
+    assert cli.saved()["remember_token"] != first
+    assert cli.saved()["remember_token"] in cli.server.api.remember_tokens("demo")
+
+
+def test_logout_forgets_the_secret(cli: CLI) -> None:
+    cli.login_oauth()
+    assert cli("logout") == (0, "logged out; the saved secret is gone\n", "")
+    assert not cli.path.exists()
+    code, _, err = cli("accounts")
+    assert code == 1 and "not logged in" in err
+
+
+def test_the_account_commands(cli: CLI) -> None:
+    cli.login_oauth()
+    code, out, _ = cli("balances")
+    assert code == 0 and "account 5WT00001" in out and "18304.55" in out
+    code, out, _ = cli("positions", "5WT00001")
+    assert code == 0
+    assert "SPY   261218C00600000  Equity Option        -2" in out
+    code, out, _ = cli("--json", "positions")
+    rows = json.loads(out)
+    assert {r["symbol"] for r in rows} >= {"AAPL", "/ESZ6"} and rows[0]["quantity"] == "100"
+    code, out, _ = cli("balances", "5WT09999")
+    assert code == 1
+
+
+def test_a_file_others_can_read_is_refused(cli: CLI) -> None:
+    cli.login_oauth()
+    os.chmod(cli.path, 0o644)
+    code, _, err = cli("accounts")
+    assert code == 1 and "readable by others" in err
+
+
+def test_a_crash_while_saving_keeps_the_old_file(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    cli.login_oauth()
+    before = cli.path.read_bytes()
+
+    def crash(*args: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        store.save(cli.path, store.Credentials(scheme="oauth", refresh_token="new"))
+    assert cli.path.read_bytes() == before
+    assert [p.name for p in cli.path.parent.iterdir()] == [cli.path.name]  # no temp left
+
+
+def test_where_it_talks() -> None:
+    from tastytrade_cli.commands import Context, _where
+
+    def where(*argv: str, saved: store.Credentials | None = None) -> dict[str, Any]:
+        from tastytrade_cli import _parser
+
+        args = _parser().parse_args([*argv, "accounts"])
+        return _where(Context(args, Path("x"), io.StringIO(), io.StringIO(), {}, str), saved)
+
+    assert where() == {}
+    assert where("--cert") == {"certification": True}
+    assert where("--base-url", "http://h:1", "--ca-bundle", "ca.pem") == {
+        "base_url": "http://h:1",
+        "ca_bundle": "ca.pem",
+    }
+    saved = store.Credentials("oauth", environment="certification")
+    assert where(saved=saved) == {"certification": True}
+    assert where("--base-url", "http://h:1", saved=saved) == {"base_url": "http://h:1"}
+
+
+def test_the_credentials_path_defaults_to_the_config_directory() -> None:
+    assert store.default_path({"XDG_CONFIG_HOME": "/x"}) == Path(
+        "/x/tastytrade-proto/credentials.json"
+    )
+    assert store.default_path({"TASTYTRADE_CREDENTIALS": "/y/c.json"}) == Path("/y/c.json")
+    assert repr(store.Credentials("oauth", client_secret="cs")).count("cs") == 0
