@@ -1,0 +1,136 @@
+"""An endpoint is written once and each kind of session gets its own form of it."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any, TypeVar
+
+from tastytrade_proto import Operation, Response, drive, drive_async
+from tastytrade_proto.client import AsyncSession, SessionCalls, SyncSession
+from tastytrade_proto.endpoint import (
+    AsyncPageIterator,
+    Endpoint,
+    Page,
+    Paged,
+    PageIterator,
+    Pager,
+    page_of,
+    pager,
+)
+from tastytrade_proto.models import Model, model
+from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
+
+from .core import target
+
+T = TypeVar("T")
+
+
+@model
+class Row(Model):
+    n: int
+
+
+def _rows(calls: SessionCalls, *, size: int = 2) -> Pager[Row]:
+    """Rows (``GET /rows``)."""
+    return pager(calls, "/rows", page_of(Row), {"kind": "all"}, per_page=size)
+
+
+def page(offset: int, total_pages: int) -> Response:
+    rows = [{"n": offset * 2}, {"n": offset * 2 + 1}]
+    paging = {"page-offset": offset, "total-pages": total_pages, "per-page": 2}
+    return json_response(200, {"data": {"items": rows}, "pagination": paging})
+
+
+LOGIN = json_response(200, {"access_token": "AT", "expires_in": 900})
+
+
+class Replaying(SyncSession):
+    rows = Paged(_rows)
+
+    def __init__(self, http: ReplayTransport) -> None:
+        super().__init__(base_url="https://api.example.test")
+        self.http, self.clock = http, FakeClock()
+
+    def run(self, operation: Operation[T]) -> T:
+        return drive(operation, self.http.send, clock=self.clock, sleep=self.clock.sleep)
+
+    def close(self) -> None:
+        pass
+
+
+class AsyncReplaying(AsyncSession):
+    rows = Paged(_rows)
+
+    def __init__(self, http: ReplayTransport) -> None:
+        super().__init__(base_url="https://api.example.test")
+        self.http, self.clock = http, FakeClock()
+
+    async def run(self, operation: Operation[T]) -> T:
+        async def send(request: Any) -> Response:
+            return self.http.send(request)
+
+        async def sleep(seconds: float) -> None:
+            self.clock.sleep(seconds)
+
+        return await drive_async(operation, send, clock=self.clock, sleep=sleep)
+
+    async def close(self) -> None:
+        pass
+
+
+def test_each_kind_of_session_gets_its_form() -> None:
+    assert isinstance(inspect.getattr_static(SyncSession, "balances"), Endpoint)
+    assert isinstance(SyncSession.balances, Endpoint)
+    http = ReplayTransport([LOGIN])
+    session = Replaying(http)
+    session.login_with_oauth("CS", "RF")
+    assert session.balances.__name__ == "balances"
+    assert "balances" in (session.balances.__doc__ or "")
+    assert isinstance(session.calls.balances("5WT1"), Operation)
+    assert inspect.iscoroutinefunction(AsyncReplaying(http).balances)
+
+
+def test_a_paged_endpoint_fetches_lazily_page_by_page() -> None:
+    http = ReplayTransport([LOGIN, page(0, 3), page(1, 3), page(2, 3)])
+    session = Replaying(http)
+    session.login_with_oauth("CS", "RF")
+    rows = session.rows()
+    assert isinstance(rows, PageIterator) and len(http.requests) == 1  # nothing fetched yet
+    assert [next(rows).n, next(rows).n] == [0, 1]
+    assert len(http.requests) == 2
+    assert next(rows).n == 2 and len(http.requests) == 3  # the next page only when needed
+    assert [r.n for r in rows] == [3, 4, 5]
+    assert target(http.requests[1]) == (
+        "GET",
+        "/rows",
+        [("kind", "all"), ("per-page", "2"), ("page-offset", "0")],
+    )
+    assert target(http.requests[3])[2][-1] == ("page-offset", "2")
+
+
+def test_one_page_alone() -> None:
+    http = ReplayTransport([LOGIN, page(1, 3)])
+    session = Replaying(http)
+    session.login_with_oauth("CS", "RF")
+    one = session.rows(size=2).page(1)
+    assert isinstance(one, Page)
+    assert [r.n for r in one.items] == [2, 3] and one.next_offset == 2
+    assert one.pagination is not None and one.pagination.total_pages == 3
+
+
+def test_the_async_iterator_and_every_page_at_once() -> None:
+    http = ReplayTransport([LOGIN, page(0, 2), page(1, 2), page(0, 2), page(1, 2)])
+    session = AsyncReplaying(http)
+
+    async def body() -> list[int]:
+        await session.login_with_oauth("CS", "RF")
+        rows = session.rows()
+        assert isinstance(rows, AsyncPageIterator)
+        return [r.n async for r in rows]
+
+    assert asyncio.run(body()) == [0, 1, 2, 3]
+    everything = drive(
+        _rows(session.calls).all(), http.send, clock=FakeClock(), sleep=FakeClock().sleep
+    )
+    assert [r.n for r in everything] == [0, 1, 2, 3]
