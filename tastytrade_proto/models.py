@@ -382,11 +382,17 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
             fallback = f"f{index}()"
         else:
             fallback = f"_missing({key!r})"
-        lines += [
-            f"        key = {key!r}",
-            "        value = get(key)",
-            f"        value = {fallback} if value is None else c{index}(value)",
-        ]
+        converter = env[f"c{index}"]
+        lines += [f"        key = {key!r}", "        value = get(key)"]
+        if converter is _to_str:  # the common case, inlined: a str is taken as it is
+            lines += [
+                "        if value is None:",
+                f"            value = {fallback}",
+                "        elif value.__class__ is not str:",
+                f"            value = c{index}(value)",
+            ]
+        else:
+            lines.append(f"        value = {fallback} if value is None else c{index}(value)")
         if effect:
             lines.append(
                 f"        value = None if value is None else _signed(value, get({effect!r}))"
