@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,12 +18,17 @@ from tastytrade_proto import (
     RememberTokenIssued,
     TokenEvent,
 )
+from tastytrade_proto.accounts import InstrumentType
+from tastytrade_proto.orders import NewLeg, NewOrder, OrderAction, OrderResponse, PlacedOrder
 
 from . import store
 from .render import print_json, print_table
 from .store import Credentials
 
-__all__ = ["Context", "run"]
+__all__ = ["SOURCE", "Context", "run"]
+
+#: The ``source`` the command line's orders carry.
+SOURCE = "tastytrade-proto-cli"
 
 
 @dataclass
@@ -251,6 +257,126 @@ def _orders(ctx: Context) -> None:
     print_table(headers, rows, ctx.out, right="4")
 
 
+# -- market data and orders -----------------------------------------------------------------
+
+
+def _chain(ctx: Context) -> None:
+    with _session(ctx) as session:
+        chains = session.nested_option_chain(ctx.args.symbol)
+    if ctx.json:
+        print_json(chains, ctx.out)
+        return
+    wanted = ctx.args.expiration
+    for chain in chains:
+        ctx.out.write(f"{chain.underlying_symbol} options, root {chain.root_symbol}\n")
+        expirations = chain.expirations
+        if wanted is None:
+            rows = [
+                (e.expiration_date, e.days_to_expiration, e.expiration_type, len(e.strikes))
+                for e in expirations
+            ]
+            print_table(["expiration", "days", "type", "strikes"], rows, ctx.out, right="13")
+            continue
+        chosen = [e for e in expirations if e.expiration_date.isoformat() == wanted]
+        if not chosen:
+            raise LocalProtocolError(f"{chain.root_symbol} has no expiration on {wanted}")
+        strikes = [(s.strike_price, s.call, s.put) for s in chosen[0].strikes]
+        print_table(["strike", "call", "put"], strikes, ctx.out, right="0")
+
+
+def _symbol_groups(symbols: list[str]) -> dict[str, list[str]]:
+    """Sort symbols by the kind their form shows (``/ESZ6`` a future, ``BTC/USD`` crypto...)."""
+    groups: dict[str, list[str]] = {}
+    for symbol in symbols:
+        if symbol.startswith("./"):
+            kind = "future_options"
+        elif symbol.startswith("/"):
+            kind = "futures"
+        elif symbol.endswith("/USD"):
+            kind = "cryptocurrencies"
+        elif len(symbol) == 21 and symbol[6:12].isdigit() and symbol[12] in "CP":
+            kind = "equity_options"  # OCC: a padded root, then YYMMDD, C or P, the strike
+        elif symbol.startswith("$") or symbol in ("SPX", "VIX", "NDX", "RUT", "DJX"):
+            kind = "indices"
+            symbol = symbol.lstrip("$")
+        else:
+            kind = "equities"
+        groups.setdefault(kind, []).append(symbol)
+    return groups
+
+
+def _quote(ctx: Context) -> None:
+    with _session(ctx) as session:
+        quotes = session.market_data(**_symbol_groups(ctx.args.symbols))
+    if ctx.json:
+        print_json(quotes, ctx.out)
+        return
+    rows = [(q.symbol, q.bid, q.ask, q.last, q.mark, q.updated_at) for q in quotes]
+    print_table(["symbol", "bid", "ask", "last", "mark", "updated"], rows, ctx.out, right="1234")
+
+
+def _new_order(args: argparse.Namespace) -> NewOrder:
+    action = OrderAction(args.action)
+    kind = InstrumentType(args.instrument_type or _kind_of(args.symbol))
+    leg = NewLeg(kind, args.symbol, action, Decimal(args.quantity))
+    if args.limit is None:
+        return NewOrder.market(leg, time_in_force=args.time_in_force, source=SOURCE)
+    price = abs(Decimal(args.limit))
+    signed_price = -price if action.buys else price  # a buy pays: a debit
+    return NewOrder.limit(leg, signed_price, time_in_force=args.time_in_force, source=SOURCE)
+
+
+def _kind_of(symbol: str) -> str:
+    kind = next(iter(_symbol_groups([symbol])))
+    return {
+        "futures": "Future",
+        "future_options": "Future Option",
+        "cryptocurrencies": "Cryptocurrency",
+        "equity_options": "Equity Option",
+    }.get(kind, "Equity")
+
+
+def _order(ctx: Context) -> None:
+    try:
+        order = _new_order(ctx.args)
+    except ArithmeticError:
+        raise LocalProtocolError("--quantity and --limit must be numbers") from None
+    with _session(ctx) as session:
+        account = _account(ctx, session, ctx.args.account)
+        response: OrderResponse | None
+        placed: PlacedOrder | None
+        if ctx.args.dry_run:
+            response = session.dry_run_order(account, order)
+            placed = None
+        else:
+            placed = session.place_order(account, order)
+            response = placed.response
+    if ctx.json:
+        print_json(placed if placed is not None else response, ctx.out)
+        return
+    shown = placed.order if placed is not None else (response.order if response else None)
+    verb = "dry run" if placed is None else "placed"
+    if shown is not None:
+        status = f", status {shown.status}" if shown.status else ""
+        number = f" #{shown.id}" if shown.id else ""
+        ctx.out.write(f"{verb}{number} in {account}{status}\n")
+    if response is not None:
+        rows: list[tuple[str, object]] = []
+        effect = response.buying_power_effect
+        if effect is not None:
+            rows += [
+                ("change in buying power", effect.change_in_buying_power),
+                ("new buying power", effect.new_buying_power),
+            ]
+        fees = response.fee_calculation
+        if fees is not None:
+            rows.append(("total fees", fees.total_fees))
+        if rows:
+            print_table(["effect", "amount"], rows, ctx.out, right="1")
+        for warning in response.warnings:
+            ctx.out.write(f"warning: {warning.message or warning.code}\n")
+
+
 _COMMANDS: dict[str, Callable[[Context], None]] = {
     "login": _login,
     "logout": _logout,
@@ -258,4 +384,7 @@ _COMMANDS: dict[str, Callable[[Context], None]] = {
     "balances": _balances,
     "positions": _positions,
     "orders": _orders,
+    "chain": _chain,
+    "quote": _quote,
+    "order": _order,
 }

@@ -185,3 +185,60 @@ def test_the_credentials_path_defaults_to_the_config_directory() -> None:
     )
     assert store.default_path({"TASTYTRADE_CREDENTIALS": "/y/c.json"}) == Path("/y/c.json")
     assert repr(store.Credentials("oauth", client_secret="cs")).count("cs") == 0
+
+
+def test_orders_chain_and_quote(cli: CLI) -> None:
+    cli.login_oauth()
+    code, out, _ = cli("orders", "5WT00001")
+    assert code == 0 and "Live" in out and "Buy to Open 10 MSFT" in out
+    code, out, _ = cli("chain", "SPY")
+    assert code == 0 and out.startswith("SPY options, root SPY\nexpiration")
+    expiration = out.splitlines()[2].split()[0]
+    code, out, _ = cli("chain", "SPY", "--expiration", expiration)
+    assert code == 0 and out.splitlines()[1].split() == ["strike", "call", "put"]
+    code, _, err = cli("chain", "SPY", "--expiration", "1999-01-01")
+    assert code == 1 and "no expiration on 1999-01-01" in err
+    code, out, _ = cli("quote", "AAPL", "/ESZ6", "BTC/USD", "SPY   261218C00600000")
+    assert code == 0
+    assert {line.split()[0] for line in out.splitlines()[1:]} == {"AAPL", "/ESZ6", "BTC/USD", "SPY"}
+    code, out, _ = cli("--json", "quote", "AAPL")
+    assert json.loads(out)[0]["symbol"] == "AAPL"
+
+
+def test_an_order_dry_run_places_nothing_and_placing_needs_asking(cli: CLI) -> None:
+    cli.login_oauth()
+    placed_before = cli.server.api.count("POST", "/accounts/5WT00001/orders")
+    argv = ["--symbol", "AAPL", "--action", "Buy to Open", "--quantity", "10", "--limit", "150"]
+    code, out, _ = cli("order", "--dry-run", *argv)
+    assert code == 0 and out.startswith("dry run in 5WT00001") and "total fees" in out
+    assert cli.server.api.count("POST", "/accounts/5WT00001/orders") == placed_before
+    sent = [r for r in cli.server.api.requests if r.path.endswith("/orders/dry-run")][-1].json()
+    assert sent["price"] == "150" and sent["price-effect"] == "Debit"
+    assert sent["legs"] == [
+        {"instrument-type": "Equity", "symbol": "AAPL", "action": "Buy to Open", "quantity": 10}
+    ]
+    with pytest.raises(SystemExit):
+        cli("order", *argv)  # neither --dry-run nor --place
+    code, out, _ = cli("order", "--place", *argv[:-2])  # a market order
+    assert code == 0 and out.startswith("placed #")
+    assert cli.server.api.count("POST", "/accounts/5WT00001/orders") == placed_before + 1
+    code, _, err = cli(
+        "order", "--dry-run", "--symbol", "AAPL", "--action", "Buy", "--quantity", "1"
+    )
+    assert code == 1 and "only for futures" in err
+    code, _, err = cli("order", "--dry-run", *argv[:-1], "abc")
+    assert code == 1 and "must be numbers" in err
+
+
+def test_the_fake_api_serves_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from tastytrade_proto.testing.__main__ import main as serve
+
+    seen: list[str] = []
+
+    def interrupt() -> None:
+        seen.append(capsys.readouterr().out)  # the server is up while it waits
+        raise KeyboardInterrupt
+
+    assert serve(["--tls"], wait=interrupt) == 0
+    assert "fake tastytrade API at https://127.0.0.1:" in seen[0]
+    assert "trust this CA: " in seen[0] and DEMO_REFRESH_TOKEN in seen[0]
