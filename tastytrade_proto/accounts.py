@@ -3,26 +3,38 @@
 Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
 :attr:`AccountsAPI.customer`, :attr:`~AccountsAPI.accounts`,
 :attr:`~AccountsAPI.account`, :attr:`~AccountsAPI.trading_status`,
-:attr:`~AccountsAPI.balances`, :attr:`~AccountsAPI.positions`.
+:attr:`~AccountsAPI.balances`, :attr:`~AccountsAPI.balance_snapshots` (paged),
+:attr:`~AccountsAPI.positions`, :attr:`~AccountsAPI.net_liquidating_value_history`,
+:attr:`~AccountsAPI.transactions` (paged), :attr:`~AccountsAPI.transaction`,
+:attr:`~AccountsAPI.total_fees`, :attr:`~AccountsAPI.margin_requirements`.
+
+Dates in queries go out as ``YYYY-MM-DD``; date-times must be timezone-aware
+and go out in UTC. Arguments the API would refuse (``type`` together with
+``types``, a naive date-time, an unknown ``time-of-day``) raise
+:class:`~tastytrade_proto.errors.LocalProtocolError` before anything is sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from .endpoint import Endpoint, data_of, items_of, send
+from .endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
+from .envelope import decode_envelope
+from .errors import LocalProtocolError
 from .http import Response, encode_path
-from .models import ApiEnum, Effect, Model, model
+from .models import ApiEnum, Effect, Model, decode_model, model
 from .operation import Operation
+from .timestamps import format_datetime
 
 if TYPE_CHECKING:
     from .client import SessionCalls
 
 __all__ = [
+    "TIME_BACK",
     "Account",
     "AccountAuthority",
     "AccountsAPI",
@@ -30,10 +42,22 @@ __all__ = [
     "Balances",
     "Customer",
     "InstrumentType",
+    "Lot",
+    "MarginPositionEntry",
+    "MarginReport",
+    "MarginReportEntry",
+    "MarginStrategy",
+    "NetLiqOhlc",
     "Position",
     "QuantityDirection",
+    "TotalFees",
     "TradingStatus",
+    "Transaction",
+    "TransactionType",
 ]
+
+#: The periods ``net_liquidating_value_history(time_back=...)`` accepts.
+TIME_BACK = ("1d", "1m", "3m", "6m", "1y", "all")
 
 
 class InstrumentType(ApiEnum):
@@ -237,6 +261,253 @@ class Position(Model):
         return -self.quantity if self.quantity_direction == "Short" else self.quantity
 
 
+class TransactionType(ApiEnum):
+    """What kind of entry a transaction is (the ``type`` / ``types[]`` filter's values)."""
+
+    ADMINISTRATIVE_TRANSFER = "Administrative Transfer"
+    MONEY_MOVEMENT = "Money Movement"
+    RECEIVE_DELIVER = "Receive Deliver"
+    TRADE = "Trade"
+
+
+@model
+class Lot(Model):
+    """A tax lot a transaction opened or closed."""
+
+    id: str | None = None
+    transaction_id: int | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    quantity_direction: QuantityDirection | None = None
+    executed_at: datetime | None = None
+    transaction_date: date | None = None
+
+
+@model
+class Transaction(Model):
+    """One entry of an account's history: a fill, a money movement, an expiration, ...
+
+    Amounts are signed from their ``*-effect``: money received is positive,
+    money paid (a purchase, a commission, a fee) negative; ``net_value`` is
+    what the transaction did to the cash balance and :attr:`fees` sums the
+    charges. ``quantity`` and ``price`` are unsigned, as sent; ``action``
+    says the direction of a trade.
+    """
+
+    id: int
+    account_number: str
+    transaction_type: TransactionType | None = None
+    transaction_sub_type: str | None = None
+    description: str | None = None
+    action: str | None = None
+    symbol: str | None = None
+    instrument_type: InstrumentType | None = None
+    underlying_symbol: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    executed_at: datetime | None = None
+    transaction_date: date | None = None
+    value: Annotated[Decimal | None, Effect("value-effect")] = None
+    net_value: Annotated[Decimal | None, Effect("net-value-effect")] = None
+    commission: Annotated[Decimal | None, Effect("commission-effect")] = None
+    clearing_fees: Annotated[Decimal | None, Effect("clearing-fees-effect")] = None
+    regulatory_fees: Annotated[Decimal | None, Effect("regulatory-fees-effect")] = None
+    proprietary_index_option_fees: Annotated[
+        Decimal | None, Effect("proprietary-index-option-fees-effect")
+    ] = None
+    other_charge: Annotated[Decimal | None, Effect("other-charge-effect")] = None
+    other_charge_description: str | None = None
+    is_estimated_fee: bool | None = None
+    currency: str | None = None
+    order_id: int | None = None
+    leg_count: int | None = None
+    exchange: str | None = None
+    destination_venue: str | None = None
+    exchange_affiliation_identifier: str | None = None
+    exec_id: str | None = None
+    ext_exec_id: str | None = None
+    ext_exchange_order_number: str | None = None
+    ext_global_order_number: int | None = None
+    ext_group_id: str | None = None
+    ext_group_fill_id: str | None = None
+    reverses_id: int | None = None
+    cost_basis_reconciliation_date: date | None = None
+    agency_price: Decimal | None = None
+    principal_price: Decimal | None = None
+    lots: tuple[Lot, ...] = ()
+
+    @property
+    def fees(self) -> Decimal:
+        """Commission and every fee together, signed (a charge is negative)."""
+        parts = (
+            self.commission,
+            self.clearing_fees,
+            self.regulatory_fees,
+            self.proprietary_index_option_fees,
+        )
+        return sum((p for p in parts if p is not None), Decimal(0))
+
+
+@model
+class TotalFees(Model):
+    """An account's fees for one day; ``total_fees`` is signed (fees paid are negative)."""
+
+    total_fees: Annotated[Decimal, Effect("total-fees-effect")]
+
+
+@model
+class NetLiqOhlc(Model):
+    """Net liquidating value over one interval ending at ``time`` (its close).
+
+    ``open``/``high``/``low``/``close`` leave pending cash out,
+    ``pending_cash_*`` are that cash alone, ``total_*`` the two together.
+    """
+
+    time: datetime
+    open: Decimal | None = None
+    high: Decimal | None = None
+    low: Decimal | None = None
+    close: Decimal | None = None
+    pending_cash_open: Decimal | None = None
+    pending_cash_high: Decimal | None = None
+    pending_cash_low: Decimal | None = None
+    pending_cash_close: Decimal | None = None
+    total_open: Decimal | None = None
+    total_high: Decimal | None = None
+    total_low: Decimal | None = None
+    total_close: Decimal | None = None
+
+
+@model
+class MarginPositionEntry(Model):
+    """A position inside a margin strategy; ``quantity`` is signed (short is negative)."""
+
+    instrument_symbol: str | None = None
+    instrument_type: InstrumentType | None = None
+    quantity: Decimal | None = None
+    average_open_price: Decimal | None = None
+    close_price: Decimal | None = None
+    fixing_price: Decimal | None = None
+    strike_price: Decimal | None = None
+    option_type: str | None = None
+    deliverable_quantity: Decimal | None = None
+    expiration_date: date | None = None
+
+
+@model
+class MarginStrategy(Model):
+    """How some positions of one underlying are margined (``NAKED_CALL``, ``LONG_UNDERLYING``)."""
+
+    description: str | None = None
+    margin_requirement: Annotated[Decimal | None, Effect("margin-requirement-effect")] = None
+    initial_requirement: Annotated[Decimal | None, Effect("initial-requirement-effect")] = None
+    maintenance_requirement: Annotated[Decimal | None, Effect("maintenance-requirement-effect")] = (
+        None
+    )
+    buying_power: Annotated[Decimal | None, Effect("buying-power-effect")] = None
+    includes_working_order: bool | None = None
+    position_entries: tuple[MarginPositionEntry, ...] = ()
+
+
+@model
+class MarginReportEntry(Model):
+    """The margin of one underlying, with the strategies it is made of (``groups``)."""
+
+    description: str | None = None
+    code: str | None = None
+    underlying_symbol: str | None = None
+    underlying_type: InstrumentType | None = None
+    margin_calculation_type: str | None = None
+    margin_requirement: Annotated[Decimal | None, Effect("margin-requirement-effect")] = None
+    initial_requirement: Annotated[Decimal | None, Effect("initial-requirement-effect")] = None
+    maintenance_requirement: Annotated[Decimal | None, Effect("maintenance-requirement-effect")] = (
+        None
+    )
+    buying_power: Annotated[Decimal | None, Effect("buying-power-effect")] = None
+    expected_price_range_up_percent: Decimal | None = None
+    expected_price_range_down_percent: Decimal | None = None
+    point_of_no_return_percent: Decimal | None = None
+    price_increase_percent: Decimal | None = None
+    price_decrease_percent: Decimal | None = None
+    groups: tuple[MarginStrategy, ...] = ()
+
+
+@model
+class MarginReport(Model):
+    """An account's margin requirements, in total and per underlying (``groups``).
+
+    Amounts are signed from their ``*-effect``: a requirement (a debit) is
+    negative, equity and buying power (credits) positive.
+    ``last_state_timestamp`` is when the report was computed.
+    """
+
+    account_number: str
+    description: str | None = None
+    margin_calculation_type: str | None = None
+    option_level: str | None = None
+    margin_requirement: Annotated[Decimal | None, Effect("margin-requirement-effect")] = None
+    initial_requirement: Annotated[Decimal | None, Effect("initial-requirement-effect")] = None
+    maintenance_requirement: Annotated[Decimal | None, Effect("maintenance-requirement-effect")] = (
+        None
+    )
+    margin_equity: Annotated[Decimal | None, Effect("margin-equity-effect")] = None
+    option_buying_power: Annotated[Decimal | None, Effect("option-buying-power-effect")] = None
+    reg_t_margin_requirement: Annotated[
+        Decimal | None, Effect("reg-t-margin-requirement-effect")
+    ] = None
+    reg_t_option_buying_power: Annotated[
+        Decimal | None, Effect("reg-t-option-buying-power-effect")
+    ] = None
+    maintenance_excess: Annotated[Decimal | None, Effect("maintenance-excess-effect")] = None
+    last_state_timestamp: datetime | None = None
+    groups: tuple[MarginReportEntry, ...] = ()
+
+
+# -- query arguments: checked here, before anything is sent ------------------------------------
+
+
+def _day(value: date | None, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise LocalProtocolError(f"{name} must be a date, got {value!r}")
+    return value.isoformat()
+
+
+def _utc(value: datetime, name: str) -> datetime:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise LocalProtocolError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    return value.astimezone(timezone.utc)
+
+
+def _moment(value: datetime | None, name: str) -> str | None:
+    return None if value is None else format_datetime(_utc(value, name))
+
+
+def _one_of(value: str | None, allowed: Iterable[str], name: str) -> str | None:
+    if value is None:
+        return None
+    choices = tuple(allowed)
+    if value not in choices:
+        raise LocalProtocolError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return str(value)
+
+
+def _strings(values: Iterable[str] | None, name: str) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        raise LocalProtocolError(f"{name} takes a list of strings, not one string ({values!r})")
+    found = [str(v) for v in values]
+    return found or None
+
+
+def _per_page(value: int) -> int:
+    if type(value) is not int or value < 1:
+        raise LocalProtocolError(f"per_page must be a positive whole number, got {value!r}")
+    return value
+
+
 def _customer(calls: SessionCalls) -> Operation[Customer]:
     """The logged-in customer (``GET /customers/me``)."""
     return send(calls, "GET", "/customers/me", data_of(Customer))
@@ -303,12 +574,178 @@ def _positions(
     return send(calls, "GET", path, items_of(Position), params=params)
 
 
+def _balance_snapshots(
+    calls: SessionCalls,
+    account_number: str,
+    *,
+    snapshot_date: date | None = None,
+    time_of_day: str | None = None,
+    currency: str | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    per_page: int = 250,
+) -> Pager[Balances]:
+    """Balances as they were (``GET /accounts/{n}/balance-snapshots``), a page at a time.
+
+    Snapshots are taken at the beginning (``time_of_day="BOD"``) and end
+    (``"EOD"``) of each day. With ``start_date``/``end_date`` the answer
+    is each day of the range; with neither, the API sends a few snapshots
+    (the oldest, or the one of ``snapshot_date``, and the most recent).
+    """
+    params = {
+        "snapshot-date": _day(snapshot_date, "snapshot_date"),
+        "time-of-day": _one_of(time_of_day, ("BOD", "EOD"), "time_of_day"),
+        "currency": currency,
+        "start-date": _day(start_date, "start_date"),
+        "end-date": _day(end_date, "end_date"),
+    }
+    path = encode_path("accounts", account_number, "balance-snapshots")
+    return pager(calls, path, page_of(Balances), params, per_page=_per_page(per_page))
+
+
+def _net_liquidating_value_history(
+    calls: SessionCalls,
+    account_number: str,
+    *,
+    time_back: str | None = None,
+    start_time: datetime | None = None,
+) -> Operation[list[NetLiqOhlc]]:
+    """Net liquidating value over time (``GET /accounts/{n}/net-liq/history``).
+
+    Give exactly one of ``time_back`` (one of :data:`TIME_BACK`) and
+    ``start_time`` (an aware datetime; sent in UTC to the second).
+    """
+    if (time_back is None) == (start_time is None):
+        raise LocalProtocolError("give exactly one of time_back and start_time")
+    params: dict[str, str | None] = {
+        "time-back": _one_of(time_back, TIME_BACK, "time_back"),
+        "start-time": None
+        if start_time is None
+        else _utc(start_time, "start_time").strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    path = encode_path("accounts", account_number, "net-liq", "history")
+    return send(calls, "GET", path, items_of(NetLiqOhlc), params=params)
+
+
+def _transactions(
+    calls: SessionCalls,
+    account_number: str,
+    *,
+    per_page: int = 250,
+    sort: str | None = None,
+    type: TransactionType | str | None = None,
+    types: Iterable[TransactionType | str] | None = None,
+    sub_types: Iterable[str] | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    instrument_type: InstrumentType | str | None = None,
+    symbol: str | None = None,
+    underlying_symbol: str | None = None,
+    action: str | None = None,
+    partition_key: str | None = None,
+    futures_symbol: str | None = None,
+    currency: str | None = None,
+) -> Pager[Transaction]:
+    """The account's history (``GET /accounts/{n}/transactions``), a page at a time.
+
+    ``sort`` is ``"Desc"`` (newest first, the API's default) or ``"Asc"``.
+    ``type`` and ``types`` (any of :class:`TransactionType`) cannot be
+    combined. ``start_date``/``end_date`` bound the transaction date,
+    ``start_at``/``end_at`` (aware datetimes) the execution time.
+    """
+    kinds = _strings(types, "types")
+    if type is not None and kinds is not None:
+        raise LocalProtocolError("give type or types, not both (the API refuses the pair)")
+    params = {
+        "sort": _one_of(sort, ("Asc", "Desc"), "sort"),
+        "type": str(type) if type is not None else None,
+        "types[]": kinds,
+        "sub-type[]": _strings(sub_types, "sub_types"),
+        "start-date": _day(start_date, "start_date"),
+        "end-date": _day(end_date, "end_date"),
+        "start-at": _moment(start_at, "start_at"),
+        "end-at": _moment(end_at, "end_at"),
+        "instrument-type": str(instrument_type) if instrument_type is not None else None,
+        "symbol": symbol,
+        "underlying-symbol": underlying_symbol,
+        "action": action,
+        "partition-key": partition_key,
+        "futures-symbol": futures_symbol,
+        "currency": currency,
+    }
+    path = encode_path("accounts", account_number, "transactions")
+    return pager(calls, path, page_of(Transaction), params, per_page=_per_page(per_page))
+
+
+def _transaction(
+    calls: SessionCalls, account_number: str, transaction_id: int
+) -> Operation[Transaction]:
+    """One transaction by id (``GET /accounts/{n}/transactions/{id}``)."""
+    if type(transaction_id) is not int or transaction_id < 0:
+        raise LocalProtocolError(f"transaction_id must be a whole number, got {transaction_id!r}")
+    path = encode_path("accounts", account_number, "transactions", transaction_id)
+    return send(calls, "GET", path, data_of(Transaction))
+
+
+def _total_fees(calls: SessionCalls, account_number: str, day: date) -> Operation[TotalFees]:
+    """The account's fees on one day (``GET /accounts/{n}/transactions/total-fees?date=``)."""
+    if day is None:
+        raise LocalProtocolError("total_fees needs the day")
+    params = {"date": _day(day, "day")}
+    path = encode_path("accounts", account_number, "transactions", "total-fees")
+    return send(calls, "GET", path, data_of(TotalFees), params=params)
+
+
+# Where a margin report nests its objects: report -> groups (one per underlying)
+# -> groups (strategies) -> position-entries.
+_MARGIN_NESTING = ("groups", "groups", "position-entries")
+
+
+def _cleaned(value: Any, depth: int = 0) -> Any:
+    # The margin report writes "no value" as the string "NaN" (fixing-price,
+    # average-open-price...) and sometimes puts empty {} entries among its groups:
+    # the first read as missing values, the second are left out. Anything else
+    # unexpected is left as it is for the decoder to name.
+    if isinstance(value, list):
+        return [_cleaned(v, depth) if isinstance(v, dict) else v for v in value if v != {}]
+    if not isinstance(value, dict):
+        return value
+    out = {key: None if item == "NaN" else item for key, item in value.items()}
+    if depth < len(_MARGIN_NESTING) and _MARGIN_NESTING[depth] in out:
+        nested = _MARGIN_NESTING[depth]
+        out[nested] = _cleaned(out[nested], depth + 1)
+    return out
+
+
+def _margin_report(response: Response) -> MarginReport:
+    data = _cleaned(decode_envelope(response).data)
+    return decode_model(MarginReport, data, what="data")
+
+
+def _margin_requirements(calls: SessionCalls, account_number: str) -> Operation[MarginReport]:
+    """The account's margin report (``GET /margin/accounts/{n}/requirements``).
+
+    Values the API writes as ``"NaN"`` read as ``None``; the empty ``{}``
+    entries it sometimes puts in ``groups`` are left out.
+    """
+    path = encode_path("margin", "accounts", account_number, "requirements")
+    return send(calls, "GET", path, _margin_report)
+
+
 class AccountsAPI:
-    """Customer, account, balance and position endpoints (mixed into every session)."""
+    """Customer, account, balance, position, history and margin endpoints (in every session)."""
 
     customer = Endpoint(_customer)
     accounts = Endpoint(_accounts)
     account = Endpoint(_account)
     trading_status = Endpoint(_trading_status)
     balances = Endpoint(_balances)
+    balance_snapshots = Paged(_balance_snapshots)
     positions = Endpoint(_positions)
+    net_liquidating_value_history = Endpoint(_net_liquidating_value_history)
+    transactions = Paged(_transactions)
+    transaction = Endpoint(_transaction)
+    total_fees = Endpoint(_total_fees)
+    margin_requirements = Endpoint(_margin_requirements)

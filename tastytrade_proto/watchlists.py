@@ -1,9 +1,277 @@
-"""Watchlists: the user's own, public and pairs watchlists."""
+"""Watchlists: the user's own, tastytrade's public ones, and pairs watchlists.
+
+Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
+:attr:`WatchlistsAPI.watchlists`, :attr:`~WatchlistsAPI.watchlist`,
+:attr:`~WatchlistsAPI.create_watchlist`, :attr:`~WatchlistsAPI.replace_watchlist`,
+:attr:`~WatchlistsAPI.delete_watchlist`, :attr:`~WatchlistsAPI.public_watchlists`,
+:attr:`~WatchlistsAPI.public_watchlist`, :attr:`~WatchlistsAPI.pairs_watchlists`,
+:attr:`~WatchlistsAPI.pairs_watchlist`.
+
+A watchlist is addressed by its name, which goes into the path percent-encoded
+(``Futures/Crypto`` is one segment, ``Futures%2FCrypto``).
+
+Retries: creating is sent exactly once (a lost answer could otherwise create
+twice, and the second try would fail on the taken name). Replacing and
+deleting are idempotent and retried like reads: sending the same replacement
+twice leaves the same list; a delete retried after the first one went through
+answers 404, which arrives as :class:`~tastytrade_proto.errors.NotFound`.
+"""
 
 from __future__ import annotations
 
-__all__ = ["WatchlistsAPI"]
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .accounts import InstrumentType
+from .endpoint import Endpoint, data_of, items_of, send
+from .envelope import decode_envelope
+from .errors import LocalProtocolError
+from .http import QueryValue, Response, encode_path
+from .models import Model, decode_list, decode_model, model
+from .operation import Operation
+
+if TYPE_CHECKING:
+    from .client import SessionCalls
+
+__all__ = [
+    "PairsEquation",
+    "PairsWatchlist",
+    "Watchlist",
+    "WatchlistEntry",
+    "WatchlistsAPI",
+]
+
+
+@model
+class WatchlistEntry(Model):
+    """One instrument on a watchlist. Build one to create or replace a list:
+    ``WatchlistEntry("AAPL", InstrumentType.EQUITY)``."""
+
+    symbol: str
+    instrument_type: InstrumentType | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as the API's request body writes it."""
+        entry: dict[str, Any] = {"symbol": self.symbol}
+        if self.instrument_type is not None:
+            entry["instrument-type"] = str(self.instrument_type)
+        return entry
+
+
+@model
+class Watchlist(Model):
+    """A named list of instruments (the user's own, or one of tastytrade's public ones).
+
+    ``watchlist_entry_count`` is set instead of the entries when public
+    watchlists are asked for with ``counts_only=True``.
+    """
+
+    name: str
+    watchlist_entries: tuple[WatchlistEntry, ...] = ()
+    group_name: str | None = None
+    order_index: int | None = None
+    id: str | None = None
+    cms_id: str | None = None
+    watchlist_entry_count: int | None = None
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbols of the entries, in order."""
+        return tuple(entry.symbol for entry in self.watchlist_entries)
+
+
+@model
+class PairsEquation(Model):
+    """One pair of a pairs watchlist: buy this many of one, sell that many of the other."""
+
+    left_symbol: str | None = None
+    left_action: str | None = None
+    left_quantity: int | None = None
+    right_symbol: str | None = None
+    right_action: str | None = None
+    right_quantity: int | None = None
+
+
+@model
+class PairsWatchlist(Model):
+    """A named list of pairs (``GET /pairs-watchlists``)."""
+
+    name: str
+    pairs_equations: tuple[PairsEquation, ...] = ()
+    order_index: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+_Entry = WatchlistEntry | tuple[str, InstrumentType | str] | str
+
+
+def _entries_json(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
+    if isinstance(entries, (str, WatchlistEntry)):
+        raise LocalProtocolError("entries must be a list of entries, not one entry")
+    try:
+        listed = list(entries)
+    except TypeError:
+        raise LocalProtocolError(f"entries must be a list, got {entries!r}") from None
+    out = []
+    for entry in listed:
+        if isinstance(entry, WatchlistEntry):
+            item = entry.to_json()
+        elif isinstance(entry, str):
+            item = {"symbol": entry}
+        elif isinstance(entry, tuple) and len(entry) == 2:
+            item = {"symbol": entry[0], "instrument-type": str(entry[1])}
+        else:
+            raise LocalProtocolError(
+                "each entry must be a WatchlistEntry, a (symbol, instrument type) pair "
+                f"or a symbol, got {entry!r}"
+            )
+        if not isinstance(item["symbol"], str) or not item["symbol"].strip():
+            raise LocalProtocolError("each watchlist entry needs a non-empty symbol")
+        out.append(item)
+    return out
+
+
+def _name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise LocalProtocolError("a watchlist name must be a non-empty string")
+    return name
+
+
+def _body(
+    name: str, entries: Iterable[_Entry], group_name: str | None, order_index: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": _name(name), "watchlist-entries": _entries_json(entries)}
+    if group_name is not None:
+        body["group-name"] = group_name
+    if order_index is not None:
+        if isinstance(order_index, bool) or not isinstance(order_index, int):
+            raise LocalProtocolError(f"order_index must be an int, got {order_index!r}")
+        body["order-index"] = order_index
+    return body
+
+
+def _dashed_entry_keys(item: Any) -> Any:
+    """A watchlist object whose entries' ``instrument_type`` (seen on public
+    watchlists) is also under ``instrument-type``, the key the model reads."""
+    if not isinstance(item, dict) or not isinstance(item.get("watchlist-entries"), list):
+        return item
+    entries = []
+    for entry in item["watchlist-entries"]:
+        if isinstance(entry, dict) and "instrument_type" in entry:
+            entry = {"instrument-type": entry["instrument_type"], **entry}
+        entries.append(entry)
+    return {**item, "watchlist-entries": entries}
+
+
+def _public_watchlist_list(response: Response) -> list[Watchlist]:
+    items = decode_envelope(response).items
+    return decode_list(Watchlist, [_dashed_entry_keys(i) for i in items], what="data.items")
+
+
+def _public_watchlist_one(response: Response) -> Watchlist:
+    data = _dashed_entry_keys(decode_envelope(response).data)
+    return decode_model(Watchlist, data, what="data")
+
+
+def _deleted(response: Response) -> None:
+    # The API has answered a delete both in its envelope and with a bare,
+    # snake_case object; only the status matters (errors are raised earlier).
+    return None
+
+
+# -- endpoints -------------------------------------------------------------------------------
+
+
+def _watchlists(calls: SessionCalls) -> Operation[list[Watchlist]]:
+    """The user's watchlists (``GET /watchlists``)."""
+    return send(calls, "GET", "/watchlists", items_of(Watchlist))
+
+
+def _watchlist(calls: SessionCalls, name: str) -> Operation[Watchlist]:
+    """One of the user's watchlists (``GET /watchlists/{name}``); unknown names raise NotFound."""
+    return send(calls, "GET", encode_path("watchlists", _name(name)), data_of(Watchlist))
+
+
+def _create_watchlist(
+    calls: SessionCalls,
+    name: str,
+    entries: Iterable[_Entry],
+    *,
+    group_name: str | None = None,
+    order_index: int | None = None,
+) -> Operation[Watchlist]:
+    """Create a watchlist (``POST /watchlists``); sent once, never retried.
+
+    ``entries`` are :class:`WatchlistEntry` items, ``(symbol, instrument_type)``
+    pairs or bare symbols. A name already taken is refused by the API.
+    """
+    body = _body(name, entries, group_name, order_index)
+    return send(calls, "POST", "/watchlists", data_of(Watchlist), json=body, idempotent=False)
+
+
+def _replace_watchlist(
+    calls: SessionCalls,
+    name: str,
+    entries: Iterable[_Entry],
+    *,
+    group_name: str | None = None,
+    order_index: int | None = None,
+) -> Operation[Watchlist]:
+    """Replace every entry (and the group and order) of a watchlist
+    (``PUT /watchlists/{name}``); idempotent, so retried like a read."""
+    body = _body(name, entries, group_name, order_index)
+    path = encode_path("watchlists", name)
+    return send(calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True)
+
+
+def _delete_watchlist(calls: SessionCalls, name: str) -> Operation[None]:
+    """Delete a watchlist (``DELETE /watchlists/{name}``); idempotent, so retried.
+
+    A retry after a delete that went through answers 404 (``NotFound``).
+    """
+    path = encode_path("watchlists", _name(name))
+    return send(calls, "DELETE", path, _deleted, idempotent=True)
+
+
+def _public_watchlists(
+    calls: SessionCalls, *, counts_only: bool | None = None
+) -> Operation[list[Watchlist]]:
+    """tastytrade's public watchlists (``GET /public-watchlists``).
+
+    With ``counts_only=True`` each comes with ``watchlist_entry_count`` and no entries.
+    """
+    params: dict[str, QueryValue] = {"counts-only": counts_only}
+    return send(calls, "GET", "/public-watchlists", _public_watchlist_list, params=params)
+
+
+def _public_watchlist(calls: SessionCalls, name: str) -> Operation[Watchlist]:
+    """One public watchlist (``GET /public-watchlists/{name}``)."""
+    path = encode_path("public-watchlists", _name(name))
+    return send(calls, "GET", path, _public_watchlist_one)
+
+
+def _pairs_watchlists(calls: SessionCalls) -> Operation[list[PairsWatchlist]]:
+    """tastytrade's pairs watchlists (``GET /pairs-watchlists``)."""
+    return send(calls, "GET", "/pairs-watchlists", items_of(PairsWatchlist))
+
+
+def _pairs_watchlist(calls: SessionCalls, name: str) -> Operation[PairsWatchlist]:
+    """One pairs watchlist (``GET /pairs-watchlists/{name}``)."""
+    path = encode_path("pairs-watchlists", _name(name))
+    return send(calls, "GET", path, data_of(PairsWatchlist))
 
 
 class WatchlistsAPI:
     """Watchlists endpoints (mixed into every session)."""
+
+    watchlists = Endpoint(_watchlists)
+    watchlist = Endpoint(_watchlist)
+    create_watchlist = Endpoint(_create_watchlist)
+    replace_watchlist = Endpoint(_replace_watchlist)
+    delete_watchlist = Endpoint(_delete_watchlist)
+    public_watchlists = Endpoint(_public_watchlists)
+    public_watchlist = Endpoint(_public_watchlist)
+    pairs_watchlists = Endpoint(_pairs_watchlists)
+    pairs_watchlist = Endpoint(_pairs_watchlist)

@@ -96,7 +96,13 @@ class FaultKind(enum.Enum):
 class Fault:
     """One injected failure, applied to the next ``times`` matching requests.
 
-    ``method`` and ``path`` (a prefix) narrow which requests match.
+    ``method`` and ``path`` (a prefix) narrow which requests match. By default
+    the request fails before the fake handles it (nothing changes). With
+    ``after_handling=True`` the fake handles it first (an order is placed,
+    replaced or cancelled) and only the answer is lost: ``TRUNCATED`` cuts the
+    real answer halfway, ``DISCONNECT`` closes without it, ``SERVER_ERROR``,
+    ``HTML_ERROR`` and ``RATE_LIMITED`` replace it. That is the "placed, but
+    the client never heard" case an order-reconciliation test needs.
     """
 
     kind: FaultKind
@@ -106,8 +112,10 @@ class Fault:
     method: str | None = None
     path: str | None = None
     times: int = 1
+    after_handling: bool = False
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether a request for ``method`` and ``path`` is one this fault hits."""
         return (self.method is None or self.method == method) and (
             self.path is None or path.startswith(self.path)
         )
@@ -213,8 +221,10 @@ class FakeTastytradeAPI:
     authentication generations on or off for everyone (each user can also be
     switched off alone). ``drift`` makes the fake send the type drift the
     real API shows: ``multiplier`` as ``"1.0"``, position ``quantity`` as a
-    string, timestamps with ``Z`` instead of ``+00:00``. ``seed_demo`` adds
-    the demo user (``DEMO_LOGIN``/``DEMO_PASSWORD``, OAuth grant
+    string, timestamps with ``Z`` instead of ``+00:00``. ``market_open``
+    (an attribute too) says whether orders route and fill; :meth:`set_mark`
+    sets the prices they fill at. ``seed_demo`` adds the demo user
+    (``DEMO_LOGIN``/``DEMO_PASSWORD``, OAuth grant
     ``DEMO_CLIENT_SECRET``/``DEMO_REFRESH_TOKEN``) with two accounts.
     """
 
@@ -228,6 +238,7 @@ class FakeTastytradeAPI:
         oauth: bool = True,
         rotate_refresh_tokens: bool = False,
         drift: bool = False,
+        market_open: bool = True,
         seed_demo: bool = True,
     ) -> None:
         self.clock = clock
@@ -237,6 +248,8 @@ class FakeTastytradeAPI:
         self.oauth = oauth
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.drift = drift
+        #: While False, new orders stay ``Received`` and nothing fills.
+        self.market_open = market_open
         self.users: dict[str, FakeUser] = {}
         self.accounts: dict[str, FakeAccount] = {}
         self.requests: list[RecordedRequest] = []
@@ -312,6 +325,18 @@ class FakeTastytradeAPI:
         self.faults.append(fault)
         return fault
 
+    def set_mark(self, symbol: str, price: Decimal | str | int) -> None:
+        """Set the price the fake trades ``symbol`` at (per share, contract or coin).
+
+        Positions in it are revalued, and working orders the new mark makes
+        marketable fill at once. Defaults: ``_fake_orders.DEFAULT_MARKS``.
+        """
+        _fake_orders.set_mark(self, symbol, price)
+
+    def mark(self, symbol: str) -> Decimal | None:
+        """The price the fake trades ``symbol`` at, or ``None`` when it has none."""
+        return _fake_orders.mark(self, symbol)
+
     def expire_tokens(self) -> None:
         """Every session and access token stops working at once."""
         for token in self._tokens.values():
@@ -371,9 +396,6 @@ class FakeTastytradeAPI:
                 expires_at="2026-12-18T14:30:00.000+00:00",
             ),
         ]
-        self._place(
-            margin, _order_request("MSFT", "Buy to Open", 10, "Limit", "410.00", "Debit"), "Live"
-        )
 
     # -- answering -----------------------------------------------------------------
 
@@ -393,7 +415,8 @@ class FakeTastytradeAPI:
             )
         )
         fault = self._take_fault(request.method, path)
-        if fault is not None and fault.kind is not FaultKind.SLOW:
+        failing = fault is not None and fault.kind is not FaultKind.SLOW
+        if fault is not None and failing and not fault.after_handling:
             return self._fault_reply(fault)
         try:
             response = self._route(request, path, now)
@@ -401,6 +424,8 @@ class FakeTastytradeAPI:
             response = refused.response
         except Exception as exc:  # a bug in the fake must still answer like a server
             response = _error(500, "internal_server_error", f"fake failed: {type(exc).__name__}")
+        if fault is not None and failing:
+            return self._fault_reply(fault, response)
         if fault is not None:
             return Reply(response, delay=fault.delay)
         return Reply(response)
@@ -414,7 +439,7 @@ class FakeTastytradeAPI:
                 return fault
         return None
 
-    def _fault_reply(self, fault: Fault) -> Reply:
+    def _fault_reply(self, fault: Fault, handled: Response | None = None) -> Reply:
         kind = fault.kind
         if kind is FaultKind.RATE_LIMITED:
             headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
@@ -433,6 +458,8 @@ class FakeTastytradeAPI:
         if kind is FaultKind.HTML_ERROR:
             return Reply(Response(502, (("content-type", "text/html"),), _LOAD_BALANCER_502))
         filler = _json(200, {"data": {"filler": "x" * 200}, "context": "/"})
+        if handled is not None and len(handled.body) >= 2:
+            filler = handled  # the real answer, cut or never sent
         if kind is FaultKind.TRUNCATED:
             return Reply(filler, truncate=True)
         return Reply(filler, disconnect=True)
@@ -663,7 +690,7 @@ class FakeTastytradeAPI:
             answer["refresh_token"] = rotated
         return _json(200, answer)
 
-    # -- accounts, balances, positions, orders ----------------------------------------------
+    # -- accounts, balances, positions (orders: _fake_orders) ----------------------------------
 
     def _customer(self, request: Request, now: float) -> Response:
         user = self._user_for(request, now)
@@ -717,6 +744,7 @@ class FakeTastytradeAPI:
 
     def _balances(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
+        _fake_orders.settle(self, now, [account])
         long_value = sum(
             (
                 _dec(p["close-price"]) * _dec(p["quantity"]) * _dec(p["multiplier"])
@@ -733,9 +761,7 @@ class FakeTastytradeAPI:
             ),
             Decimal(0),
         )
-        reserved = sum(
-            (_order_cost(o) for o in account.orders if o["status"] in _WORKING), Decimal(0)
-        )
+        reserved = _fake_orders.reserved(self, account)
         net = account.cash_balance + long_value - short_value
         data = {
             "account-number": number,
@@ -760,6 +786,7 @@ class FakeTastytradeAPI:
 
     def _positions(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
+        _fake_orders.settle(self, now, [account])
         items = []
         for position in account.positions:
             item = dict(position)
@@ -772,110 +799,6 @@ class FakeTastytradeAPI:
             items.append(item)
         return _json(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
 
-    def _live_orders(self, request: Request, now: float, number: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        return _json(
-            200,
-            {"data": {"items": account.orders}, "context": f"/accounts/{number}/orders/live"},
-        )
-
-    def _order(self, request: Request, now: float, number: str, order_id: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        return _json(200, {"data": self._find_order(account, order_id), "context": request.path})
-
-    def _find_order(self, account: FakeAccount, order_id: str) -> dict[str, Any]:
-        for order in account.orders:
-            if str(order["id"]) == order_id:
-                return order
-        raise _refuse(404, "record_not_found", f"Order {order_id} not found")
-
-    def _place_order(self, request: Request, now: float, number: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        body = self._body(request)
-        problems = _order_problems(body)
-        if problems:
-            raise _refuse(
-                422,
-                "preflight_check_failure",
-                "One or more preflight checks failed",
-                errors=[{"code": code, "message": message} for code, message in problems],
-            )
-        # Like production: no deduplication, not even on external-identifier.
-        order = self._place(account, body, "Routed")
-        data = {
-            "order": order,
-            "buying-power-effect": {
-                "change-in-buying-power": str(_order_cost(order)),
-                "change-in-buying-power-effect": "Debit",
-                "effect": "Debit",
-            },
-            "fee-calculation": {"total-fees": "0.0", "total-fees-effect": "None"},
-            "warnings": [],
-        }
-        return _json(201, {"data": data, "context": f"/accounts/{number}/orders"})
-
-    def _place(self, account: FakeAccount, body: dict[str, Any], status: str) -> dict[str, Any]:
-        order_id = self._next_order_id
-        self._next_order_id += 1
-        legs = [
-            {
-                "instrument-type": leg.get("instrument-type", "Equity"),
-                "symbol": leg.get("symbol"),
-                "quantity": int(_dec(leg.get("quantity", 0))),
-                "remaining-quantity": int(_dec(leg.get("quantity", 0))),
-                "action": leg.get("action"),
-                "fills": [],
-            }
-            for leg in body.get("legs", [])
-        ]
-        order: dict[str, Any] = {
-            "id": order_id,
-            "account-number": account.account_number,
-            "time-in-force": body.get("time-in-force", "Day"),
-            "order-type": body.get("order-type"),
-            "size": sum(leg["quantity"] for leg in legs),
-            "underlying-symbol": legs[0]["symbol"] if legs else None,
-            "underlying-instrument-type": legs[0]["instrument-type"] if legs else None,
-            "status": status,
-            "cancellable": True,
-            "editable": True,
-            "edited": False,
-            "legs": legs,
-            "updated-at": int(self.clock() * 1000),
-            "received-at": self._timestamp(self.clock()),
-        }
-        for key in (
-            "price",
-            "price-effect",
-            "stop-trigger",
-            "value",
-            "value-effect",
-            "external-identifier",
-        ):
-            if key in body:
-                order[key] = str(body[key]) if isinstance(body[key], Decimal | int) else body[key]
-        account.orders.append(order)
-        return order
-
-    def _cancel_order(self, request: Request, now: float, number: str, order_id: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        order = self._find_order(account, order_id)
-        if order["status"] not in _WORKING:
-            raise _refuse(422, "order_not_cancellable", f"Order {order_id} is {order['status']}")
-        order.update(status="Cancelled", cancellable=False, editable=False)
-        order["cancelled-at"] = self._timestamp(now)
-        order["updated-at"] = int(now * 1000)
-        return _json(200, {"data": order, "context": request.path})
-
-
-_WORKING = frozenset({"Received", "Routed", "In Flight", "Live"})
-_ACTIONS = frozenset(
-    {"Buy to Open", "Buy to Close", "Sell to Open", "Sell to Close", "Buy", "Sell"}
-)
-_ORDER_TYPES = frozenset(
-    {"Limit", "Market", "Marketable Limit", "Stop", "Stop Limit", "Notional Market"}
-)
-
 
 def _dec(value: Any) -> Decimal:
     try:
@@ -884,84 +807,7 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-def _order_cost(order: dict[str, Any]) -> Decimal:
-    price = _dec(order.get("price", 0))
-    return price * sum((_dec(leg.get("quantity", 0)) for leg in order.get("legs", [])), Decimal(0))
-
-
-def _order_problems(body: dict[str, Any]) -> list[tuple[str, str]]:
-    problems = []
-    if body.get("order-type") not in _ORDER_TYPES:
-        problems.append(("invalid_order_type", "order-type is missing or unknown"))
-    legs = body.get("legs")
-    if not isinstance(legs, list) or not legs:
-        problems.append(("legs_required", "An order needs at least one leg"))
-        legs = []
-    for leg in legs:
-        if not isinstance(leg, dict) or leg.get("action") not in _ACTIONS or not leg.get("symbol"):
-            problems.append(("invalid_leg", "Each leg needs a symbol and a valid action"))
-        elif _dec(leg.get("quantity", 0)) <= 0:
-            problems.append(("invalid_quantity", "Leg quantity must be positive"))
-    if body.get("order-type") in ("Limit", "Stop Limit") and "price" not in body:
-        problems.append(("price_required", "A limit order needs a price"))
-    if body.get("time-in-force") in ("GTC", "GTD") and body.get("order-type") == "Market":
-        problems.append(
-            ("gtc_market_orders_not_supported", "GTC/GTD Market orders are not supported.")
-        )
-    return problems
-
-
-def _position(
-    account: str,
-    symbol: str,
-    kind: str,
-    underlying: str,
-    quantity: int,
-    direction: str,
-    average_open: str,
-    close: str,
-    multiplier: int,
-    expires_at: str | None = None,
-) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "account-number": account,
-        "symbol": symbol,
-        "instrument-type": kind,
-        "underlying-symbol": underlying,
-        "quantity": quantity,
-        "quantity-direction": direction,
-        "close-price": close,
-        "average-open-price": average_open,
-        "average-daily-market-close-price": close,
-        "multiplier": multiplier,
-        "cost-effect": "Debit" if direction == "Long" else "Credit",
-        "is-frozen": False,
-        "is-suppressed": False,
-        "restricted-quantity": 0,
-        "realized-day-gain": "0.0",
-        "realized-day-gain-effect": "None",
-        "realized-today": "0.0",
-        "realized-today-effect": "None",
-        "created-at": "2026-10-01T14:30:00.000+00:00",
-        "updated-at": "2026-11-20T21:00:00.000+00:00",
-    }
-    if expires_at:
-        item["expires-at"] = expires_at
-    return item
-
-
-def _order_request(
-    symbol: str, action: str, quantity: int, order_type: str, price: str, effect: str
-) -> dict[str, Any]:
-    return {
-        "time-in-force": "Day",
-        "order-type": order_type,
-        "price": price,
-        "price-effect": effect,
-        "legs": [
-            {"instrument-type": "Equity", "symbol": symbol, "quantity": quantity, "action": action}
-        ],
-    }
+_position = _fake_orders.position_json
 
 
 _ACCOUNT = r"/accounts/([A-Za-z0-9]+)"
@@ -977,10 +823,6 @@ _ROUTES: list[Route] = [
     ("GET", re.compile(r"/customers/me/accounts/([A-Za-z0-9]+)"), FakeTastytradeAPI._account),
     ("GET", re.compile(_ACCOUNT + r"/balances"), FakeTastytradeAPI._balances),
     ("GET", re.compile(_ACCOUNT + r"/positions"), FakeTastytradeAPI._positions),
-    ("GET", re.compile(_ACCOUNT + r"/orders/live"), FakeTastytradeAPI._live_orders),
-    ("GET", re.compile(_ACCOUNT + r"/orders/(\d+)"), FakeTastytradeAPI._order),
-    ("POST", re.compile(_ACCOUNT + r"/orders"), FakeTastytradeAPI._place_order),
-    ("DELETE", re.compile(_ACCOUNT + r"/orders/(\d+)"), FakeTastytradeAPI._cancel_order),
 ]
 for _area in _AREAS:
     _ROUTES += _area.ROUTES
