@@ -163,9 +163,13 @@ def _to_decimal(value: Any) -> Decimal:
         number = Decimal(value)
     else:
         raise _Invalid(f"expected a decimal, got {_show(value)}")
-    if not number.is_finite() or abs(number.adjusted()) > _MAX_ADJUSTED_EXPONENT:
+    if not _in_range(number):
         raise _Invalid(f"expected a finite decimal in range, got {_show(value)}")
     return number
+
+
+def _in_range(number: Decimal) -> bool:
+    return number.is_finite() and abs(number.adjusted()) <= _MAX_ADJUSTED_EXPONENT
 
 
 def _to_int(value: Any) -> int:
@@ -355,6 +359,15 @@ def model(cls: TModel) -> TModel:
     return made  # type: ignore[no-any-return]
 
 
+def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    for klass in cls.__mro__:
+        slot = klass.__dict__.get(name)
+        if slot is not None and hasattr(slot, "__set__"):
+            setter: Callable[[Any, Any], None] = slot.__set__
+            return setter
+    raise TypeError(f"{cls.__name__}.{name} is not a slot")  # pragma: no cover - models are slotted
+
+
 def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     hints = typing.get_type_hints(cls, include_extras=True)
     lines = [
@@ -367,7 +380,8 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
         "    try:",
     ]
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
-    env.update(cls=cls, _set=object.__setattr__, _signed=signed)
+    env.update(cls=cls, _set_raw=_slot_setter(cls, "_raw"), _signed=signed)
+    env.update(_Decimal=Decimal, _InvalidOperation=InvalidOperation, _in_range=_in_range)
     for index, spec in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
         hint = hints[spec.name]
         marks = getattr(hint, "__metadata__", ())
@@ -391,17 +405,32 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
                 "        elif value.__class__ is not str:",
                 f"            value = c{index}(value)",
             ]
+        elif converter is _to_decimal:  # the other common case: a short decimal string
+            lines += [
+                "        if value is None:",
+                f"            value = {fallback}",
+                "        elif value.__class__ is str and len(value) <= 40:",
+                "            try:",
+                "                number = _Decimal(value)",
+                "            except _InvalidOperation:",
+                f"                number = c{index}(value)  # raises, naming the value",
+                f"            value = number if _in_range(number) else c{index}(value)",
+                "        else:",
+                f"            value = c{index}(value)",
+            ]
         else:
             lines.append(f"        value = {fallback} if value is None else c{index}(value)")
         if effect:
             lines.append(
                 f"        value = None if value is None else _signed(value, get({effect!r}))"
             )
-        lines.append(f"        _set(obj, {spec.name!r}, value)")
+        # The slot's own setter: what object.__setattr__ ends in, minus the lookup.
+        env[f"s{index}"] = _slot_setter(cls, spec.name)
+        lines.append(f"        s{index}(obj, value)")
     lines += [
         "    except _Invalid as invalid:",
         "        raise invalid.at(key) from None",
-        "    _set(obj, '_raw', data)",
+        "    _set_raw(obj, data)",
         "    return obj",
     ]
 

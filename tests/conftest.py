@@ -7,10 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tastytrade_proto import Response
 
 pytest_plugins = ["tastytrade_proto.testing.pytest_plugin"]
+
+# Properties assert what holds for every input, not how fast it runs: on a loaded two-core CI
+# machine, hypothesis's timing checks would fail tests that are correct.
+settings.register_profile("project", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("project")
 
 SAMPLES = Path(__file__).parent / "samples"
 

@@ -96,3 +96,36 @@ def test_sync_and_async_sessions_offer_the_same_calls() -> None:
     for module in ("tastytrade_requests", "tastytrade_aiohttp", "tastytrade_trio"):
         session = __import__(module).Session
         assert not set(vars(session)) & (set(calls(SyncSession)) - {"run", "close"}), module
+
+
+def test_readme_usage_example_runs_against_the_fake(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tastytrade_requests
+    from tastytrade_proto.testing import (
+        DEMO_CLIENT_SECRET,
+        DEMO_REFRESH_TOKEN,
+        FakeTastytradeAPI,
+        FakeTastytradeServer,
+    )
+
+    (code,) = [b for b in blocks("python") if "place_order" in b]
+    saved: list[object] = []
+    with FakeTastytradeServer(FakeTastytradeAPI()) as server:
+        real = tastytrade_requests.Session
+
+        class Session(real):  # type: ignore[misc, valid-type]
+            def __init__(self, **settings: object) -> None:
+                super().__init__(base_url=server.base_url, **settings)
+
+        monkeypatch.setattr(tastytrade_requests, "Session", Session)
+        namespace = {
+            "save_token": saved.append,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "refresh_token": DEMO_REFRESH_TOKEN,
+        }
+        exec(compile(code, "README.md", "exec"), namespace)
+        placed = namespace["placed"]
+        assert server.api.count("POST", "/accounts/5WT00001/orders") == 1
+    assert saved and placed.order.legs[0].symbol == "AAPL"  # type: ignore[attr-defined]
+    assert "BuyingPowerEffect(" in capsys.readouterr().out

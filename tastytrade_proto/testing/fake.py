@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
 from ..http import Request, Response
 from . import _fake_accounts, _fake_instruments, _fake_market, _fake_orders, _fake_watchlists
-from ._fakekit import Refused, Route, error, refuse, reply
+from ._fakekit import Refused, Route, error, query, query_one, refuse, reply
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -745,31 +745,27 @@ class FakeTastytradeAPI:
     def _balances(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
         _fake_orders.settle(self, now, [account])
-        long_value = sum(
-            (
-                _dec(p["close-price"]) * _dec(p["quantity"]) * _dec(p["multiplier"])
-                for p in account.positions
-                if p["quantity-direction"] == "Long"
-            ),
-            Decimal(0),
-        )
-        short_value = sum(
-            (
-                _dec(p["close-price"]) * _dec(p["quantity"]) * _dec(p["multiplier"])
-                for p in account.positions
-                if p["quantity-direction"] == "Short"
-            ),
-            Decimal(0),
-        )
+        # Equities and options count at market value; a future only by its gain or loss
+        # since it was opened (its notional is not the account's money).
+        values = {key: Decimal(0) for key in _VALUE_KEYS}
+        futures_gain = Decimal(0)
+        for p in account.positions:
+            size = _dec(p["quantity"]) * _dec(p["multiplier"])
+            side = "long" if p["quantity-direction"] == "Long" else "short"
+            kind = {"Equity": "equity", "Future": "futures"}.get(p["instrument-type"], "derivative")
+            values[f"{side}-{kind}-value"] += _dec(p["close-price"]) * size
+            if kind == "futures":
+                opened = _dec(p.get("average-open-price", p["close-price"]))
+                gain = (_dec(p["close-price"]) - opened) * size
+                futures_gain += gain if side == "long" else -gain
+        long_value = values["long-equity-value"] + values["long-derivative-value"]
+        short_value = values["short-equity-value"] + values["short-derivative-value"]
         reserved = _fake_orders.reserved(self, account)
-        net = account.cash_balance + long_value - short_value
+        net = account.cash_balance + long_value - short_value + futures_gain
         data = {
             "account-number": number,
             "cash-balance": str(account.cash_balance),
-            "long-equity-value": str(long_value),
-            "short-equity-value": "0.0",
-            "long-derivative-value": "0.0",
-            "short-derivative-value": str(short_value),
+            **{key: str(value) for key, value in values.items()},
             "net-liquidating-value": str(net),
             "equity-buying-power": str((account.cash_balance - reserved) * 2),
             "derivative-buying-power": str(account.cash_balance - reserved),
@@ -787,8 +783,20 @@ class FakeTastytradeAPI:
     def _positions(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
         _fake_orders.settle(self, now, [account])
+        asked = query(request)
+        underlyings = set(asked.get("underlying-symbol[]", []))
+        symbol = query_one(request, "symbol")
+        kind = query_one(request, "instrument-type")
+        closed = query_one(request, "include-closed-positions") == "true"
         items = []
         for position in account.positions:
+            if (
+                (underlyings and position["underlying-symbol"] not in underlyings)
+                or (symbol is not None and position["symbol"] != symbol)
+                or (kind is not None and position["instrument-type"] != kind)
+                or (not closed and _dec(position["quantity"]) == 0)
+            ):
+                continue
             item = dict(position)
             if self.drift:
                 item["multiplier"] = f"{item['multiplier']}.0"
@@ -798,6 +806,13 @@ class FakeTastytradeAPI:
                         item[key] = item[key].replace("+00:00", "Z")
             items.append(item)
         return _json(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
+
+
+_VALUE_KEYS = tuple(
+    f"{side}-{kind}-value"
+    for side in ("long", "short")
+    for kind in ("equity", "derivative", "futures")
+)
 
 
 def _dec(value: Any) -> Decimal:
