@@ -4,10 +4,16 @@ The core builds :class:`Request` values and interprets :class:`Response`
 values; it never opens a socket, sleeps or reads a clock. Transports
 (``tastytrade_requests``, ``tastytrade_aiohttp``, ``tastytrade_trio``, or your
 own) drive its :class:`Operation` steps. See ``docs/architecture.md``.
+
+The REST API lives in one module per area (:mod:`.accounts`, :mod:`.orders`,
+:mod:`.instruments`, :mod:`.market_data`, :mod:`.watchlists`), each with its
+models; every session offers every endpoint (:class:`API`).
 """
 
-from . import flows
+from . import accounts, flows, instruments, market_data, orders, watchlists
 from ._version import __version__
+from .api import API
+from .endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
 from .envelope import (
     MAX_BODY_BYTES,
     Envelope,
@@ -67,6 +73,7 @@ from .http import (
     encode_path,
     encode_query,
 )
+from .models import ApiEnum, Model, PriceEffect, model, signed, unsigned
 from .operation import (
     Ask,
     Context,
@@ -96,6 +103,7 @@ from .wire import HTTP11Connection, parse_response, serialize_request
 
 __all__ = [
     "ALLOWED",
+    "API",
     "CERTIFICATION",
     "CLASSIC_OTP_INVALID_CODE",
     "CLASSIC_OTP_REQUIRED_CODE",
@@ -109,8 +117,10 @@ __all__ = [
     "REFRESH_MARGIN",
     "AccessTokenIssued",
     "Action",
+    "ApiEnum",
     "ApiError",
     "Ask",
+    "AsyncPageIterator",
     "AuthNeed",
     "AuthScheme",
     "AuthenticationError",
@@ -119,6 +129,7 @@ __all__ = [
     "DecodeError",
     "DeviceChallengeRequired",
     "Done",
+    "Endpoint",
     "Envelope",
     "Environment",
     "ErrorDetail",
@@ -131,11 +142,17 @@ __all__ = [
     "LocalProtocolError",
     "LoggedIn",
     "LoggedOut",
+    "Model",
     "NotFound",
     "OAuthError",
     "Operation",
     "OperationState",
+    "Page",
+    "PageIterator",
+    "Paged",
+    "Pager",
     "Pagination",
+    "PriceEffect",
     "QueryValue",
     "RateLimited",
     "RefreshTokenRotated",
@@ -161,6 +178,7 @@ __all__ = [
     "VersionNotSupported",
     "Wait",
     "__version__",
+    "accounts",
     "decode_envelope",
     "drive",
     "drive_async",
@@ -170,9 +188,16 @@ __all__ = [
     "error_from_response",
     "flows",
     "format_datetime",
+    "instruments",
+    "market_data",
+    "model",
+    "orders",
     "parse_datetime",
     "parse_json",
     "parse_response",
     "parse_retry_after",
     "serialize_request",
+    "signed",
+    "unsigned",
+    "watchlists",
 ]
