@@ -179,8 +179,15 @@ def encode_path(*segments: str | int) -> str:
 
     >>> encode_path("instruments", "futures", "/ESZ6")
     '/instruments/futures/%2FESZ6'
+
+    An empty segment, ``.`` or ``..`` is refused (``LocalProtocolError``):
+    ``/accounts/../orders`` would reach another endpoint.
     """
-    return "".join("/" + quote(str(s), safe="") for s in segments)
+    texts = [str(s) for s in segments]
+    for text in texts:
+        if text in ("", ".", ".."):  # clients and proxies would fold these into another path
+            raise LocalProtocolError(f"a path segment cannot be {text!r}")
+    return "".join("/" + quote(text, safe="") for text in texts)
 
 
 def encode_query(params: Mapping[str, QueryValue]) -> str:

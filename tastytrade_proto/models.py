@@ -26,7 +26,7 @@ import enum
 import types
 import typing
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -181,7 +181,11 @@ def _to_int(value: Any) -> int:
             number = Decimal(value) if len(str(value)) <= 40 else None
         except InvalidOperation:
             number = None
-        if number is not None and number.is_finite() and number == number.to_integral_value():
+        if (
+            number is not None
+            and _in_range(number)  # "1e999999999" would take forever as an int
+            and number == number.to_integral_value()
+        ):
             return int(number)
     raise _Invalid(f"expected a whole number, got {_show(value)}")
 
@@ -211,8 +215,11 @@ def _to_datetime(value: Any) -> datetime:
             return parse_datetime(value)
         except ValueError:
             pass
-    elif type(value) is int and -(10**14) < value < 10**14:  # epoch milliseconds
-        return datetime.fromtimestamp(value / 1000, tz=timezone.utc)
+    elif type(value) is int:  # epoch milliseconds
+        try:
+            return _EPOCH + timedelta(milliseconds=value)
+        except (OverflowError, ValueError):
+            pass
     raise _Invalid(f"expected a date-time with an offset, got {_show(value)}")
 
 

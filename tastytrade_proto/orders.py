@@ -26,16 +26,16 @@ safe to place again. If the look-up itself fails: :class:`OrderOutcomeUnknown`.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from . import flows
 from .accounts import InstrumentType, QuantityDirection
 from .endpoint import Endpoint, Paged, Pager, data_of, page_of, pager, send
-from .envelope import Envelope, decode_envelope
+from .envelope import Envelope, decode_envelope, error_from_response
 from .errors import (
     DecodeError,
     LocalProtocolError,
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_LEGS",
+    "RECONCILE_CLOCK_SKEW",
     "RECONCILE_DELAYS",
     "BuyingPowerEffect",
     "ComplexOrder",
@@ -98,10 +99,15 @@ T = TypeVar("T")
 MAX_LEGS = 4
 
 #: Seconds waited before each look for an order whose placement had an unknown
-#: outcome (a timeout, a 5xx, a broken answer). An order can take a moment to
-#: show among the account's orders, so the looks are spread out: 0.5 s, then
-#: 1 s, then 2 s (3.5 s in all, three looks). ``place_order`` takes others.
-RECONCILE_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
+#: outcome (a timeout, a 5xx, a broken answer). A server still working on the
+#: request can show the order late, so the looks are spread over 15.5 s:
+#: 0.5, 1, 2, 4 and 8 s apart. ``place_order`` takes others.
+RECONCILE_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+#: An order found by its identifier counts as this placement's only if the
+#: server received it no earlier than this many seconds before the request was
+#: sent (clocks differ); an older one is an earlier use of the same identifier.
+RECONCILE_CLOCK_SKEW = 120.0
 
 # A look-up reads at most this many pages of the day's orders.
 _MAX_LOOKUP_PAGES = 100
@@ -140,10 +146,13 @@ class TickSizeError(InvalidOrder):
 class OrderNotPlaced(TastytradeError):
     """A placement's outcome was unknown, and the order is not among the account's orders.
 
-    The ``POST`` failed ambiguously (the original error is ``__cause__``); the
-    account's orders of the day were then searched for ``external_identifier``
-    (``looks`` times, waiting in between) and it was not there. The order was
-    not placed: it is safe to place it again (with the same identifier).
+    The ``POST`` failed ambiguously (a transport error after it went out, or
+    a 5xx; the original error is ``__cause__``); the account's orders of the
+    day were then searched for ``external_identifier`` (``looks`` times, over
+    :data:`RECONCILE_DELAYS`) and no order sent at or after this request was
+    there. As far as the API shows, it was not placed: place it again if you
+    still want it. (An answer the server gave with a 2xx status never ends
+    here: that order was placed, see :class:`OrderOutcomeUnknown`.)
     """
 
     def __init__(self, message: str, *, external_identifier: str, looks: int) -> None:
@@ -153,20 +162,28 @@ class OrderNotPlaced(TastytradeError):
 
 
 class OrderOutcomeUnknown(TastytradeError):
-    """A placement's outcome was unknown, and looking the order up failed too.
+    """A placement's outcome was unknown, and looking the order up did not settle it.
 
-    The order may or may not have been placed. ``__cause__`` is the original
-    error of the ``POST``; ``lookup_error`` is why the look-up failed. Look
-    for ``external_identifier`` among the account's orders (``live_orders``)
-    before placing it again.
+    Either the look-up failed (``lookup_error``), or the server accepted the
+    order (``accepted``: it answered 2xx, but the answer could not be read)
+    and the order has not shown among the account's orders yet. ``__cause__``
+    is the original error of the ``POST``. Look for ``external_identifier``
+    among the account's orders (``live_orders``) before placing it again; when
+    ``accepted`` is true, it was placed.
     """
 
     def __init__(
-        self, message: str, *, external_identifier: str, lookup_error: TastytradeError
+        self,
+        message: str,
+        *,
+        external_identifier: str,
+        lookup_error: TastytradeError | None = None,
+        accepted: bool = False,
     ) -> None:
         super().__init__(message)
         self.external_identifier = external_identifier
         self.lookup_error = lookup_error
+        self.accepted = accepted
 
 
 # -- vocabularies -------------------------------------------------------------------------
@@ -1368,9 +1385,17 @@ def _ambiguous(error: TastytradeError) -> bool:
     """Whether a failed ``POST`` may still have placed the order."""
     if isinstance(error, TransportError):
         return error.request_sent
+    if _accepted(error):
+        return True  # a 2xx whose answer could not be read: it was placed
     if isinstance(error, RateLimited):
         return False  # refused before it was processed
     return isinstance(error, (ServerError, DecodeError))
+
+
+def _accepted(error: TastytradeError) -> bool:
+    """Whether the server answered the ``POST`` with a success status."""
+    status = getattr(error, "status", None)
+    return isinstance(status, int) and 200 <= status < 300
 
 
 def _all_items(
@@ -1379,24 +1404,42 @@ def _all_items(
     retry: RetryPolicy,
     build: Callable[[int], Request],
     kind: type[M],
+    keep: Callable[[Any], bool] | None = None,
 ) -> Flow[list[M]]:
-    """Every item of a (possibly paginated) list, page after page, as a sub-flow."""
-    items: list[M] = []
-    offset = 0
-    for _ in range(_MAX_LOOKUP_PAGES):
-        envelope: Envelope = yield from flows.request_flow(
-            ctx, machine, build(offset), decode_envelope, True, retry
-        )
-        items.extend(decode_list(kind, envelope.items, what="data.items"))
-        paging = envelope.pagination
-        if paging is None or not paging.has_next:
-            return items
-        if paging.page_offset + 1 <= offset:
-            raise DecodeError(
-                f"pagination went backwards (page-offset {paging.page_offset} after {offset})"
-            )
-        offset = paging.page_offset + 1
-    raise DecodeError(f"the list did not end within {_MAX_LOOKUP_PAGES} pages")
+    """Every item of a (possibly paginated) list, page after page, as a sub-flow.
+
+    With ``keep``, only the raw items it accepts are decoded: a look-up for
+    one's own order must not fail on someone else's malformed row.
+    """
+
+    def decode_page(envelope: Envelope) -> list[M]:
+        rows = envelope.items
+        if keep is not None:
+            rows = [row for row in rows if keep(row)]
+        return decode_list(kind, rows, what="data.items")
+
+    return (yield from flows._paginate(ctx, machine, build, decode_page, retry, _MAX_LOOKUP_PAGES))
+
+
+def _carries(identifiers: Collection[str]) -> Callable[[Any], bool]:
+    """Whether a raw order, or a raw complex order's trigger or orders, carries one of ours."""
+
+    def own(row: Any) -> bool:
+        return isinstance(row, dict) and row.get("external-identifier") in identifiers
+
+    def keep(row: Any) -> bool:
+        if own(row) or (isinstance(row, dict) and own(row.get("trigger-order"))):
+            return True
+        orders = row.get("orders") if isinstance(row, dict) else None
+        return isinstance(orders, list) and any(own(o) for o in orders)
+
+    return keep
+
+
+def _since(sent_at: float) -> Callable[[Order], bool]:
+    """Whether an order was received no earlier than this placement (less the skew)."""
+    earliest = datetime.fromtimestamp(sent_at - RECONCILE_CLOCK_SKEW, tz=timezone.utc)
+    return lambda order: order.received_at is None or order.received_at >= earliest
 
 
 def _list_builder(calls: SessionCalls, path: str) -> Callable[[int], Request]:
@@ -1435,6 +1478,7 @@ def _reconcile(
     A look that fails (after its own retries): :class:`OrderOutcomeUnknown`.
     """
     machine.scrub_error(error)  # it travels as __cause__, outside the operation's scrubbing
+    accepted = _accepted(error)
     for delay in delays:
         yield Wait(delay)
         try:
@@ -1450,10 +1494,20 @@ def _reconcile(
             ) from error
         if found is not None:
             return found
+    if accepted:
+        raise OrderOutcomeUnknown(
+            f"the server accepted the order {identifier!r} (HTTP {getattr(error, 'status', '')}) "
+            f"but its answer could not be read ({error}), and the order was not among the "
+            f"account's orders after {len(delays)} looks over {sum(delays):g} s: it was placed; "
+            "do not place it again, look for its external-identifier later",
+            external_identifier=identifier,
+            accepted=True,
+        ) from error
     raise OrderNotPlaced(
-        f"placing the order {identifier!r} failed with an unknown outcome ({error}); it was not "
-        f"among the account's orders after {len(delays)} looks over {sum(delays):g} s, so it "
-        "was not placed: it is safe to place it again",
+        f"placing the order {identifier!r} failed with an unknown outcome ({error}), and no "
+        f"such order was among the account's orders after {len(delays)} looks over "
+        f"{sum(delays):g} s: as far as the API shows it was not placed; place it again if you "
+        "still want it",
         external_identifier=identifier,
         looks=len(delays),
     ) from error
@@ -1468,18 +1522,37 @@ def _newest(orders: Iterable[Order]) -> Order | None:
     return best
 
 
-def _decode_placed(response: Response) -> OrderResponse:
-    placed = decode_model(OrderResponse, decode_envelope(response).data, what="data")
-    if placed.order is None:
-        raise DecodeError("the placement's answer has no order", status=response.status)
-    return placed
+def _placed_decoder(part: str) -> Callable[[Response], OrderResponse]:
+    """A decoder of a placement's answer that must hold ``part`` (``order``, ``complex-order``).
+
+    Whatever goes wrong reading a 2xx answer is a ``DecodeError`` with its
+    status, so that the placement is reconciled as accepted, never mistaken
+    for a refusal or lost as an unexpected exception.
+    """
+
+    def decode(response: Response) -> OrderResponse:
+        if not response.ok:
+            raise error_from_response(response)
+        try:
+            placed = decode_model(OrderResponse, decode_envelope(response).data, what="data")
+        except TastytradeError as error:
+            if isinstance(error, DecodeError) and error.status is not None:
+                raise
+            raise DecodeError(str(error), status=response.status) from None
+        except Exception as error:  # a decoder bug must not hide an accepted order
+            raise DecodeError(
+                f"the placement's answer could not be read ({type(error).__name__})",
+                status=response.status,
+            ) from None
+        if getattr(placed, part.replace("-", "_")) is None:
+            raise DecodeError(f"the placement's answer has no {part}", status=response.status)
+        return placed
+
+    return decode
 
 
-def _decode_complex_placed(response: Response) -> OrderResponse:
-    placed = decode_model(OrderResponse, decode_envelope(response).data, what="data")
-    if placed.complex_order is None:
-        raise DecodeError("the placement's answer has no complex-order", status=response.status)
-    return placed
+_decode_placed = _placed_decoder("order")
+_decode_complex_placed = _placed_decoder("complex-order")
 
 
 def _post_once(
@@ -1585,11 +1658,15 @@ def _place_order(
     request = config.request("POST", _path(account_number, "orders"), json_body=order.to_json())
     live = _list_builder(calls, _path(account_number, "orders", "live"))
 
+    sent_at: list[float] = []
+
     def look(ctx: Context) -> Flow[Order | None]:
-        orders = yield from _all_items(ctx, machine, retry, live, Order)
-        return _newest(o for o in orders if o.external_identifier == identifier)
+        orders = yield from _all_items(ctx, machine, retry, live, Order, _carries({identifier}))
+        recent = _since(sent_at[0])
+        return _newest(o for o in orders if o.external_identifier == identifier and recent(o))
 
     def flow(ctx: Context) -> Flow[PlacedOrder]:
+        sent_at.append(ctx.now)
         placed, error = yield from _post_once(ctx, machine, retry, request, _decode_placed)
         if error is None:
             assert placed is not None and placed.order is not None
@@ -1786,25 +1863,33 @@ def _place_complex_order(
     live_complex = _list_builder(calls, _path(account_number, "complex-orders", "live"))
     live = _list_builder(calls, _path(account_number, "orders", "live"))
 
+    keep = _carries(identifiers)
+    sent_at: list[float] = []
+
     def look(ctx: Context) -> Flow[PlacedComplexOrder | None]:
-        complexes = yield from _all_items(ctx, machine, retry, live_complex, ComplexOrder)
+        recent = _since(sent_at[0])
+        complexes = yield from _all_items(ctx, machine, retry, live_complex, ComplexOrder, keep)
         for found in sorted(complexes, key=lambda c: c.id or 0, reverse=True):
-            if any(o.external_identifier in identifiers for o in found.components):
+            if any(o.external_identifier in identifiers and recent(o) for o in found.components):
                 return PlacedComplexOrder(found, identifier, reconciled=True)
-        orders = yield from _all_items(ctx, machine, retry, live, Order)
-        mine = tuple(o for o in orders if o.external_identifier in identifiers)
+        orders = yield from _all_items(ctx, machine, retry, live, Order, keep)
+        mine = tuple(o for o in orders if o.external_identifier in identifiers and recent(o))
         if not mine:
             return None
         complex_id = next((o.complex_order_id for o in mine if o.complex_order_id), None)
         if complex_id is not None:
             one = config.request("GET", _path(account_number, "complex-orders", complex_id))
-            found = yield from flows.request_flow(
-                ctx, machine, one, data_of(ComplexOrder), True, retry
-            )
+            try:
+                found = yield from flows.request_flow(
+                    ctx, machine, one, data_of(ComplexOrder), True, retry
+                )
+            except TastytradeError:  # its orders were found: that settles it
+                return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
             return PlacedComplexOrder(found, identifier, reconciled=True, orders=mine)
         return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
 
     def flow(ctx: Context) -> Flow[PlacedComplexOrder]:
+        sent_at.append(ctx.now)
         placed, error = yield from _post_once(ctx, machine, retry, request, _decode_complex_placed)
         if error is None:
             assert placed is not None

@@ -226,3 +226,12 @@ def test_format_datetime() -> None:
 def test_malformed_hosts_and_ports_are_refused_early(url: str) -> None:
     with pytest.raises(LocalProtocolError, match="base URL"):
         Environment.custom(url)
+
+
+@pytest.mark.parametrize("segment", ["", ".", ".."])
+def test_a_path_segment_that_would_change_the_path_is_refused(segment: str) -> None:
+    from tastytrade_proto import LocalProtocolError, encode_path
+
+    with pytest.raises(LocalProtocolError, match="path segment"):
+        encode_path("accounts", segment, "orders")
+    assert encode_path("watchlists", "...") == "/watchlists/..."

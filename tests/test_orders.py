@@ -96,9 +96,13 @@ def sent(core: Core, method: str, path: str) -> int:
     return sum(1 for r in core.http.requests if (r.method, target(r)[1]) == (method, path))
 
 
+SENT_AT = "2026-09-21T14:13:20.000+00:00"  # tests.core.START, when Core's placements go out
+
+
 def placed_row(identifier: str = GENERATED, order_id: int = 270561, **extra: Any) -> dict[str, Any]:
     row = dict(sample("orders_post_201.json")["data"]["order"])
-    row.update({"id": order_id, "external-identifier": identifier, **extra})
+    row.update({"id": order_id, "external-identifier": identifier, "received-at": SENT_AT})
+    row.update(extra)
     return row
 
 
@@ -596,7 +600,17 @@ CAUSES: dict[str, type[TastytradeError]] = {
     "502 html": ServerError,
     "truncated answer": DecodeError,
     "answer without order": DecodeError,
+    "error body with 201": DecodeError,
+    "decoder overflow": DecodeError,
 }
+# Answers with a 2xx status: the server took the order, whatever the body says.
+ACCEPTED = {"truncated answer", "answer without order", "error body with 201", "decoder overflow"}
+AMBIGUOUS["error body with 201"] = lambda: Response(
+    201, (), b'{"error": {"code": "x", "message": "m"}}'
+)
+AMBIGUOUS["decoder overflow"] = lambda: Response(
+    201, (), b'{"data": {"order": {"id": 1, "updated-at": -99999999999999}}}'
+)
 
 
 @pytest.mark.parametrize("case", sorted(AMBIGUOUS))
@@ -614,7 +628,7 @@ def test_an_ambiguous_failure_is_reconciled_not_resent(case: str) -> None:
     assert core.clock.sleeps == [0.5, 1.0]
 
 
-@pytest.mark.parametrize("case", sorted(AMBIGUOUS))
+@pytest.mark.parametrize("case", sorted(set(AMBIGUOUS) - ACCEPTED))
 def test_an_order_not_found_after_the_looks_is_not_placed(case: str) -> None:
     core = Core()
     core.http.queue(AMBIGUOUS[case]())
@@ -623,12 +637,47 @@ def test_an_order_not_found_after_the_looks_is_not_placed(case: str) -> None:
     with pytest.raises(OrderNotPlaced) as info:
         core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
     error = info.value
-    assert error.external_identifier == GENERATED and error.looks == 3
+    assert error.external_identifier == GENERATED and error.looks == 5
     assert type(error.__cause__) is CAUSES[case]
-    assert "safe to place it again" in str(error)
+    assert "not placed" in str(error)
     assert sent(core, "POST", POST_PATH) == 1
-    assert sent(core, "GET", LIVE_PATH) == 3
-    assert core.clock.sleeps == list(RECONCILE_DELAYS) == [0.5, 1.0, 2.0]
+    assert sent(core, "GET", LIVE_PATH) == 5
+    assert core.clock.sleeps == list(RECONCILE_DELAYS) == [0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+@pytest.mark.parametrize("case", sorted(ACCEPTED))
+def test_an_accepted_order_not_yet_found_is_never_called_not_placed(case: str) -> None:
+    core = Core()
+    core.http.queue(AMBIGUOUS[case]())
+    for _ in RECONCILE_DELAYS:
+        core.answer(items())
+    with pytest.raises(OrderOutcomeUnknown) as info:
+        core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
+    error = info.value
+    assert error.accepted is True and error.lookup_error is None
+    assert error.external_identifier == GENERATED
+    assert "it was placed; do not place it again" in str(error)
+    assert type(error.__cause__) is CAUSES[case]
+    assert sent(core, "POST", POST_PATH) == 1
+
+
+def test_an_earlier_order_with_the_same_identifier_is_not_taken_for_this_one() -> None:
+    core = Core()
+    core.http.queue(TransportTimeout("slow"))
+    earlier = placed_row(order_id=5, **{"received-at": "2026-09-21T09:00:00.000+00:00"})
+    for _ in RECONCILE_DELAYS:
+        core.answer(items(earlier))
+    with pytest.raises(OrderNotPlaced):
+        core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
+
+
+def test_someone_elses_malformed_order_does_not_spoil_the_look() -> None:
+    core = Core()
+    core.http.queue(Response(500))
+    broken = {"id": "not a number", "external-identifier": "someone-else", "legs": 7}
+    core.answer(items(broken, placed_row()))
+    placed = core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
+    assert placed.reconciled and placed.order.id == 270561
 
 
 def test_reconciliation_yields_wait_steps_between_looks() -> None:
@@ -648,7 +697,7 @@ def test_reconciliation_yields_wait_steps_between_looks() -> None:
         op.receive(Response(200, (), b'{"data": {"items": []}}'))
     with pytest.raises(OrderNotPlaced):
         op.next_step(now=core.clock())
-    assert [w.seconds for w in waits] == [0.5, 1.0, 2.0]
+    assert [w.seconds for w in waits] == [0.5, 1.0, 2.0, 4.0, 8.0]
 
 
 def test_the_delays_can_be_chosen() -> None:
@@ -1000,14 +1049,25 @@ def test_or_by_its_orders_among_live_orders() -> None:
 
 def test_a_complex_order_not_found_was_not_placed() -> None:
     core = Core()
-    core.http.queue(truncated())
+    core.http.queue(Response(504))
     for _ in RECONCILE_DELAYS:
         core.answer(items(complex_row("other", 30))).answer(items(placed_row("other", 7)))
     with pytest.raises(OrderNotPlaced) as info:
         core.run(core.calls.place_complex_order(ACCOUNT, BRACKET))
-    assert isinstance(info.value.__cause__, DecodeError)
+    assert isinstance(info.value.__cause__, ServerError)
     assert sent(core, "POST", COMPLEX_PATH) == 1
-    assert core.clock.sleeps == [0.5, 1.0, 2.0]
+    assert core.clock.sleeps == list(RECONCILE_DELAYS)
+
+
+def test_an_accepted_complex_order_not_found_is_not_called_not_placed() -> None:
+    core = Core()
+    core.http.queue(truncated())
+    for _ in RECONCILE_DELAYS:
+        core.answer(items()).answer(items())
+    with pytest.raises(OrderOutcomeUnknown) as info:
+        core.run(core.calls.place_complex_order(ACCOUNT, BRACKET))
+    assert info.value.accepted and isinstance(info.value.__cause__, DecodeError)
+    assert sent(core, "POST", COMPLEX_PATH) == 1
 
 
 def test_complex_order_reads_and_cancel() -> None:

@@ -179,6 +179,7 @@ CASES = [
     Case(
         "equity_options",
         ([DEMO_OPTION, "SPY   261218P00600000", "SPY   261218P00601000"],),
+        {"with_expired": True},  # the demo contracts expire on 2026-12-18
         check=_equity_options,
     ),
     Case("option_chain", ("AAPL",), check=_option_chain),
