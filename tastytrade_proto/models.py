@@ -366,6 +366,16 @@ def model(cls: TModel) -> TModel:
     return made  # type: ignore[no-any-return]
 
 
+def _unshown(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def quiet(value: Any) -> Any:
+        try:
+            return convert(value)
+        except _Invalid:
+            raise _Invalid("has a value of the wrong type (not shown)") from None
+
+    return quiet
+
+
 def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
     for klass in cls.__mro__:
         slot = klass.__dict__.get(name)
@@ -395,6 +405,8 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
         key = next((m.name for m in marks if isinstance(m, Key)), spec.name.replace("_", "-"))
         effect = next((m.key for m in marks if isinstance(m, Effect)), None)
         env[f"c{index}"] = _converter_for(typing.get_args(hint)[0] if marks else hint)
+        if not spec.repr:  # kept out of the repr (a token, personal data): out of errors too
+            env[f"c{index}"] = _unshown(env[f"c{index}"])
         if spec.default is not dataclasses.MISSING:
             env[f"d{index}"] = spec.default
             fallback = f"d{index}"

@@ -159,3 +159,10 @@ def test_the_api_form_round_trips_through_a_signed_amount(
     value: Decimal, effect: PriceEffect
 ) -> None:
     assert unsigned(signed(value, effect)) == (value, effect)
+
+
+def test_a_field_kept_out_of_the_repr_is_kept_out_of_errors_too() -> None:
+    with pytest.raises(DecodeError) as info:
+        Thing.from_json({**GOOD, "secret": ["s3cr3t-value"]})
+    assert "secret: has a value of the wrong type (not shown)" in str(info.value)
+    assert "s3cr3t" not in str(info.value)
