@@ -148,6 +148,10 @@ def main(
     except (TastytradeError, CredentialsError) as error:
         err.write(f"tastytrade: {error}\n")
         return 1
+    except OSError as error:  # the credentials file could not be read or written
+        err.write(f"tastytrade: {error.strerror or error} ({error.filename or path}); ")
+        err.write("log in again once this is fixed\n")
+        return 1
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         err.write("tastytrade: interrupted\n")
         return 130

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import tastytrade_requests
 from tastytrade_proto import (
@@ -16,6 +17,7 @@ from tastytrade_proto import (
     LocalProtocolError,
     RefreshTokenRotated,
     RememberTokenIssued,
+    TastytradeError,
     TokenEvent,
 )
 from tastytrade_proto.accounts import InstrumentType
@@ -57,21 +59,45 @@ def run(ctx: Context) -> int:
 # -- where and how to connect -----------------------------------------------------------------
 
 
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
 def _where(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
-    """Session keywords for the environment: the command line's, else the saved login's."""
+    """Session keywords for the environment: the saved login's, or the command line's at login.
+
+    A saved secret only ever goes back where it came from: naming another
+    environment on the command line is refused, not obeyed.
+    """
     args = ctx.args
     settings: dict[str, Any] = {}
     if getattr(args, "ca_bundle", None):
         settings["ca_bundle"] = args.ca_bundle
     if getattr(args, "base_url", None):
-        settings["base_url"] = args.base_url
+        settings["base_url"] = _checked_url(args.base_url)
     elif getattr(args, "cert", False):
         settings["certification"] = True
-    elif saved is not None and saved.environment == "custom" and saved.base_url:
+    if saved is None:
+        return settings
+    named = _describe(settings) if {"base_url", "certification"} & settings.keys() else None
+    if named is not None and named != (saved.environment, saved.base_url):
+        raise LocalProtocolError(
+            "you are logged in to another environment; log in again to use this one"
+        )
+    settings.pop("base_url", None)
+    settings.pop("certification", None)
+    if saved.environment == "custom" and saved.base_url:
         settings["base_url"] = saved.base_url
-    elif saved is not None and saved.environment == "certification":
+    elif saved.environment == "certification":
         settings["certification"] = True
     return settings
+
+
+def _checked_url(url: str) -> str:
+    """A base URL a secret may go to: HTTPS, or plain HTTP to this machine only."""
+    parts = urlsplit(url)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise LocalProtocolError("plain http:// is only for this machine (127.0.0.1); use https://")
+    return url
 
 
 def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
@@ -84,7 +110,17 @@ def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
 
 @contextmanager
 def _session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
-    """A session logged in with the saved secret; a rotated token is saved at once."""
+    """A session logged in with the saved secret; a rotated token is saved at once.
+
+    The credentials stay locked until the command ends, so that two runs never
+    spend the same single-use token.
+    """
+    with store.locked(ctx.path), _logged_in(ctx) as session:
+        yield session
+
+
+@contextmanager
+def _logged_in(ctx: Context, *, remember_me: bool = True) -> Iterator[tastytrade_requests.Session]:
     saved = store.load(ctx.path)
     current = [saved]
 
@@ -102,7 +138,9 @@ def _session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
         if saved.scheme == "oauth" and saved.client_secret and saved.refresh_token:
             session.login_with_oauth(saved.client_secret, saved.refresh_token)
         elif saved.scheme == "legacy" and saved.login and saved.remember_token:
-            session.login_with_remember_token(saved.login, saved.remember_token)
+            session.login_with_remember_token(
+                saved.login, saved.remember_token, remember_me=remember_me
+            )
         else:
             raise store.CredentialsError(f"{ctx.path} holds no usable login; log in again")
         yield session
@@ -121,6 +159,11 @@ def _account(ctx: Context, session: tastytrade_requests.Session, given: str | No
 
 
 def _login(ctx: Context) -> None:
+    with store.locked(ctx.path):
+        _login_locked(ctx)
+
+
+def _login_locked(ctx: Context) -> None:
     settings = _where(ctx, None)
     environment, base_url = _describe(settings)
     user = ctx.args.user
@@ -176,11 +219,17 @@ def _login(ctx: Context) -> None:
 
 
 def _logout(ctx: Context) -> None:
-    saved = store.load(ctx.path)
-    if saved.scheme == "legacy":
-        with _session(ctx):
-            pass  # leaving the block logs the fresh session out
-    store.remove(ctx.path)
+    with store.locked(ctx.path):
+        saved = store.load(ctx.path)
+        try:
+            if saved.scheme == "legacy":
+                # Spend the remember token without asking for another, then end the session.
+                with _logged_in(ctx, remember_me=False):
+                    pass
+        except TastytradeError as error:
+            ctx.err.write(f"tastytrade: the server did not end the session ({error})\n")
+        finally:
+            store.remove(ctx.path)
     ctx.out.write("logged out; the saved secret is gone\n")
 
 

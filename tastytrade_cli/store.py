@@ -14,11 +14,21 @@ import contextlib
 import json
 import os
 import stat
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Credentials", "CredentialsError", "default_path", "load", "remove", "save"]
+__all__ = [
+    "Credentials",
+    "CredentialsError",
+    "default_path",
+    "load",
+    "locked",
+    "remove",
+    "save",
+]
 
 _APP = "tastytrade-proto"
 
@@ -66,21 +76,42 @@ def load(path: Path) -> Credentials:
         raise CredentialsError("not logged in: run `tastytrade login` first") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(f"{path} is readable by others; remove it and log in again")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise CredentialsError(f"{path} belongs to another user; remove it and log in again")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            raise TypeError("not a JSON object")
         return Credentials(**{k: v for k, v in document.items() if isinstance(v, str)})
     except (ValueError, TypeError, OSError) as exc:
         raise CredentialsError(f"{path} is not a credentials file ({type(exc).__name__})") from None
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold the credentials exclusively: a second run waits instead of spending the same
+    single-use token (a failed login can get the address blocked for hours)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        yield
+        return
+    descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def save(path: Path, credentials: Credentials) -> None:
     """Replace the file atomically with ``credentials``, readable by the owner alone."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     data = json.dumps(credentials.to_json(), indent=2).encode() + b"\n"
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()  # left by a crashed run of the same pid
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # A fresh, unguessable name (mode 0600), so nobody can take it first in a shared directory.
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temporary = Path(name)
     try:
         with os.fdopen(descriptor, "wb") as file:
             file.write(data)

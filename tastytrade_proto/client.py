@@ -11,6 +11,7 @@ Nothing here sends anything.
 from __future__ import annotations
 
 import abc
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -241,8 +242,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _named(function: F, endpoint: Endpoint[Any, Any] | Paged[Any, Any]) -> F:
+    """Give a bound endpoint its name, docstring and signature (less ``calls``), for help()."""
     function.__name__ = function.__qualname__ = endpoint.name
     function.__doc__ = endpoint.__doc__
+    signature = inspect.signature(endpoint.build)
+    parameters = list(signature.parameters.values())[1:]
+    returns = signature.return_annotation if isinstance(endpoint, Endpoint) else signature.empty
+    function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=returns
+    )
     return function
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tastytrade_cli import main, store
+from tastytrade_proto import LocalProtocolError
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_OTP,
@@ -24,7 +25,8 @@ from tastytrade_proto.testing import (
     FaultKind,
 )
 
-SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP, "fake-remember")
+# Every token the fake issues starts "fake-" (session, access, remember, rotated refresh).
+SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP, "fake-")
 
 
 class CLI:
@@ -110,7 +112,7 @@ def test_legacy_login_keeps_only_the_remember_token_and_each_run_rotates_it(cli:
     first = saved["remember_token"]
     cli.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path="/accounts/", times=9))
     code, _, err = cli("balances", "5WT00001")
-    assert (code == 1 and "500" in err) or "Internal" in err
+    assert code == 1 and ("500" in err or "Internal" in err)
     # The command failed, but the token the login rotated was kept first.
     assert cli.saved()["remember_token"] != first
     assert cli.saved()["remember_token"] in cli.server.api.remember_tokens("demo")
@@ -156,7 +158,8 @@ def test_a_crash_while_saving_keeps_the_old_file(cli: CLI, monkeypatch: pytest.M
     with pytest.raises(OSError):
         store.save(cli.path, store.Credentials(scheme="oauth", refresh_token="new"))
     assert cli.path.read_bytes() == before
-    assert [p.name for p in cli.path.parent.iterdir()] == [cli.path.name]  # no temp left
+    left = sorted(p.name for p in cli.path.parent.iterdir())
+    assert left == [cli.path.name, cli.path.name + ".lock"]  # no temporary file left
 
 
 def test_where_it_talks() -> None:
@@ -170,13 +173,20 @@ def test_where_it_talks() -> None:
 
     assert where() == {}
     assert where("--cert") == {"certification": True}
-    assert where("--base-url", "http://h:1", "--ca-bundle", "ca.pem") == {
-        "base_url": "http://h:1",
+    assert where("--base-url", "https://h:1", "--ca-bundle", "ca.pem") == {
+        "base_url": "https://h:1",
         "ca_bundle": "ca.pem",
     }
+    assert where("--base-url", "http://127.0.0.1:9") == {"base_url": "http://127.0.0.1:9"}
+    with pytest.raises(LocalProtocolError, match="only for this machine"):
+        where("--base-url", "http://h:1")  # a secret never travels in the clear
     saved = store.Credentials("oauth", environment="certification")
     assert where(saved=saved) == {"certification": True}
-    assert where("--base-url", "http://h:1", saved=saved) == {"base_url": "http://h:1"}
+    assert where("--cert", saved=saved) == {"certification": True}
+    with pytest.raises(LocalProtocolError, match="another environment"):
+        where("--base-url", "https://h:1", saved=saved)  # the saved secret stays home
+    with pytest.raises(LocalProtocolError, match="another environment"):
+        where("--cert", saved=store.Credentials("oauth"))
 
 
 def test_the_credentials_path_defaults_to_the_config_directory() -> None:
@@ -242,3 +252,53 @@ def test_the_fake_api_serves_from_the_command_line(capsys: pytest.CaptureFixture
     assert serve(["--tls"], wait=interrupt) == 0
     assert "fake tastytrade API at https://127.0.0.1:" in seen[0]
     assert "trust this CA: " in seen[0] and DEMO_REFRESH_TOKEN in seen[0]
+
+
+def test_logout_forgets_the_secret_even_when_the_server_cannot_be_told(cli: CLI) -> None:
+    cli.answers = [DEMO_PASSWORD, DEMO_OTP]
+    assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
+    cli.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path="/sessions", times=9))
+    code, out, err = cli("logout")
+    assert code == 0 and "did not end the session" in err and "saved secret is gone" in out
+    assert not cli.path.exists()
+
+
+def test_a_legacy_logout_leaves_no_remember_token_behind(cli: CLI) -> None:
+    cli.answers = [DEMO_PASSWORD, DEMO_OTP]
+    assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
+    assert len(cli.server.api.remember_tokens("demo")) == 1
+    assert cli("logout")[0] == 0
+    assert cli.server.api.remember_tokens("demo") == []
+
+
+def test_two_runs_at_once_take_turns_with_the_single_use_token(cli: CLI) -> None:
+    import threading
+
+    cli.answers = [DEMO_PASSWORD, DEMO_OTP]
+    assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
+    codes: list[int] = []
+
+    def run() -> None:
+        codes.append(cli("balances", "5WT00001")[0])
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [0, 0, 0]
+    assert cli.saved()["remember_token"] in cli.server.api.remember_tokens("demo")
+
+
+def test_a_damaged_or_unwritable_credentials_file_is_a_message(cli: CLI) -> None:
+    cli.path.parent.mkdir(mode=0o700, parents=True)
+    cli.path.write_text("[]")
+    os.chmod(cli.path, 0o600)
+    code, _, err = cli("accounts")
+    assert code == 1 and "is not a credentials file" in err
+    blocked = cli.path.parent / "a-file"
+    blocked.write_text("")  # a credentials path whose directory is a file: no one can write it
+    cli.answers = [DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN]
+    where = str(blocked / "credentials.json")
+    code, _, err = cli("login", "--base-url", cli.server.base_url, "--credentials", where)
+    assert code == 1 and "log in again" in err

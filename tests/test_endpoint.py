@@ -86,6 +86,9 @@ def test_each_kind_of_session_gets_its_form() -> None:
     session = Replaying(http)
     session.login_with_oauth("CS", "RF")
     assert session.balances.__name__ == "balances"
+    shown = str(inspect.signature(session.balances))
+    assert shown.startswith("(account_number: 'str', *, currency: 'str | None' = None)")
+    assert "calls" not in str(inspect.signature(session.rows))
     assert "balances" in (session.balances.__doc__ or "")
     assert isinstance(session.calls.balances("5WT1"), Operation)
     assert inspect.iscoroutinefunction(AsyncReplaying(http).balances)

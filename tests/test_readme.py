@@ -116,6 +116,7 @@ def test_readme_usage_example_runs_against_the_fake(
 
         class Session(real):  # type: ignore[misc, valid-type]
             def __init__(self, **settings: object) -> None:
+                assert settings.pop("certification") is True  # the README's example is safe
                 super().__init__(base_url=server.base_url, **settings)
 
         monkeypatch.setattr(tastytrade_requests, "Session", Session)
