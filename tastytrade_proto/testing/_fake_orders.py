@@ -1012,7 +1012,9 @@ def _move_position(
         average = (average * abs(current) + price * quantity) / (abs(current) + quantity)
     else:
         closed = min(abs(delta), abs(current))
-        realized = (price - average) * closed * multiplier * (1 if current > 0 else -1)
+        # A future's cash has been marked to each day's settlement (the close price) already.
+        basis = _dec(position.get("close-price")) if kind == "Future" else average
+        realized = (price - basis) * closed * multiplier * (1 if current > 0 else -1)
         if abs(delta) > abs(current):
             average = price
     after = current + delta

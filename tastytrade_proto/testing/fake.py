@@ -745,23 +745,18 @@ class FakeTastytradeAPI:
     def _balances(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
         _fake_orders.settle(self, now, [account])
-        # Equities and options count at market value; a future only by its gain or loss
-        # since it was opened (its notional is not the account's money).
+        # Equities and options count at market value. A future's gains are already in cash
+        # (marked to each day's settlement), so its notional is reported but not counted.
         values = {key: Decimal(0) for key in _VALUE_KEYS}
-        futures_gain = Decimal(0)
         for p in account.positions:
             size = _dec(p["quantity"]) * _dec(p["multiplier"])
             side = "long" if p["quantity-direction"] == "Long" else "short"
             kind = {"Equity": "equity", "Future": "futures"}.get(p["instrument-type"], "derivative")
             values[f"{side}-{kind}-value"] += _dec(p["close-price"]) * size
-            if kind == "futures":
-                opened = _dec(p.get("average-open-price", p["close-price"]))
-                gain = (_dec(p["close-price"]) - opened) * size
-                futures_gain += gain if side == "long" else -gain
         long_value = values["long-equity-value"] + values["long-derivative-value"]
         short_value = values["short-equity-value"] + values["short-derivative-value"]
         reserved = _fake_orders.reserved(self, account)
-        net = account.cash_balance + long_value - short_value + futures_gain
+        net = account.cash_balance + long_value - short_value
         data = {
             "account-number": number,
             "cash-balance": str(account.cash_balance),
