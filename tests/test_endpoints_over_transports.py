@@ -39,13 +39,19 @@ def server() -> Iterator[FakeTastytradeServer]:
 def test_every_case_of_an_area(kind: str, area: str, server: FakeTastytradeServer) -> None:
     h = Harness(kind, server)
 
+    failures: list[str] = []
+
     async def body() -> None:
         async with h.session() as session:
             await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
-            for case in AREAS[area]:
-                await _run(session, case, server.api)
+            for number, case in enumerate(AREAS[area]):
+                try:
+                    await _run(session, case, server.api)
+                except Exception as error:  # report every failing case, not just the first
+                    failures.append(f"case {number} ({case.endpoint}): {error!r}")
 
     h.run(body)
+    assert not failures, "\n".join(failures)
 
 
 async def _run(session: object, case: Case, api: FakeTastytradeAPI) -> None:
