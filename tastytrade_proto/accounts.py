@@ -8,9 +8,12 @@ Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
 :attr:`~AccountsAPI.transactions` (paged), :attr:`~AccountsAPI.transaction`,
 :attr:`~AccountsAPI.total_fees`, :attr:`~AccountsAPI.margin_requirements`.
 
-Dates in queries go out as ``YYYY-MM-DD``; date-times must be timezone-aware
-and go out in UTC. Arguments the API would refuse (``type`` together with
-``types``, a naive date-time, an unknown ``time-of-day``) raise
+Arguments are checked as in every area (:mod:`tastytrade_proto._args`): dates
+are ``date`` and go out as ``YYYY-MM-DD``; date-times must be timezone-aware
+and go out in UTC; a list argument takes one string as one item and refuses
+an empty list (``None`` leaves the filter out); ``per_page`` is 1 to 2000.
+Arguments the API would refuse (``type`` together with ``types``, a naive
+date-time, an unknown ``time-of-day``, a blank account number) raise
 :class:`~tastytrade_proto.errors.LocalProtocolError` before anything is sent.
 """
 
@@ -18,17 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import field
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
+from . import _args
 from .endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
 from .envelope import decode_envelope
 from .errors import LocalProtocolError
 from .http import Response, encode_path
 from .models import ApiEnum, Effect, Model, decode_model, model
 from .operation import Operation
-from .timestamps import format_datetime
 
 if TYPE_CHECKING:
     from .client import SessionCalls
@@ -463,51 +466,6 @@ class MarginReport(Model):
     groups: tuple[MarginReportEntry, ...] = ()
 
 
-# -- query arguments: checked here, before anything is sent ------------------------------------
-
-
-def _day(value: date | None, name: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise LocalProtocolError(f"{name} must be a date, got {value!r}")
-    return value.isoformat()
-
-
-def _utc(value: datetime, name: str) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise LocalProtocolError(f"{name} must be a timezone-aware datetime, got {value!r}")
-    return value.astimezone(timezone.utc)
-
-
-def _moment(value: datetime | None, name: str) -> str | None:
-    return None if value is None else format_datetime(_utc(value, name))
-
-
-def _one_of(value: str | None, allowed: Iterable[str], name: str) -> str | None:
-    if value is None:
-        return None
-    choices = tuple(allowed)
-    if value not in choices:
-        raise LocalProtocolError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return str(value)
-
-
-def _strings(values: Iterable[str] | None, name: str) -> list[str] | None:
-    if values is None:
-        return None
-    if isinstance(values, str):
-        raise LocalProtocolError(f"{name} takes a list of strings, not one string ({values!r})")
-    found = [str(v) for v in values]
-    return found or None
-
-
-def _per_page(value: int) -> int:
-    if type(value) is not int or value < 1:
-        raise LocalProtocolError(f"per_page must be a positive whole number, got {value!r}")
-    return value
-
-
 def _customer(calls: SessionCalls) -> Operation[Customer]:
     """The logged-in customer (``GET /customers/me``)."""
     return send(calls, "GET", "/customers/me", data_of(Customer))
@@ -526,13 +484,13 @@ def _accounts(calls: SessionCalls, *, include_closed: bool = False) -> Operation
 
 def _account(calls: SessionCalls, account_number: str) -> Operation[Account]:
     """One account (``GET /customers/me/accounts/{n}``)."""
-    path = encode_path("customers", "me", "accounts", account_number)
+    path = encode_path("customers", "me", "accounts", _args.account_number(account_number))
     return send(calls, "GET", path, data_of(Account))
 
 
 def _trading_status(calls: SessionCalls, account_number: str) -> Operation[TradingStatus]:
     """What the account may trade (``GET /accounts/{n}/trading-status``)."""
-    path = encode_path("accounts", account_number, "trading-status")
+    path = encode_path("accounts", _args.account_number(account_number), "trading-status")
     return send(calls, "GET", path, data_of(TradingStatus))
 
 
@@ -540,9 +498,9 @@ def _balances(
     calls: SessionCalls, account_number: str, *, currency: str | None = None
 ) -> Operation[Balances]:
     """The account's balances (``GET /accounts/{n}/balances[/{currency}]``)."""
-    segments = ["accounts", account_number, "balances"]
+    segments = ["accounts", _args.account_number(account_number), "balances"]
     if currency is not None:
-        segments.append(currency)
+        segments.append(_args.segment(currency, "currency"))
     return send(calls, "GET", encode_path(*segments), data_of(Balances))
 
 
@@ -550,27 +508,32 @@ def _positions(
     calls: SessionCalls,
     account_number: str,
     *,
-    underlying_symbols: Iterable[str] | None = None,
+    underlying_symbols: Iterable[str] | str | None = None,
     symbol: str | None = None,
     instrument_type: InstrumentType | str | None = None,
     include_closed_positions: bool | None = None,
     underlying_product_code: str | None = None,
-    partition_keys: Iterable[str] | None = None,
+    partition_keys: Iterable[str] | str | None = None,
     net_positions: bool | None = None,
     include_marks: bool | None = None,
 ) -> Operation[list[Position]]:
-    """The account's positions (``GET /accounts/{n}/positions``), optionally filtered."""
+    """The account's positions (``GET /accounts/{n}/positions``), optionally filtered.
+
+    ``underlying_symbols`` and ``partition_keys`` take a list, or one string
+    as one value (``underlying_symbols="AAPL"``); each value goes out under
+    its own ``underlying-symbol[]`` / ``partition-keys[]`` key.
+    """
     params = {
-        "underlying-symbol[]": list(underlying_symbols) if underlying_symbols else None,
+        "underlying-symbol[]": _args.strings(underlying_symbols, "underlying_symbols"),
         "symbol": symbol,
         "instrument-type": str(instrument_type) if instrument_type else None,
         "include-closed-positions": include_closed_positions,
         "underlying-product-code": underlying_product_code,
-        "partition-keys[]": list(partition_keys) if partition_keys else None,
+        "partition-keys[]": _args.strings(partition_keys, "partition_keys"),
         "net-positions": net_positions,
         "include-marks": include_marks,
     }
-    path = encode_path("accounts", account_number, "positions")
+    path = encode_path("accounts", _args.account_number(account_number), "positions")
     return send(calls, "GET", path, items_of(Position), params=params)
 
 
@@ -593,14 +556,14 @@ def _balance_snapshots(
     (the oldest, or the one of ``snapshot_date``, and the most recent).
     """
     params = {
-        "snapshot-date": _day(snapshot_date, "snapshot_date"),
-        "time-of-day": _one_of(time_of_day, ("BOD", "EOD"), "time_of_day"),
+        "snapshot-date": _args.optional_day(snapshot_date, "snapshot_date"),
+        "time-of-day": _args.choice(time_of_day, ("BOD", "EOD"), "time_of_day"),
         "currency": currency,
-        "start-date": _day(start_date, "start_date"),
-        "end-date": _day(end_date, "end_date"),
+        "start-date": _args.optional_day(start_date, "start_date"),
+        "end-date": _args.optional_day(end_date, "end_date"),
     }
-    path = encode_path("accounts", account_number, "balance-snapshots")
-    return pager(calls, path, page_of(Balances), params, per_page=_per_page(per_page))
+    path = encode_path("accounts", _args.account_number(account_number), "balance-snapshots")
+    return pager(calls, path, page_of(Balances), params, per_page=_args.per_page(per_page))
 
 
 def _net_liquidating_value_history(
@@ -618,12 +581,12 @@ def _net_liquidating_value_history(
     if (time_back is None) == (start_time is None):
         raise LocalProtocolError("give exactly one of time_back and start_time")
     params: dict[str, str | None] = {
-        "time-back": _one_of(time_back, TIME_BACK, "time_back"),
+        "time-back": _args.choice(time_back, TIME_BACK, "time_back"),
         "start-time": None
         if start_time is None
-        else _utc(start_time, "start_time").strftime("%Y-%m-%dT%H:%M:%SZ"),
+        else _args.utc(start_time, "start_time").strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    path = encode_path("accounts", account_number, "net-liq", "history")
+    path = encode_path("accounts", _args.account_number(account_number), "net-liq", "history")
     return send(calls, "GET", path, items_of(NetLiqOhlc), params=params)
 
 
@@ -634,8 +597,8 @@ def _transactions(
     per_page: int = 250,
     sort: str | None = None,
     type: TransactionType | str | None = None,
-    types: Iterable[TransactionType | str] | None = None,
-    sub_types: Iterable[str] | None = None,
+    types: Iterable[TransactionType | str] | str | None = None,
+    sub_types: Iterable[str] | str | None = None,
     start_date: date | None = None,
     end_date: date | None = None,
     start_at: datetime | None = None,
@@ -655,18 +618,18 @@ def _transactions(
     combined. ``start_date``/``end_date`` bound the transaction date,
     ``start_at``/``end_at`` (aware datetimes) the execution time.
     """
-    kinds = _strings(types, "types")
+    kinds = _args.strings(types, "types")
     if type is not None and kinds is not None:
         raise LocalProtocolError("give type or types, not both (the API refuses the pair)")
     params = {
-        "sort": _one_of(sort, ("Asc", "Desc"), "sort"),
+        "sort": _args.sort(sort),
         "type": str(type) if type is not None else None,
         "types[]": kinds,
-        "sub-type[]": _strings(sub_types, "sub_types"),
-        "start-date": _day(start_date, "start_date"),
-        "end-date": _day(end_date, "end_date"),
-        "start-at": _moment(start_at, "start_at"),
-        "end-at": _moment(end_at, "end_at"),
+        "sub-type[]": _args.strings(sub_types, "sub_types"),
+        "start-date": _args.optional_day(start_date, "start_date"),
+        "end-date": _args.optional_day(end_date, "end_date"),
+        "start-at": _args.optional_moment(start_at, "start_at"),
+        "end-at": _args.optional_moment(end_at, "end_at"),
         "instrument-type": str(instrument_type) if instrument_type is not None else None,
         "symbol": symbol,
         "underlying-symbol": underlying_symbol,
@@ -675,26 +638,28 @@ def _transactions(
         "futures-symbol": futures_symbol,
         "currency": currency,
     }
-    path = encode_path("accounts", account_number, "transactions")
-    return pager(calls, path, page_of(Transaction), params, per_page=_per_page(per_page))
+    path = encode_path("accounts", _args.account_number(account_number), "transactions")
+    return pager(calls, path, page_of(Transaction), params, per_page=_args.per_page(per_page))
 
 
 def _transaction(
-    calls: SessionCalls, account_number: str, transaction_id: int
+    calls: SessionCalls, account_number: str, transaction_id: int | str
 ) -> Operation[Transaction]:
-    """One transaction by id (``GET /accounts/{n}/transactions/{id}``)."""
-    if type(transaction_id) is not int or transaction_id < 0:
-        raise LocalProtocolError(f"transaction_id must be a whole number, got {transaction_id!r}")
-    path = encode_path("accounts", account_number, "transactions", transaction_id)
+    """One transaction by id (``GET /accounts/{n}/transactions/{id}``).
+
+    ``transaction_id`` is an int or a string of digits, like an order id.
+    """
+    number = _args.identifier(transaction_id, "transaction id")
+    path = encode_path("accounts", _args.account_number(account_number), "transactions", number)
     return send(calls, "GET", path, data_of(Transaction))
 
 
 def _total_fees(calls: SessionCalls, account_number: str, day: date) -> Operation[TotalFees]:
     """The account's fees on one day (``GET /accounts/{n}/transactions/total-fees?date=``)."""
-    if day is None:
-        raise LocalProtocolError("total_fees needs the day")
-    params = {"date": _day(day, "day")}
-    path = encode_path("accounts", account_number, "transactions", "total-fees")
+    params = {"date": _args.day(day, "day")}
+    path = encode_path(
+        "accounts", _args.account_number(account_number), "transactions", "total-fees"
+    )
     return send(calls, "GET", path, data_of(TotalFees), params=params)
 
 
@@ -730,7 +695,7 @@ def _margin_requirements(calls: SessionCalls, account_number: str) -> Operation[
     Values the API writes as ``"NaN"`` read as ``None``; the empty ``{}``
     entries it sometimes puts in ``groups`` are left out.
     """
-    path = encode_path("margin", "accounts", account_number, "requirements")
+    path = encode_path("margin", "accounts", _args.account_number(account_number), "requirements")
     return send(calls, "GET", path, _margin_report)
 
 

@@ -24,6 +24,11 @@ characters: :func:`occ_symbol` builds one, :func:`parse_occ` reads one, and
 :func:`occ_to_streamer` / :func:`streamer_to_occ` convert to and from the
 market-data streamer's form (``.SPY261218C600``).
 
+A list of symbols (or product codes) takes one string as one symbol; an
+empty list is refused, as are blank symbols and non-strings
+(:class:`~tastytrade_proto.errors.LocalProtocolError`, before anything is
+sent): pass ``None`` (the default) to leave a filter out.
+
 :class:`TickSize` and :func:`tick_size_for` are shared with :mod:`tastytrade_proto.orders`,
 which checks a limit price against them before it is sent.
 """
@@ -36,6 +41,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, NamedTuple
 
+from . import _args
 from .accounts import InstrumentType
 from .endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
 from .errors import LocalProtocolError
@@ -639,33 +645,14 @@ def streamer_to_occ(symbol: str) -> str:
 # -- endpoints -----------------------------------------------------------------------------
 
 
-def _symbol_list(symbols: Iterable[str] | str | None) -> list[str] | None:
-    """Query values for ``symbol[]``: a lone string is one symbol, not its letters."""
-    if symbols is None:
-        return None
-    if isinstance(symbols, str):
-        return [symbols]
-    listed = list(symbols)
-    for symbol in listed:
-        if not isinstance(symbol, str):
-            raise LocalProtocolError(f"symbols must be strings, got {symbol!r}")
-    return listed
-
-
-def _segment(symbol: str, what: str = "symbol") -> str:
-    if not isinstance(symbol, str) or not symbol.strip():
-        raise LocalProtocolError(f"{what} must be a non-empty string, got {symbol!r}")
-    return symbol
-
-
 def _product_code(code: str) -> str:
     """A product code for a path: ``/ES`` and ``ES`` both mean ``ES``."""
-    return _segment(_segment(code, "product code").lstrip("/"), "product code")
+    return _args.segment(_args.segment(code, "product code").lstrip("/"), "product code")
 
 
 def _equity(calls: SessionCalls, symbol: str) -> Operation[Equity]:
     """One equity (``GET /instruments/equities/{symbol}``); ``BRK/B`` is sent as ``BRK%2FB``."""
-    path = encode_path("instruments", "equities", _segment(symbol))
+    path = encode_path("instruments", "equities", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(Equity))
 
 
@@ -679,7 +666,7 @@ def _equities(
 ) -> Operation[list[Equity]]:
     """Equities by symbol (``GET /instruments/equities?symbol[]=…``), optionally filtered."""
     params = {
-        "symbol[]": _symbol_list(symbols),
+        "symbol[]": _args.strings(symbols, "symbols"),
         "lendability": str(lendability) if lendability is not None else None,
         "is-index": is_index,
         "is-etf": is_etf,
@@ -693,16 +680,20 @@ def _active_equities(
     lendability: Lendability | str | None = None,
     per_page: int | None = None,
 ) -> Pager[Equity]:
-    """Every actively traded equity, a page at a time (``GET /instruments/equities/active``)."""
+    """Every actively traded equity, a page at a time (``GET /instruments/equities/active``).
+
+    ``per_page`` is 1 to 2000 (the API's default is 1000).
+    """
     params = {"lendability": str(lendability) if lendability is not None else None}
-    return pager(calls, "/instruments/equities/active", page_of(Equity), params, per_page=per_page)
+    size = _args.per_page(per_page)
+    return pager(calls, "/instruments/equities/active", page_of(Equity), params, per_page=size)
 
 
 def _equity_option(
     calls: SessionCalls, symbol: str, *, active: bool | None = None
 ) -> Operation[EquityOption]:
     """One equity option by OCC symbol (``GET /instruments/equity-options/{symbol}``)."""
-    path = encode_path("instruments", "equity-options", _segment(symbol))
+    path = encode_path("instruments", "equity-options", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(EquityOption), params={"active": active})
 
 
@@ -714,13 +705,17 @@ def _equity_options(
     with_expired: bool | None = None,
 ) -> Operation[list[EquityOption]]:
     """Equity options by OCC symbol (``GET /instruments/equity-options?symbol[]=…``)."""
-    params = {"symbol[]": _symbol_list(symbols), "active": active, "with-expired": with_expired}
+    params = {
+        "symbol[]": _args.required_strings(symbols, "symbols"),
+        "active": active,
+        "with-expired": with_expired,
+    }
     return send(calls, "GET", "/instruments/equity-options", items_of(EquityOption), params=params)
 
 
 def _option_chain(calls: SessionCalls, symbol: str) -> Operation[list[EquityOption]]:
     """Every option of an underlying as full instruments (``GET /option-chains/{symbol}``)."""
-    path = encode_path("option-chains", _segment(symbol))
+    path = encode_path("option-chains", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, items_of(EquityOption))
 
 
@@ -729,13 +724,13 @@ def _nested_option_chain(calls: SessionCalls, symbol: str) -> Operation[list[Nes
 
     One :class:`NestedOptionChain` per option root.
     """
-    path = encode_path("option-chains", _segment(symbol), "nested")
+    path = encode_path("option-chains", _args.segment(symbol, "symbol"), "nested")
     return send(calls, "GET", path, items_of(NestedOptionChain))
 
 
 def _compact_option_chain(calls: SessionCalls, symbol: str) -> Operation[list[CompactOptionChain]]:
     """The chains of an underlying as symbol lists (``GET /option-chains/{symbol}/compact``)."""
-    path = encode_path("option-chains", _segment(symbol), "compact")
+    path = encode_path("option-chains", _args.segment(symbol, "symbol"), "compact")
     return send(calls, "GET", path, items_of(CompactOptionChain))
 
 
@@ -749,13 +744,16 @@ def _futures(
 
     The API ignores ``product_codes`` when ``symbols`` are given.
     """
-    params = {"symbol[]": _symbol_list(symbols), "product-code[]": _symbol_list(product_codes)}
+    params = {
+        "symbol[]": _args.strings(symbols, "symbols"),
+        "product-code[]": _args.strings(product_codes, "product_codes"),
+    }
     return send(calls, "GET", "/instruments/futures", items_of(Future), params=params)
 
 
 def _future(calls: SessionCalls, symbol: str) -> Operation[Future]:
     """One future (``GET /instruments/futures/{symbol}``); ``/ESZ6`` is sent as ``%2FESZ6``."""
-    path = encode_path("instruments", "futures", _segment(symbol))
+    path = encode_path("instruments", "futures", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(Future))
 
 
@@ -769,7 +767,9 @@ def _future_product(calls: SessionCalls, exchange: str, code: str) -> Operation[
 
     ``code`` is the product code, ``ES`` (``/ES`` is taken to mean ``ES``).
     """
-    path = encode_path("instruments", "future-products", _segment(exchange), _product_code(code))
+    path = encode_path(
+        "instruments", "future-products", _args.segment(exchange, "exchange"), _product_code(code)
+    )
     return send(calls, "GET", path, data_of(FutureProduct))
 
 
@@ -784,14 +784,17 @@ def _future_option_product(
 ) -> Operation[FutureOptionProduct]:
     """One future option product (``GET /instruments/future-option-products/{exch}/{root}``)."""
     path = encode_path(
-        "instruments", "future-option-products", _segment(exchange), _product_code(root_symbol)
+        "instruments",
+        "future-option-products",
+        _args.segment(exchange, "exchange"),
+        _product_code(root_symbol),
     )
     return send(calls, "GET", path, data_of(FutureOptionProduct))
 
 
 def _future_option(calls: SessionCalls, symbol: str) -> Operation[FutureOption]:
     """One future option (``GET /instruments/future-options/{symbol}``)."""
-    path = encode_path("instruments", "future-options", _segment(symbol))
+    path = encode_path("instruments", "future-options", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(FutureOption))
 
 
@@ -799,7 +802,7 @@ def _future_options(
     calls: SessionCalls, symbols: Iterable[str] | str
 ) -> Operation[list[FutureOption]]:
     """Future options by symbol (``GET /instruments/future-options?symbol[]=…``)."""
-    params = {"symbol[]": _symbol_list(symbols)}
+    params = {"symbol[]": _args.required_strings(symbols, "symbols")}
     return send(calls, "GET", "/instruments/future-options", items_of(FutureOption), params=params)
 
 
@@ -824,14 +827,14 @@ def _cryptocurrencies(
     calls: SessionCalls, symbols: Iterable[str] | str | None = None
 ) -> Operation[list[Cryptocurrency]]:
     """Cryptocurrencies, all or by symbol (``GET /instruments/cryptocurrencies``)."""
-    params = {"symbol[]": _symbol_list(symbols)}
+    params = {"symbol[]": _args.strings(symbols, "symbols")}
     path = "/instruments/cryptocurrencies"
     return send(calls, "GET", path, items_of(Cryptocurrency), params=params)
 
 
 def _cryptocurrency(calls: SessionCalls, symbol: str) -> Operation[Cryptocurrency]:
     """One cryptocurrency (``GET /instruments/cryptocurrencies/{symbol}``), ``BTC/USD``."""
-    path = encode_path("instruments", "cryptocurrencies", _segment(symbol))
+    path = encode_path("instruments", "cryptocurrencies", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(Cryptocurrency))
 
 
@@ -839,13 +842,13 @@ def _warrants(
     calls: SessionCalls, symbols: Iterable[str] | str | None = None
 ) -> Operation[list[Warrant]]:
     """Warrants, all or by symbol (``GET /instruments/warrants``)."""
-    params = {"symbol[]": _symbol_list(symbols)}
+    params = {"symbol[]": _args.strings(symbols, "symbols")}
     return send(calls, "GET", "/instruments/warrants", items_of(Warrant), params=params)
 
 
 def _warrant(calls: SessionCalls, symbol: str) -> Operation[Warrant]:
     """One warrant (``GET /instruments/warrants/{symbol}``)."""
-    path = encode_path("instruments", "warrants", _segment(symbol))
+    path = encode_path("instruments", "warrants", _args.segment(symbol, "symbol"))
     return send(calls, "GET", path, data_of(Warrant))
 
 

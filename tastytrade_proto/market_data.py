@@ -20,8 +20,9 @@ from collections.abc import Iterable
 from dataclasses import field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
+from . import _args
 from .accounts import InstrumentType
 from .endpoint import Endpoint, data_of, items_of, send
 from .errors import LocalProtocolError
@@ -359,33 +360,12 @@ class _PublicConfiguration(Model):
 # -- request helpers -------------------------------------------------------------------------
 
 
-def _listed(values: Any, what: str) -> list[Any]:
-    """``values`` as a list: one string is one value, ``None`` is none."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        return [values]
-    try:
-        return list(values)
-    except TypeError:
-        raise LocalProtocolError(f"{what} must be a list, got {values!r}") from None
-
-
-def _symbol_list(symbols: Iterable[str] | str | None, what: str) -> list[str]:
-    """The symbols as a list of non-empty strings (one string is one symbol)."""
-    found = _listed(symbols, what)
+def _comma_joined(found: list[str], what: str) -> str:
+    """Symbols for a comma-joined value: a symbol with a comma in it could not be told apart."""
     for symbol in found:
-        if not isinstance(symbol, str) or not symbol.strip():
-            raise LocalProtocolError(f"{what}: each symbol must be a non-empty string")
         if "," in symbol:
             raise LocalProtocolError(f"{what}: symbol {symbol!r} contains a comma")
-    return found
-
-
-def _segment(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LocalProtocolError(f"{what} must be a non-empty string")
-    return value
+    return ",".join(found)
 
 
 # -- endpoints -------------------------------------------------------------------------------
@@ -394,36 +374,53 @@ def _segment(value: str, what: str) -> str:
 def _market_data(
     calls: SessionCalls,
     *,
-    equities: Iterable[str] | str | None = (),
-    equity_options: Iterable[str] | str | None = (),
-    futures: Iterable[str] | str | None = (),
-    future_options: Iterable[str] | str | None = (),
-    cryptocurrencies: Iterable[str] | str | None = (),
-    indices: Iterable[str] | str | None = (),
+    equities: Iterable[str] | str | None = None,
+    equity_options: Iterable[str] | str | None = None,
+    futures: Iterable[str] | str | None = None,
+    future_options: Iterable[str] | str | None = None,
+    cryptocurrencies: Iterable[str] | str | None = None,
+    indices: Iterable[str] | str | None = None,
 ) -> Operation[list[MarketData]]:
     """Quotes for up to 100 symbols of any types (``GET /market-data/by-type``).
 
-    Each type's symbols go out comma-joined under its own key (``equity=AAPL,MSFT``),
-    as the API documents. More than 100 symbols in all, or none, is refused
-    before anything is sent. Symbols the API does not know are left out of
-    the answer.
+    Each type's symbols go out comma-joined under its own key
+    (``equity=AAPL,MSFT&index=SPX``, the comma percent-encoded). That is the
+    form tastytrade's developer guide documents ("the value is the
+    comma-delimited list of symbols", with the example
+    ``?equity=AAPL,TSLA&cryptocurrency=BTC/USD``; developer.tastytrade.com,
+    API guides, Market Data). The reference SDK (tastyware/tastytrade,
+    ``market_data.get_market_data_by_type``) instead hands each list to
+    httpx, which repeats the key (``equity=AAPL&equity=MSFT``); its tests
+    only check that such a call does not fail, not that every symbol comes
+    back, so nothing known says the API reads repeated keys.
+
+    A type may be left out (``None``) or empty; one string is one symbol.
+    More than 100 symbols in all, none at all, or a symbol with a comma is
+    refused before anything is sent. Symbols the API does not know are
+    left out of the answer.
     """
-    groups = {
-        "index": _symbol_list(indices, "indices"),
-        "equity": _symbol_list(equities, "equities"),
-        "equity-option": _symbol_list(equity_options, "equity_options"),
-        "future": _symbol_list(futures, "futures"),
-        "future-option": _symbol_list(future_options, "future_options"),
-        "cryptocurrency": _symbol_list(cryptocurrencies, "cryptocurrencies"),
+    given = {
+        "index": (indices, "indices"),
+        "equity": (equities, "equities"),
+        "equity-option": (equity_options, "equity_options"),
+        "future": (futures, "futures"),
+        "future-option": (future_options, "future_options"),
+        "cryptocurrency": (cryptocurrencies, "cryptocurrencies"),
     }
-    total = sum(len(symbols) for symbols in groups.values())
+    groups = {
+        key: (_args.strings(values, name, empty_ok=True) or [], name)
+        for key, (values, name) in given.items()
+    }
+    total = sum(len(symbols) for symbols, _ in groups.values())
     if total == 0:
         raise LocalProtocolError("market_data needs at least one symbol")
     if total > MAX_MARKET_DATA_SYMBOLS:
         raise LocalProtocolError(
             f"market_data takes at most {MAX_MARKET_DATA_SYMBOLS} symbols in all, got {total}"
         )
-    params: dict[str, QueryValue] = {k: ",".join(v) for k, v in groups.items() if v}
+    params: dict[str, QueryValue] = {
+        key: _comma_joined(symbols, name) for key, (symbols, name) in groups.items() if symbols
+    }
     return send(calls, "GET", "/market-data/by-type", items_of(MarketData), params=params)
 
 
@@ -435,10 +432,8 @@ def _market_metrics(
     The symbols go out comma-joined in one ``symbols`` key, the form the API
     reads (not ``symbols[]``).
     """
-    found = _symbol_list(symbols, "symbols")
-    if not found:
-        raise LocalProtocolError("market_metrics needs at least one symbol")
-    params: dict[str, QueryValue] = {"symbols": ",".join(found)}
+    found = _args.required_strings(symbols, "symbols")
+    params: dict[str, QueryValue] = {"symbols": _comma_joined(found, "symbols")}
     return send(calls, "GET", "/market-metrics", items_of(MarketMetrics), params=params)
 
 
@@ -446,25 +441,23 @@ def _dividends(calls: SessionCalls, symbol: str) -> Operation[list[Dividend]]:
     """A symbol's past dividends
     (``GET /market-metrics/historic-corporate-events/dividends/{symbol}``)."""
     path = encode_path(
-        "market-metrics", "historic-corporate-events", "dividends", _segment(symbol, "symbol")
+        "market-metrics", "historic-corporate-events", "dividends", _args.segment(symbol, "symbol")
     )
     return send(calls, "GET", path, items_of(Dividend))
 
 
 def _earnings(
-    calls: SessionCalls, symbol: str, start_date: date | None = None
+    calls: SessionCalls, symbol: str, *, start_date: date | None = None
 ) -> Operation[list[EarningsReport]]:
-    """A symbol's past earnings reports, from ``start_date`` on if given
+    """A symbol's past earnings reports, from ``start_date`` (a ``date``) on if given
     (``GET /market-metrics/historic-corporate-events/earnings-reports/{symbol}``)."""
     path = encode_path(
         "market-metrics",
         "historic-corporate-events",
         "earnings-reports",
-        _segment(symbol, "symbol"),
+        _args.segment(symbol, "symbol"),
     )
-    params: dict[str, QueryValue] = {
-        "start-date": start_date.isoformat() if start_date is not None else None
-    }
+    params: dict[str, QueryValue] = {"start-date": _args.optional_day(start_date, "start_date")}
     return send(calls, "GET", path, items_of(EarningsReport), params=params)
 
 
@@ -481,7 +474,7 @@ def _risk_free_rate(calls: SessionCalls) -> Operation[Decimal]:
 
 def _symbol_search(calls: SessionCalls, text: str) -> Operation[list[SymbolSearchResult]]:
     """Symbols matching ``text`` (``GET /symbols/search/{text}``, the text percent-encoded)."""
-    path = encode_path("symbols", "search", _segment(text, "search text"))
+    path = encode_path("symbols", "search", _args.segment(text, "search text"))
     return send(calls, "GET", path, items_of(SymbolSearchResult))
 
 
@@ -490,10 +483,8 @@ def _market_sessions(
 ) -> Operation[list[MarketSession]]:
     """Whether each collection's market is open now, and its previous and next sessions
     (``GET /market-time/sessions/current?instrument-collections[]=...``)."""
-    found = _listed(instrument_collections, "instrument_collections")
-    if not found or not all(isinstance(c, str) and c.strip() for c in found):
-        raise LocalProtocolError("market_sessions needs instrument collections, as strings")
-    params: dict[str, QueryValue] = {"instrument-collections[]": [str(c) for c in found]}
+    found = _args.required_strings(instrument_collections, "instrument_collections")
+    params: dict[str, QueryValue] = {"instrument-collections[]": found}
     return send(
         calls, "GET", "/market-time/sessions/current", items_of(MarketSession), params=params
     )
@@ -509,7 +500,7 @@ def _futures_holidays(
 ) -> Operation[MarketCalendar]:
     """A futures exchange's holidays and half days
     (``GET /market-time/futures/holidays/{exchange}``, e.g. ``CME``, ``CFE``)."""
-    path = encode_path("market-time", "futures", "holidays", _segment(str(exchange), "exchange"))
+    path = encode_path("market-time", "futures", "holidays", _args.segment(exchange, "exchange"))
     return send(calls, "GET", path, data_of(MarketCalendar))
 
 

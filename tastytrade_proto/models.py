@@ -84,7 +84,10 @@ class _Invalid(DecodeError):
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception:  # a caller's object whose repr fails must not hide the real problem
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

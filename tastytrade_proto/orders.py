@@ -26,13 +26,14 @@ safe to place again. If the look-up itself fails: :class:`OrderOutcomeUnknown`.
 from __future__ import annotations
 
 import base64
+import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from . import flows
+from . import _args, flows
 from .accounts import InstrumentType, QuantityDirection
 from .endpoint import Endpoint, Paged, Pager, data_of, page_of, pager, send
 from .envelope import Envelope, decode_envelope, error_from_response
@@ -46,11 +47,20 @@ from .errors import (
 )
 from .http import QueryValue, Request, Response, encode_path
 from .instruments import TickSize, tick_size_for
-from .models import ApiEnum, Effect, M, Model, decode_list, decode_model, model, unsigned
+from .models import (
+    ApiEnum,
+    Effect,
+    M,
+    Model,
+    _show,
+    decode_list,
+    decode_model,
+    model,
+    unsigned,
+)
 from .operation import Context, Flow, Operation, Send, Wait
 from .retry import RetryPolicy
 from .session import SessionMachine
-from .timestamps import format_datetime
 
 if TYPE_CHECKING:
     from .client import SessionCalls
@@ -632,14 +642,6 @@ def _enum(kind: type[E], value: Any, what: str) -> E:
     return member
 
 
-def _show(value: Any) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a caller's object whose repr fails must not hide the real problem
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _decimal(value: Any, what: str) -> Decimal:
     """``value`` (a Decimal, int or decimal string) as a finite Decimal of sane size."""
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, str)):
@@ -735,6 +737,18 @@ def _optional_decimal(value: Any, what: str) -> Decimal | None:
 
 
 # -- what the caller sends ----------------------------------------------------------------
+
+
+class _Keep(enum.Enum):
+    """The default of a term :meth:`NewOrder.replacement` leaves as it is."""
+
+    KEEP = "keep"
+
+    def __repr__(self) -> str:
+        return "<unchanged>"
+
+
+_KEEP = _Keep.KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -1053,18 +1067,33 @@ class NewOrder:
         """A copy carrying ``external_identifier``."""
         return replace(self, external_identifier=external_identifier)
 
-    def replacement(self, **changes: Any) -> Replacement:
-        """This order's terms as a :class:`Replacement`, with ``changes`` applied."""
-        terms: dict[str, Any] = {
-            "order_type": self.order_type,
-            "time_in_force": self.time_in_force,
-            "price": self.price,
-            "stop_trigger": self.stop_trigger,
-            "value": self.value,
-            "gtc_date": self.gtc_date,
-        }
-        terms.update(changes)
-        return Replacement(**terms)
+    def replacement(
+        self,
+        *,
+        order_type: OrderType | str | _Keep = _KEEP,
+        time_in_force: TimeInForce | str | _Keep = _KEEP,
+        price: Decimal | int | str | _Keep | None = _KEEP,
+        stop_trigger: Decimal | int | str | _Keep | None = _KEEP,
+        value: Decimal | int | str | _Keep | None = _KEEP,
+        gtc_date: date | _Keep | None = _KEEP,
+    ) -> Replacement:
+        """This order's terms as a :class:`Replacement`, with the terms given changed.
+
+        A term not given keeps this order's; ``None`` removes it (``price=None``
+        with ``order_type="Market"``).
+        """
+
+        def pick(given: object, own: object) -> Any:
+            return own if given is _KEEP else given
+
+        return Replacement(
+            pick(order_type, self.order_type),
+            pick(time_in_force, self.time_in_force),
+            pick(price, self.price),
+            pick(stop_trigger, self.stop_trigger),
+            pick(value, self.value),
+            pick(gtc_date, self.gtc_date),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The exact request body: decimals as strings, amounts split into amount and effect."""
@@ -1243,26 +1272,37 @@ class NewComplexOrder:
         object.__setattr__(self, "orders", orders)
 
     @classmethod
-    def oco(cls, first: NewOrder, second: NewOrder, **kwargs: Any) -> NewComplexOrder:
+    def oco(
+        cls, first: NewOrder, second: NewOrder, *, external_identifier: str | None = None
+    ) -> NewComplexOrder:
         """One cancels the other: e.g. a take-profit limit and a stop-loss on one position."""
-        return cls(ComplexOrderType.OCO, (first, second), **kwargs)
+        return cls(ComplexOrderType.OCO, (first, second), external_identifier=external_identifier)
 
     @classmethod
-    def oto(cls, trigger: NewOrder, then: NewOrder, **kwargs: Any) -> NewComplexOrder:
+    def oto(
+        cls, trigger: NewOrder, then: NewOrder, *, external_identifier: str | None = None
+    ) -> NewComplexOrder:
         """One triggers the other: ``then`` is sent once ``trigger`` fills."""
-        return cls(ComplexOrderType.OTO, (then,), trigger, **kwargs)
+        return cls(ComplexOrderType.OTO, (then,), trigger, external_identifier)
 
     @classmethod
     def otoco(
-        cls, trigger: NewOrder, first: NewOrder, second: NewOrder, **kwargs: Any
+        cls,
+        trigger: NewOrder,
+        first: NewOrder,
+        second: NewOrder,
+        *,
+        external_identifier: str | None = None,
     ) -> NewComplexOrder:
         """A trigger that, once filled, sends a one-cancels-the-other pair (a bracket)."""
-        return cls(ComplexOrderType.OTOCO, (first, second), trigger, **kwargs)
+        return cls(ComplexOrderType.OTOCO, (first, second), trigger, external_identifier)
 
     @classmethod
-    def pairs(cls, first: NewOrder, second: NewOrder, **kwargs: Any) -> NewComplexOrder:
+    def pairs(
+        cls, first: NewOrder, second: NewOrder, *, external_identifier: str | None = None
+    ) -> NewComplexOrder:
         """A pair trade of two orders."""
-        return cls(ComplexOrderType.PAIRS, (first, second), **kwargs)
+        return cls(ComplexOrderType.PAIRS, (first, second), external_identifier=external_identifier)
 
     @property
     def components(self) -> tuple[NewOrder, ...]:
@@ -1581,22 +1621,11 @@ def _post_once(
 
 
 def _path(account_number: Any, *rest: str | int) -> str:
-    if not isinstance(account_number, str) or not account_number:
-        raise LocalProtocolError(
-            f"account_number must be a non-empty string, got {_show(account_number)}"
-        )
-    return encode_path("accounts", account_number, *rest)
+    return encode_path("accounts", _args.account_number(account_number), *rest)
 
 
-def _order_id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise LocalProtocolError(f"an order id is a whole number, got {_show(value)}")
-    if isinstance(value, str) and not (value.isascii() and value.isdigit() and len(value) <= 20):
-        raise LocalProtocolError(f"an order id is a whole number, got {_show(value)}")
-    number = int(value)
-    if number <= 0:
-        raise LocalProtocolError(f"an order id is positive, got {number}")
-    return number
+def _order_id(value: Any, what: str = "order id") -> int:
+    return _args.identifier(value, what)
 
 
 def _require(value: Any, kind: type, what: str) -> None:
@@ -1680,7 +1709,7 @@ def _place_order(
 def _replace_order(
     calls: SessionCalls,
     account_number: str,
-    order_id: int,
+    order_id: int | str,
     change: Replacement,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
@@ -1701,7 +1730,7 @@ def _replace_order(
 def _edit_order(
     calls: SessionCalls,
     account_number: str,
-    order_id: int,
+    order_id: int | str,
     change: Replacement,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
@@ -1718,7 +1747,7 @@ def _edit_order(
 
 
 def _dry_run_replacement(
-    calls: SessionCalls, account_number: str, order_id: int, change: Replacement
+    calls: SessionCalls, account_number: str, order_id: int | str, change: Replacement
 ) -> Operation[OrderResponse]:
     """Check a replacement without making it (``POST /accounts/{n}/orders/{id}/dry-run``)."""
     _require(change, Replacement, "change")
@@ -1735,7 +1764,9 @@ def _decode_order_or_response(response: Response) -> Order:
     return decode_model(Order, data, what="data")
 
 
-def _reconfirm_order(calls: SessionCalls, account_number: str, order_id: int) -> Operation[Order]:
+def _reconfirm_order(
+    calls: SessionCalls, account_number: str, order_id: int | str
+) -> Operation[Order]:
     """Reconfirm an order the server holds for confirmation
     (``POST /accounts/{n}/orders/{id}/reconfirm``); sent once.
 
@@ -1746,7 +1777,9 @@ def _reconfirm_order(calls: SessionCalls, account_number: str, order_id: int) ->
     return send(calls, "POST", path, _decode_order_or_response, idempotent=False)
 
 
-def _cancel_order(calls: SessionCalls, account_number: str, order_id: int) -> Operation[Order]:
+def _cancel_order(
+    calls: SessionCalls, account_number: str, order_id: int | str
+) -> Operation[Order]:
     """Cancel a working order (``DELETE /accounts/{n}/orders/{id}``); sent once.
 
     The answer is the order, now ``Cancelled`` (or ``Cancel Requested``).
@@ -1763,25 +1796,10 @@ def _live_orders(calls: SessionCalls, account_number: str) -> Operation[list[Ord
     return flows.operation(machine, lambda ctx: _all_items(ctx, machine, retry, build, Order))
 
 
-def _order(calls: SessionCalls, account_number: str, order_id: int) -> Operation[Order]:
+def _order(calls: SessionCalls, account_number: str, order_id: int | str) -> Operation[Order]:
     """One order (``GET /accounts/{n}/orders/{id}``)."""
     path = _path(account_number, "orders", _order_id(order_id))
     return send(calls, "GET", path, data_of(Order))
-
-
-_SORTS = ("Asc", "Desc")
-
-
-def _when(value: Any, what: str) -> str:
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise LocalProtocolError(f"{what} must be an aware datetime, got {_show(value)}")
-    return format_datetime(value)
-
-
-def _day(value: Any, what: str) -> str:
-    if not isinstance(value, date) or isinstance(value, datetime):
-        raise LocalProtocolError(f"{what} must be a date, got {_show(value)}")
-    return value.isoformat()
 
 
 def _order_history(
@@ -1793,7 +1811,7 @@ def _order_history(
     start_at: datetime | None = None,
     end_at: datetime | None = None,
     underlying_symbol: str | None = None,
-    statuses: Iterable[OrderStatus | str] | None = None,
+    statuses: Iterable[OrderStatus | str] | str | None = None,
     futures_symbol: str | None = None,
     underlying_instrument_type: InstrumentType | str | None = None,
     sort: str | None = None,
@@ -1808,29 +1826,21 @@ def _order_history(
     """
     if start_date is None and start_at is None:
         raise LocalProtocolError("order_history needs a start: give start_date or start_at")
-    if sort is not None and sort not in _SORTS:
-        raise LocalProtocolError(f"sort must be 'Asc' or 'Desc', got {_show(sort)}")
-    if per_page is not None and (
-        isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 1
-    ):
-        raise LocalProtocolError(f"per_page must be a positive int, got {_show(per_page)}")
-    if isinstance(statuses, str):  # one status, not its letters
-        statuses = [statuses]
     params: dict[str, QueryValue] = {
-        "start-date": None if start_date is None else _day(start_date, "start_date"),
-        "end-date": None if end_date is None else _day(end_date, "end_date"),
-        "start-at": None if start_at is None else _when(start_at, "start_at"),
-        "end-at": None if end_at is None else _when(end_at, "end_at"),
+        "start-date": _args.optional_day(start_date, "start_date"),
+        "end-date": _args.optional_day(end_date, "end_date"),
+        "start-at": _args.optional_moment(start_at, "start_at"),
+        "end-at": _args.optional_moment(end_at, "end_at"),
         "underlying-symbol": underlying_symbol,
-        "status[]": None if statuses is None else [str(s) for s in statuses],
+        "status[]": _args.strings(statuses, "statuses"),
         "futures-symbol": futures_symbol,
         "underlying-instrument-type": (
             str(underlying_instrument_type) if underlying_instrument_type else None
         ),
-        "sort": sort,
+        "sort": _args.sort(sort),
     }
     path = _path(account_number, "orders")
-    return pager(calls, path, page_of(Order), params, per_page=per_page)
+    return pager(calls, path, page_of(Order), params, per_page=_args.per_page(per_page))
 
 
 def _place_complex_order(
@@ -1924,19 +1934,19 @@ def _live_complex_orders(calls: SessionCalls, account_number: str) -> Operation[
 
 
 def _complex_order(
-    calls: SessionCalls, account_number: str, complex_order_id: int
+    calls: SessionCalls, account_number: str, complex_order_id: int | str
 ) -> Operation[ComplexOrder]:
     """One complex order (``GET /accounts/{n}/complex-orders/{id}``)."""
-    path = _path(account_number, "complex-orders", _order_id(complex_order_id))
+    path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
     return send(calls, "GET", path, data_of(ComplexOrder))
 
 
 def _cancel_complex_order(
-    calls: SessionCalls, account_number: str, complex_order_id: int
+    calls: SessionCalls, account_number: str, complex_order_id: int | str
 ) -> Operation[ComplexOrder]:
     """Cancel a complex order by its own id (``DELETE /accounts/{n}/complex-orders/{id}``);
     sent once. Cancel it this way, not through its orders."""
-    path = _path(account_number, "complex-orders", _order_id(complex_order_id))
+    path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
     return send(calls, "DELETE", path, data_of(ComplexOrder), idempotent=False)
 
 
@@ -1946,8 +1956,7 @@ def _margin_dry_run(
     """What an order would do to margin and buying power
     (``POST /margin/accounts/{n}/dry-run``, the order as body); places nothing."""
     _require(order, NewOrder, "order")
-    _path(account_number)  # checks the account number
-    path = encode_path("margin", "accounts", account_number, "dry-run")
+    path = encode_path("margin", "accounts", _args.account_number(account_number), "dry-run")
     return send(
         calls, "POST", path, data_of(MarginDryRunResult), json=order.to_json(), idempotent=True
     )

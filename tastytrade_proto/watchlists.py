@@ -10,11 +10,11 @@ Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
 A watchlist is addressed by its name, which goes into the path percent-encoded
 (``Futures/Crypto`` is one segment, ``Futures%2FCrypto``).
 
-Retries: creating is sent exactly once (a lost answer could otherwise create
-twice, and the second try would fail on the taken name). Replacing and
-deleting are idempotent and retried like reads: sending the same replacement
-twice leaves the same list; a delete retried after the first one went through
-answers 404, which arrives as :class:`~tastytrade_proto.errors.NotFound`.
+Retries: creating and deleting are sent exactly once. A second try after a
+lost answer could not tell what happened: a create would fail on the taken
+name, a delete would answer 404 (:class:`~tastytrade_proto.errors.NotFound`)
+for a list it had just deleted. Replacing is idempotent and retried like a
+read: sending the same replacement twice leaves the same list.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import _args
 from .accounts import InstrumentType
 from .endpoint import Endpoint, data_of, items_of, send
 from .envelope import decode_envelope
@@ -134,9 +135,7 @@ def _entries_json(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
 
 
 def _name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise LocalProtocolError("a watchlist name must be a non-empty string")
-    return name
+    return _args.segment(name, "the watchlist name")
 
 
 def _body(
@@ -222,17 +221,21 @@ def _replace_watchlist(
     """Replace every entry (and the group and order) of a watchlist
     (``PUT /watchlists/{name}``); idempotent, so retried like a read."""
     body = _body(name, entries, group_name, order_index)
-    path = encode_path("watchlists", name)
+    path = encode_path("watchlists", _name(name))
     return send(calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True)
 
 
 def _delete_watchlist(calls: SessionCalls, name: str) -> Operation[None]:
-    """Delete a watchlist (``DELETE /watchlists/{name}``); idempotent, so retried.
+    """Delete a watchlist (``DELETE /watchlists/{name}``); sent once, never retried.
 
-    A retry after a delete that went through answers 404 (``NotFound``).
+    A retry after a delete that went through would answer 404 and turn a
+    success into :class:`~tastytrade_proto.errors.NotFound`, so any failure
+    (a lost answer, a timeout, a 429, a 5xx) is raised as it is: read
+    ``watchlists()`` to see whether the list is gone. A ``NotFound`` from
+    this call means there was no such list.
     """
     path = encode_path("watchlists", _name(name))
-    return send(calls, "DELETE", path, _deleted, idempotent=True)
+    return send(calls, "DELETE", path, _deleted, idempotent=False)
 
 
 def _public_watchlists(

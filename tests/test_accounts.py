@@ -144,6 +144,30 @@ def test_positions_and_their_filters() -> None:
     assert rivn.instrument_type is InstrumentType.EQUITY_OPTION
 
 
+def test_one_underlying_symbol_as_a_string_is_one_value_not_its_letters() -> None:
+    core = Core().answer(items()).answer(items())
+    core.run(core.calls.positions("5WT00000", underlying_symbols="AAPL", partition_keys="main"))
+    assert target(core.sent)[2] == [("underlying-symbol[]", "AAPL"), ("partition-keys[]", "main")]
+    core.run(core.calls.positions("5WT00000", underlying_symbols=(s for s in ("SPY", "QQQ"))))
+    assert target(core.sent)[2] == [("underlying-symbol[]", "SPY"), ("underlying-symbol[]", "QQQ")]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"underlying_symbols": 5},  # not a list: a LocalProtocolError, not a raw TypeError
+        {"underlying_symbols": []},  # empty: refused, never sent as "no filter"
+        {"underlying_symbols": ["AAPL", ""]},
+        {"underlying_symbols": [b"AAPL"]},
+        {"partition_keys": 5},
+        {"partition_keys": ()},
+    ],
+)
+def test_positions_refuse_bad_lists(kwargs: dict[str, Any]) -> None:
+    core = Core()
+    refused_before_sending(core, core.calls.positions, "5WT00000", **kwargs)
+
+
 def test_positions_with_the_docs_string_quantities() -> None:
     core = Core().answer_sample("positions_200_docs_string_quantity.json")
     found = core.run(core.calls.positions("5WT00000"))
@@ -183,6 +207,34 @@ def refused_before_sending(core: Core, build: Any, *args: Any, **kwargs: Any) ->
     with pytest.raises(LocalProtocolError):
         build(*args, **kwargs)
     assert core.http.requests == []
+
+
+ACCOUNT_CALLS: list[tuple[str, Any]] = [
+    ("account", lambda c, n: c.account(n)),
+    ("trading_status", lambda c, n: c.trading_status(n)),
+    ("balances", lambda c, n: c.balances(n)),
+    ("positions", lambda c, n: c.positions(n)),
+    ("balance_snapshots", lambda c, n: c.balance_snapshots(n)),
+    ("net_liq", lambda c, n: c.net_liquidating_value_history(n, time_back="1d")),
+    ("transactions", lambda c, n: c.transactions(n)),
+    ("transaction", lambda c, n: c.transaction(n, 7)),
+    ("total_fees", lambda c, n: c.total_fees(n, date(2026, 9, 1))),
+    ("margin_requirements", lambda c, n: c.margin_requirements(n)),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in ACCOUNT_CALLS], ids=[n for n, _ in ACCOUNT_CALLS])
+@pytest.mark.parametrize("bad", ["", "  ", None, 5001, ["5WT00000"], "..", "."])
+def test_every_account_endpoint_checks_the_account_number(call: Any, bad: Any) -> None:
+    core = Core()
+    with pytest.raises(LocalProtocolError, match=r"account_number|path segment"):
+        call(core.calls, bad)
+    assert core.http.requests == []
+
+
+def test_a_blank_currency_is_refused() -> None:
+    core = Core()
+    refused_before_sending(core, core.calls.balances, "5WT00000", currency=" ")
 
 
 # -- balance snapshots --------------------------------------------------------------------------
@@ -238,6 +290,8 @@ def test_balance_snapshots_over_a_range() -> None:
         {"start_date": "2026-09-01"},
         {"per_page": 0},
         {"per_page": True},
+        {"per_page": 10_000},
+        {"end_date": "2026-09-30"},
     ],
 )
 def test_balance_snapshots_refuse_bad_arguments(kwargs: dict[str, Any]) -> None:
@@ -378,17 +432,39 @@ def test_transactions_of_one_type() -> None:
     "kwargs",
     [
         {"type": "Trade", "types": ["Money Movement"]},
-        {"types": "Trade"},
+        {"type": "Trade", "types": "Trade"},
+        {"types": 5},
+        {"types": []},
+        {"sub_types": 5},
+        {"sub_types": [""]},
         {"start_at": datetime(2026, 1, 2, 9, 30)},
         {"end_at": date(2026, 1, 2)},
         {"start_date": datetime(2026, 1, 2, tzinfo=UTC)},
         {"sort": "Newest"},
+        {"sort": "asc"},
         {"per_page": 0},
+        {"per_page": True},
+        {"per_page": 2001},
+        {"per_page": "50"},
     ],
 )
 def test_transactions_refuse_bad_arguments(kwargs: dict[str, Any]) -> None:
     core = Core()
     refused_before_sending(core, core.calls.transactions, "5WT00000", **kwargs)
+
+
+def test_one_type_as_a_string_is_one_type() -> None:
+    core = Core().answer(paged([], 0, 1))
+    kind = TransactionType.MONEY_MOVEMENT
+    pager = core.calls.transactions("5WT00000", types=kind, sub_types="Dividend")
+    assert list(PageIterator(core.run, pager)) == []
+    assert target(core.sent)[2][:2] == [("types[]", "Money Movement"), ("sub-type[]", "Dividend")]
+
+
+def test_the_largest_page_size_is_sent() -> None:
+    core = Core().answer(paged([], 0, 1))
+    list(PageIterator(core.run, core.calls.transactions("5WT00000", per_page=2000)))
+    assert ("per-page", "2000") in target(core.sent)[2]
 
 
 def test_the_iterator_asks_for_the_next_page_only_when_the_first_is_used_up() -> None:
@@ -454,10 +530,19 @@ def test_a_transaction_with_its_lots() -> None:
     assert lot.transaction_id == 2455333333 and lot.price == Decimal("0.47")
 
 
-@pytest.mark.parametrize("bad", [True, -1, "12", 1.5])
+@pytest.mark.parametrize(
+    "bad", [True, False, 0, -1, "-1", "12a", "", " 12", 1.5, None, "\uff11", 2**63]
+)
 def test_a_transaction_id_is_a_whole_number(bad: Any) -> None:
     core = Core()
     refused_before_sending(core, core.calls.transaction, "5WT00000", bad)
+
+
+def test_a_transaction_id_may_be_a_string_of_digits_like_an_order_id() -> None:
+    core = Core().answer_sample("transaction_trade_200.json")
+    found = core.run(core.calls.transaction("5WT00000", "2455333333"))
+    assert target(core.sent)[1] == "/accounts/5WT00000/transactions/2455333333"
+    assert found.id == 2455333333
 
 
 def test_total_fees_of_a_day() -> None:

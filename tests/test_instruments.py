@@ -236,6 +236,16 @@ def test_equities_and_their_filters() -> None:
     assert target(core.sent)[2] == [("symbol[]", "AAPL")]
 
 
+def test_lists_take_one_string_as_one_value_and_any_iterable() -> None:
+    core = Core().answer(items()).answer(items()).answer(items())
+    core.run(core.calls.futures("/ESZ6", product_codes="ES"))
+    assert target(core.sent)[2] == [("symbol[]", "/ESZ6"), ("product-code[]", "ES")]
+    core.run(core.calls.warrants(s for s in ("A", "B")))
+    assert target(core.sent)[2] == [("symbol[]", "A"), ("symbol[]", "B")]
+    core.run(core.calls.equity_options(("SPY   261218C00600000",)))
+    assert target(core.sent)[2] == [("symbol[]", "SPY   261218C00600000")]
+
+
 def test_active_equities_page_by_page() -> None:
     row = sample("instruments_equities_AAPL_200.json")["data"]
 
@@ -485,6 +495,34 @@ def test_quantity_decimal_precisions() -> None:
         lambda c: c.nested_future_option_chain(""),
         lambda c: c.equities(["AAPL", 7]),
         lambda c: c.warrant(None),
+        # lists: a non-iterable is a LocalProtocolError (it was a raw TypeError)
+        lambda c: c.equities(5),
+        lambda c: c.futures(5),
+        lambda c: c.futures(product_codes=5),
+        lambda c: c.equity_options(5),
+        lambda c: c.future_options(b"./ESZ6 EW4Z6 261218C6000"),
+        lambda c: c.cryptocurrencies({"BTC/USD": 1}),
+        # an empty list is refused: never silently sent as "no filter"
+        lambda c: c.equities([]),
+        lambda c: c.futures([]),
+        lambda c: c.futures(product_codes=[]),
+        lambda c: c.cryptocurrencies(()),
+        lambda c: c.warrants([]),
+        lambda c: c.equity_options([]),
+        lambda c: c.future_options([]),
+        # lists that must be given
+        lambda c: c.equity_options(None),
+        lambda c: c.future_options(None),
+        # path segments: a non-string is refused, not turned into text
+        lambda c: c.equity(5),
+        lambda c: c.future_product(5, "ES"),
+        lambda c: c.future_option_product("CME", None),
+        lambda c: c.cryptocurrency(".."),
+        # page sizes
+        lambda c: c.active_equities(per_page=True),
+        lambda c: c.active_equities(per_page=0),
+        lambda c: c.active_equities(per_page=1_000_000),
+        lambda c: c.active_equities(per_page="10"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_sent(call: Any) -> None:

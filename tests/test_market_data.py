@@ -174,6 +174,12 @@ def test_market_data_takes_none_as_no_symbols_of_that_type() -> None:
     assert target(core.sent)[2] == [("index", "SPX,VIX")]
 
 
+def test_market_data_takes_an_empty_type_as_no_symbols_of_that_type() -> None:
+    core = Core().answer(items())
+    core.run(core.calls.market_data(equities=[], futures=(), indices=iter(["SPX"])))
+    assert target(core.sent)[2] == [("index", "SPX")]
+
+
 def test_market_data_takes_exactly_one_hundred_symbols() -> None:
     core = Core().answer(items())
     core.run(core.calls.market_data(equities=[f"S{i}" for i in range(60)], indices=["SPX"] * 40))
@@ -191,8 +197,11 @@ def test_market_data_takes_exactly_one_hundred_symbols() -> None:
         ({"equities": ["AAPL", ""]}, "non-empty"),
         ({"equities": ["AAPL,MSFT"]}, "comma"),
         ({"equities": 42}, "must be a list"),
+        ({"equities": b"AAPL"}, "must be a list"),
         ({"equities": [b"AAPL"]}, "non-empty string"),
         ({"equities": None}, "at least one symbol"),
+        ({"equities": [], "indices": ()}, "at least one symbol"),
+        ({"indices": ["SPX", None]}, "indices: each item must be a non-empty string"),
     ],
 )
 def test_market_data_refuses_bad_symbol_lists_before_sending(
@@ -241,8 +250,10 @@ def test_market_metrics_of_one_symbol_and_of_none() -> None:
     core = Core().answer(items())
     core.run(core.calls.market_metrics("BRK/B"))
     assert target(core.sent)[2] == [("symbols", "BRK/B")]
-    with pytest.raises(LocalProtocolError):
-        core.run(core.calls.market_metrics([]))
+    for bad in ([], None, 5, ["AAPL,MSFT"], [""]):
+        with pytest.raises(LocalProtocolError):
+            core.run(core.calls.market_metrics(bad))  # type: ignore[arg-type]
+    assert len(core.http.requests) == 1
 
 
 def test_dividends_path_is_percent_encoded() -> None:
@@ -264,7 +275,7 @@ def test_dividends_path_is_percent_encoded() -> None:
 def test_earnings_with_and_without_a_start_date() -> None:
     rows = [{"occurred-date": "2025-06-30", "eps": "1.57"}, {"occurred-date": "2025-09-30"}]
     core = Core().answer(items(*rows)).answer(items())
-    found = core.run(core.calls.earnings("AAPL", date(2025, 1, 1)))
+    found = core.run(core.calls.earnings("AAPL", start_date=date(2025, 1, 1)))
     assert target(core.sent) == (
         "GET",
         "/market-metrics/historic-corporate-events/earnings-reports/AAPL",
@@ -276,6 +287,26 @@ def test_earnings_with_and_without_a_start_date() -> None:
     ]
     core.run(core.calls.earnings("AAPL"))
     assert target(core.sent)[2] == []
+
+
+@pytest.mark.parametrize(
+    "start_date",
+    [
+        "2025-01-01",  # was a raw AttributeError
+        datetime(2025, 1, 1, tzinfo=UTC),  # was sent as a date-time
+        20250101,
+    ],
+)
+def test_earnings_take_a_date_and_nothing_else(start_date: Any) -> None:
+    core = Core()
+    with pytest.raises(LocalProtocolError, match="start_date must be a date"):
+        core.run(core.calls.earnings("AAPL", start_date=start_date))
+    assert core.http.requests == []
+
+
+def test_earnings_take_start_date_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        Core().calls.earnings("AAPL", date(2025, 1, 1))  # type: ignore[call-arg]
 
 
 def test_risk_free_rate() -> None:
@@ -307,8 +338,9 @@ def test_symbol_search_encodes_the_text_as_one_segment() -> None:
     assert found.instrument_type is InstrumentType.EQUITY
     core.run(core.calls.symbol_search("S&P 500/x"))
     assert target(core.sent)[1] == "/symbols/search/S%26P%20500%2Fx"
-    with pytest.raises(LocalProtocolError):
-        core.run(core.calls.symbol_search(" "))
+    for bad in (" ", "", None, 5, ".."):
+        with pytest.raises(LocalProtocolError):
+            core.run(core.calls.symbol_search(bad))  # type: ignore[arg-type]
 
 
 def test_market_sessions_repeat_the_collections_key() -> None:
@@ -328,7 +360,7 @@ def test_market_sessions_repeat_the_collections_key() -> None:
     assert session.previous_session.close_at_ext == datetime(2026, 2, 14, 1, 0, tzinfo=UTC)
     core.run(core.calls.market_sessions(MarketCollection.CFE))
     assert target(core.sent)[2] == [("instrument-collections[]", "CFE")]
-    for bad in ([], 42, [""], [None]):
+    for bad in ([], 42, [""], [None], None):
         with pytest.raises(LocalProtocolError):
             core.run(core.calls.market_sessions(bad))  # type: ignore[arg-type]
 
@@ -342,6 +374,12 @@ def test_holidays() -> None:
     assert calendar.is_half_day(date(2026, 11, 27))
     core.run(core.calls.futures_holidays(MarketCollection.CME))
     assert target(core.sent) == ("GET", "/market-time/futures/holidays/CME", [])
+    for bad in (5, None, "", " "):
+        with pytest.raises(LocalProtocolError, match="exchange"):
+            core.calls.futures_holidays(bad)  # type: ignore[arg-type]
+    for bad in (5, None, " "):
+        with pytest.raises(LocalProtocolError, match="symbol"):
+            core.calls.dividends(bad)  # type: ignore[arg-type]
 
 
 # -- quote tokens ----------------------------------------------------------------------------------
@@ -539,7 +577,7 @@ def test_fake_metrics_dividends_earnings_search() -> None:
     assert dividends[0].occurred_date == date(2026, 8, 10)
     assert all(d.occurred_date <= date(2026, 9, 22) for d in dividends)
     assert fake.run(fake.calls.dividends("TSLA")) == []
-    earnings = fake.run(fake.calls.earnings("AAPL", date(2026, 1, 1)))
+    earnings = fake.run(fake.calls.earnings("AAPL", start_date=date(2026, 1, 1)))
     assert [e.occurred_date for e in earnings] == [date(2026, 3, 31), date(2026, 6, 30)]
     assert fake.run(fake.calls.risk_free_rate()) == Decimal("0.0425")
     found = fake.run(fake.calls.symbol_search("spy"))

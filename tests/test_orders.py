@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +58,21 @@ from .core import Core, body, data, items, target
 from .strategies import json_values, mutations
 
 ACCOUNT = "5WT00000"
+
+
+class _NoOffset(tzinfo):
+    """A tzinfo that is set but gives no offset: the datetime is naive all the same."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+    def tzname(self, dt: datetime | None) -> str | None:
+        return None
+
+    def dst(self, dt: datetime | None) -> timedelta | None:
+        return None
+
+
 # What Core's entropy (bytes 0..15) names an order: "tp-" + base32 of those bytes, lower case.
 GENERATED = "tp-aaaqeayeaudaocajbifqydiob4"
 POST_PATH = f"/accounts/{ACCOUNT}/orders"
@@ -427,6 +442,46 @@ def test_a_caller_identifier_on_a_component_is_kept() -> None:
     assert body_["trigger-order"]["external-identifier"] == "mine"
     assert body_["orders"][0]["external-identifier"] == "complex-1"
     assert oto.identifiers == {"mine", "complex-1"}
+
+
+def test_the_complex_order_builders_take_only_an_identifier_besides_the_orders() -> None:
+    first, second = BUY_AAPL, spread("0.5")
+    builders: list[Callable[[], NewComplexOrder]] = [
+        lambda: NewComplexOrder.oco(first, second, external_identifier="x-1"),
+        lambda: NewComplexOrder.oto(first, second, external_identifier="x-1"),
+        lambda: NewComplexOrder.otoco(first, second, spread("0.4"), external_identifier="x-1"),
+        lambda: NewComplexOrder.pairs(first, second, external_identifier="x-1"),
+    ]
+    for build in builders:
+        assert build().identifiers == {"x-1"}
+    assert NewComplexOrder.oco(first, second).external_identifier is None
+    with pytest.raises(TypeError):
+        NewComplexOrder.oco(first, second, trigger_order=first)  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        NewComplexOrder.pairs(first, second, "x-1")  # type: ignore[call-arg]
+
+
+def test_a_replacement_keeps_the_terms_not_given_and_drops_those_given_as_none() -> None:
+    stop = NewOrder.stop_limit(
+        NewLeg.equity("AAPL", "Sell to Close", 1), "150", "151", time_in_force="GTC"
+    )
+    same = stop.replacement()
+    assert (same.order_type, same.time_in_force, same.price, same.stop_trigger) == (
+        OrderType.STOP_LIMIT,
+        TimeInForce.GTC,
+        Decimal("150"),
+        Decimal("151"),
+    )
+    market = stop.replacement(
+        order_type="Market", time_in_force="Day", price=None, stop_trigger=None
+    )
+    assert market.to_json() == {"time-in-force": "Day", "order-type": "Market"}
+    dated = BUY_AAPL.replacement(time_in_force=TimeInForce.GTD, gtc_date=date(2026, 12, 18))
+    assert dated.to_json()["gtc-date"] == "2026-12-18" and dated.price == Decimal("-150.25")
+    with pytest.raises(InvalidOrder, match="no price"):
+        stop.replacement(order_type="Market", time_in_force="Day", stop_trigger=None)
+    with pytest.raises(TypeError):
+        BUY_AAPL.replacement(legs=[])  # type: ignore[call-arg]
 
 
 # -- tick sizes -------------------------------------------------------------------------------
@@ -871,15 +926,50 @@ def test_cancel_order() -> None:
     assert order.cancelled_at == datetime(2023, 6, 14, 1, 2, 24, 795000, timezone.utc)
 
 
-@pytest.mark.parametrize("bad", [0, -3, "12a", "", True, 1.5, None, "\uff11\uff12"])
+@pytest.mark.parametrize("bad", [0, -3, "12a", "", True, 1.5, None, "\uff11\uff12", 2**63])
 def test_order_ids_are_checked(bad: Any) -> None:
     with pytest.raises(LocalProtocolError, match="order id"):
         Core().calls.cancel_order(ACCOUNT, bad)
+    with pytest.raises(LocalProtocolError, match="complex order id"):
+        Core().calls.cancel_complex_order(ACCOUNT, bad)
 
 
-def test_account_numbers_are_checked() -> None:
+def test_an_order_id_may_be_a_string_of_digits() -> None:
+    core = Core().answer_sample("orders_delete_200.json").answer(data({"id": 33}))
+    core.run(core.calls.order(ACCOUNT, "68677"))
+    assert target(core.sent)[1] == f"/accounts/{ACCOUNT}/orders/68677"
+    core.run(core.calls.complex_order(ACCOUNT, "33"))
+    assert target(core.sent)[1] == f"/accounts/{ACCOUNT}/complex-orders/33"
+
+
+_OCO = NewComplexOrder.oco(BUY_AAPL, spread("0.5"))
+ORDER_CALLS: list[tuple[str, Callable[[Any, Any], Any]]] = [
+    ("dry_run_order", lambda c, n: c.dry_run_order(n, BUY_AAPL)),
+    ("place_order", lambda c, n: c.place_order(n, BUY_AAPL)),
+    ("replace_order", lambda c, n: c.replace_order(n, 1, Replacement.limit("-1"))),
+    ("edit_order", lambda c, n: c.edit_order(n, 1, Replacement.limit("-1"))),
+    ("dry_run_replacement", lambda c, n: c.dry_run_replacement(n, 1, Replacement.limit("-1"))),
+    ("reconfirm_order", lambda c, n: c.reconfirm_order(n, 1)),
+    ("cancel_order", lambda c, n: c.cancel_order(n, 1)),
+    ("live_orders", lambda c, n: c.live_orders(n)),
+    ("order", lambda c, n: c.order(n, 1)),
+    ("order_history", lambda c, n: c.order_history(n, start_date=date(2026, 1, 1))),
+    ("place_complex_order", lambda c, n: c.place_complex_order(n, _OCO)),
+    ("dry_run_complex_order", lambda c, n: c.dry_run_complex_order(n, _OCO)),
+    ("live_complex_orders", lambda c, n: c.live_complex_orders(n)),
+    ("complex_order", lambda c, n: c.complex_order(n, 1)),
+    ("cancel_complex_order", lambda c, n: c.cancel_complex_order(n, 1)),
+    ("margin_dry_run", lambda c, n: c.margin_dry_run(n, BUY_AAPL)),
+]
+
+
+@pytest.mark.parametrize("call", [c for _, c in ORDER_CALLS], ids=[n for n, _ in ORDER_CALLS])
+@pytest.mark.parametrize("bad", ["", " ", None, 5001, b"5WT00000"])
+def test_account_numbers_are_checked(call: Callable[[Any, Any], Any], bad: Any) -> None:
+    core = Core()
     with pytest.raises(LocalProtocolError, match="account_number"):
-        Core().calls.live_orders("")
+        call(core.calls, bad)
+    assert core.http.requests == []
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -957,11 +1047,28 @@ def test_order_history_needs_a_start_and_sends_its_filters() -> None:
         ({"start_date": datetime(2023, 1, 1, tzinfo=timezone.utc)}, "must be a date"),
         ({"start_date": date(2023, 1, 1), "sort": "up"}, "sort"),
         ({"start_date": date(2023, 1, 1), "per_page": 0}, "per_page"),
+        ({"start_date": date(2023, 1, 1), "per_page": True}, "per_page"),
+        ({"start_date": date(2023, 1, 1), "per_page": 2001}, "per_page"),
+        ({"start_date": "2023-01-01"}, "must be a date"),
+        ({"start_date": date(2023, 1, 1), "end_at": "2023-01-02T00:00:00Z"}, "aware datetime"),
+        ({"start_at": datetime(2023, 1, 1, tzinfo=_NoOffset())}, "aware datetime"),
+        ({"start_date": date(2023, 1, 1), "statuses": 5}, "statuses must be a list"),
+        ({"start_date": date(2023, 1, 1), "statuses": []}, "statuses is an empty list"),
+        ({"start_date": date(2023, 1, 1), "statuses": ["Live", ""]}, "non-empty string"),
     ],
 )
 def test_order_history_checks_its_arguments(kwargs: dict[str, Any], problem: str) -> None:
     with pytest.raises(LocalProtocolError, match=problem):
         Core().calls.order_history(ACCOUNT, **kwargs)
+
+
+def test_order_history_sends_times_in_utc() -> None:
+    core = Core().answer(items())
+    eastern = timezone(-timedelta(hours=4))
+    start = datetime(2026, 1, 2, 9, 30, tzinfo=eastern)
+    core.run(core.calls.order_history(ACCOUNT, start_at=start, per_page=2000).all())
+    query = target(core.sent)[2]
+    assert ("start-at", "2026-01-02T13:30:00.000Z") in query and ("per-page", "2000") in query
 
 
 def test_one_status_is_one_status() -> None:

@@ -29,6 +29,8 @@ from tastytrade_proto.testing import (
     DEMO_REFRESH_TOKEN,
     FakeClock,
     FakeTastytradeAPI,
+    Fault,
+    FaultKind,
 )
 from tastytrade_proto.watchlists import PairsEquation, PairsWatchlist, Watchlist, WatchlistEntry
 
@@ -192,17 +194,64 @@ def test_replace_is_idempotent_so_it_is_retried() -> None:
     assert replaced.symbols == ("AAPL", "/ESZ6", "SPY")
 
 
-def test_delete_is_retried_and_takes_any_answer_body() -> None:
+def test_delete_takes_any_answer_body() -> None:
     core = Core()
-    core.http.queue(_unavailable())
     # The API has answered a delete with a bare, snake_case object.
     core.answer({"id": 162, "name": "Old", "user_id": 564, "watchlist_entries": []})
     assert core.run(core.calls.delete_watchlist("Old List")) is None
-    assert len(core.http.requests) == 2
     assert target(core.sent) == ("DELETE", "/watchlists/Old%20List", [])
     assert core.sent.body == b""
     core.http.queue(Response(204))
     assert core.run(core.calls.delete_watchlist("Old List")) is None
+    assert len(core.http.requests) == 2
+
+
+def test_delete_is_sent_once_even_when_the_answer_is_lost() -> None:
+    # A retry after a delete that went through would answer 404: a success reported as NotFound.
+    core = Core()
+    core.http.queue(_unavailable())
+    with pytest.raises(ServerError):
+        core.run(core.calls.delete_watchlist("Old List"))
+    core.http.queue(TransportError("connection reset"))
+    with pytest.raises(TransportError):
+        core.run(core.calls.delete_watchlist("Old List"))
+    assert len(core.http.requests) == 2 and core.http.pending == 0
+
+
+def test_a_lost_delete_answer_does_not_become_not_found_against_the_fake() -> None:
+    fake = InProcess().login()
+    calls = fake.calls
+    fake.run(calls.create_watchlist("Gone Soon", ["AAPL"]))
+    fault = Fault(
+        FaultKind.SERVER_ERROR,
+        status=503,
+        method="DELETE",
+        path="/watchlists/",
+        after_handling=True,
+    )
+    fake.api.inject(fault)
+    with pytest.raises(ServerError):  # deleted, but the answer was lost: no retry, no NotFound
+        fake.run(calls.delete_watchlist("Gone Soon"))
+    assert fake.api.count("DELETE", "/watchlists/Gone Soon") == 1
+    assert "Gone Soon" not in [w.name for w in fake.run(calls.watchlists())]
+
+
+@pytest.mark.parametrize("name", [None, 5, b"List", ["List"], "", "   ", ".", ".."])
+def test_every_name_is_checked_before_sending(name: Any) -> None:
+    core = Core()
+    for call in (
+        lambda: core.calls.watchlist(name),
+        lambda: core.calls.delete_watchlist(name),
+        lambda: core.calls.replace_watchlist(name, ["AAPL"]),
+        lambda: core.calls.public_watchlist(name),
+        lambda: core.calls.pairs_watchlist(name),
+    ):
+        with pytest.raises(LocalProtocolError):
+            call()
+    if name not in (".", ".."):  # in a body, not a path: only blanks and non-strings are refused
+        with pytest.raises(LocalProtocolError):
+            core.calls.create_watchlist(name, ["AAPL"])
+    assert core.http.requests == []
 
 
 def test_an_unknown_name_is_not_found() -> None:

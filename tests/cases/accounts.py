@@ -82,6 +82,11 @@ def _positions(found: list[Position]) -> None:
     assert "/ESZ6" in by_symbol
 
 
+def _spy_only(found: list[Position]) -> None:
+    # One string is one underlying (it was sent one letter at a time: S, P, Y, matching nothing).
+    assert [p.symbol for p in found] == ["SPY   261218C00600000"]
+
+
 def _month_of_net_liq(points: list[NetLiqOhlc]) -> None:
     assert 18 <= len(points) <= 23  # a close each weekday of the last 30 days
     times = [p.time for p in points]
@@ -159,6 +164,7 @@ CASES = [
         check=_snapshot_range,
     ),
     Case("positions", (MARGIN,), check=_positions),
+    Case("positions", (MARGIN,), {"underlying_symbols": "SPY"}, check=_spy_only),
     Case("net_liquidating_value_history", (MARGIN,), {"time_back": "1m"}, check=_month_of_net_liq),
     Case(
         "net_liquidating_value_history",

@@ -80,7 +80,7 @@ CASES = [
     ),
     Case("market_metrics", (["AAPL", "SPY"],), check=_market_metrics),
     Case("dividends", ("AAPL",), check=_dividends),
-    Case("earnings", ("AAPL", date(2022, 1, 1)), check=_earnings),
+    Case("earnings", ("AAPL",), {"start_date": date(2022, 1, 1)}, check=_earnings),
     Case("risk_free_rate", check=_rate),
     Case("symbol_search", ("BRK/B",), check=_search),
     Case("market_sessions", (["Equity", "CME"],), check=_sessions),

@@ -70,6 +70,7 @@ CASES = [
     Case("replace_watchlist", (NEW, ["TSLA"]), {"order_index": 7}, check=_replaced),
     Case("delete_watchlist", (NEW,), check=_deleted),
     Case("watchlist", (NEW,), raises=NotFound),
+    Case("delete_watchlist", (NEW,), raises=NotFound),  # already gone: sent once, a 404
     Case("public_watchlists", check=_public),
     Case("public_watchlists", kwargs={"counts_only": True}, check=_public),
     Case("public_watchlist", ("High Options Volume",), check=_public_one),
