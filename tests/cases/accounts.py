@@ -101,8 +101,13 @@ def _month_of_net_liq(points: list[NetLiqOhlc]) -> None:
         assert after.open == before.close
 
 
+# One moment for the request and its check: points fall on fixed times of day, so two
+# separate readings of the clock could straddle one.
+WEEK_AGO = datetime.now(timezone.utc) - timedelta(days=7)
+
+
 def _net_liq_since(points: list[NetLiqOhlc]) -> None:
-    assert points and all(p.time > datetime.now(timezone.utc) - timedelta(days=7) for p in points)
+    assert points and all(p.time > WEEK_AGO for p in points)
 
 
 def _history(found: list[Transaction], api: FakeTastytradeAPI) -> None:
@@ -169,7 +174,7 @@ CASES = [
     Case(
         "net_liquidating_value_history",
         (MARGIN,),
-        {"start_time": datetime.now(timezone.utc) - timedelta(days=7)},
+        {"start_time": WEEK_AGO},
         check=_net_liq_since,
     ),
     Case(

@@ -27,6 +27,7 @@ from tastytrade_proto.instruments import (
     parse_occ,
     tick_size_for,
 )
+from tastytrade_proto.testing import FakeTastytradeAPI
 from tastytrade_proto.testing._fake_instruments import listed_symbols
 
 from . import Case
@@ -75,12 +76,13 @@ def _option_chain(found: list[EquityOption]) -> None:
     assert all(o.streamer_symbol == occ_to_streamer(o.symbol) for o in found)
 
 
-def _nested_option_chain(found: list[NestedOptionChain]) -> None:
+def _nested_option_chain(found: list[NestedOptionChain], api: FakeTastytradeAPI) -> None:
     (chain,) = found
     assert chain.underlying_symbol == "SPY" and chain.shares_per_contract == 100
     days = [e.expiration_date for e in chain.expirations]
     assert days == sorted(set(days)) and len(days) >= 10
-    assert parse_occ(LISTED["equity_option"]).expiration == days[0]
+    # The fake's clock, not the import's: the first expiration rolls at midnight in New York.
+    assert parse_occ(listed_symbols(api.clock())["equity_option"]).expiration == days[0]
     strikes = chain.expirations[0].strikes
     assert Decimal(600) in {s.strike_price for s in strikes}
     assert all(parse_occ(s.call or "").strike == s.strike_price for s in strikes)
@@ -187,7 +189,7 @@ CASES = [
     Case("compact_option_chain", ("QQQ",), check=_compact_option_chain),
     Case("futures", kwargs={"product_codes": ["ES"]}, check=_futures),
     Case("future", (FRONT_ES,), check=_future),
-    Case("future", ("/ESZ1",), raises=NotFound),
+    Case("future", ("/XXZ6",), raises=NotFound),  # a product the fake never lists
     Case("future_products", check=_future_products),
     Case("future_product", ("CME", "CL"), check=_future_product),
     Case("future_option_products", check=_future_option_products),
