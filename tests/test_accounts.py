@@ -1098,18 +1098,6 @@ MODELS: list[tuple[type[Any], Any]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kind, good", MODELS, ids=[f"{m.__name__}-{i}" for i, (m, _) in enumerate(MODELS)]
-)
-@given(junk=json_values, choice=st.data())
-def test_any_json_parses_or_raises_a_library_error(
-    kind: type[Any], good: Any, junk: Any, choice: st.DataObject
-) -> None:
-    for candidate in (junk, choice.draw(mutations(good))):
-        with contextlib.suppress(TastytradeError):
-            kind.from_json(candidate)
-
-
 @given(junk=json_values, choice=st.data())
 def test_any_margin_report_body_decodes_or_raises_a_library_error(
     junk: Any, choice: st.DataObject

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tastytrade_proto import (
     ApiError,
@@ -18,7 +15,6 @@ from tastytrade_proto import (
     LocalProtocolError,
     NotFound,
     Operation,
-    TastytradeError,
     ValidationFailed,
     drive,
 )
@@ -48,7 +44,6 @@ from tastytrade_proto.testing import (
 
 from .conftest import sample
 from .core import Core, data, items, target
-from .strategies import json_values, mutations
 
 T = TypeVar("T")
 UTC = timezone.utc
@@ -619,13 +614,3 @@ MODELS: list[tuple[type[Any], Any]] = [
     (MarketCalendar, CALENDAR),
     (QuoteToken, sample("api_quote_tokens_200.json")["data"]),
 ]
-
-
-@pytest.mark.parametrize("kind, good", MODELS, ids=[m.__name__ for m, _ in MODELS])
-@given(junk=json_values, choice=st.data())
-def test_any_json_parses_or_raises_a_library_error(
-    kind: type[Any], good: Any, junk: Any, choice: st.DataObject
-) -> None:
-    for candidate in (junk, choice.draw(mutations(good))):
-        with contextlib.suppress(TastytradeError):
-            kind.from_json(candidate)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from tastytrade_proto import (
     DecodeError,
@@ -55,7 +52,6 @@ from tastytrade_proto.orders import (
 
 from .conftest import sample
 from .core import Core, body, data, items, target
-from .strategies import json_values, mutations
 
 ACCOUNT = "5WT00000"
 
@@ -1221,18 +1217,6 @@ MODELS: list[tuple[type[Any], Any]] = [
         {"sufficient": True, "new-buying-power": "1.0", "new-buying-power-effect": "Debit"},
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    "kind, good", MODELS, ids=[f"{m.__name__}{i}" for i, (m, _) in enumerate(MODELS)]
-)
-@given(junk=json_values, choice=st.data())
-def test_any_json_parses_or_raises_a_library_error(
-    kind: type[Any], good: Any, junk: Any, choice: st.DataObject
-) -> None:
-    for candidate in (junk, choice.draw(mutations(good))):
-        with contextlib.suppress(TastytradeError):
-            kind.from_json(candidate)
 
 
 def test_unknown_values_are_kept_not_refused() -> None:

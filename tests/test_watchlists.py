@@ -423,13 +423,3 @@ def test_any_public_watchlist_answer_decodes_or_raises_a_library_error(
                 core.run(core.calls.public_watchlist("X"))
             else:
                 core.run(core.calls.public_watchlists())
-
-
-@pytest.mark.parametrize("kind, good", MODELS, ids=[m.__name__ for m, _ in MODELS])
-@given(junk=json_values, choice=st.data())
-def test_any_json_parses_or_raises_a_library_error(
-    kind: type[Any], good: Any, junk: Any, choice: st.DataObject
-) -> None:
-    for candidate in (junk, choice.draw(mutations(good))):
-        with contextlib.suppress(TastytradeError):
-            kind.from_json(candidate)
