@@ -277,6 +277,7 @@ def error_from_response(response: Response) -> ResponseError:
     api_message: str | None = None
     errors: tuple[ErrorDetail, ...] = ()
     redirect: Mapping[str, Any] | None = None
+    data: Mapping[str, Any] | None = None
     cls: type[ApiError]
     if isinstance(document, dict) and "error_code" in document:
         # The token endpoint's own shape; a 429 or 5xx keeps its retryable class.
@@ -290,6 +291,8 @@ def error_from_response(response: Response) -> ResponseError:
         errors = _details(error.get("errors"))
         if isinstance(error.get("redirect"), dict):
             redirect = error["redirect"]
+        if isinstance(document.get("data"), dict):
+            data = document["data"]
         cls = _class_for(status, code)
     else:
         cls = _class_for(status, None)
@@ -314,6 +317,7 @@ def error_from_response(response: Response) -> ResponseError:
         api_message=api_message,
         errors=errors,
         redirect=redirect,
+        data=data,
     )
     if cls is RateLimited:
         after, at = parse_retry_after(response.header("retry-after"))

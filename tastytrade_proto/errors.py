@@ -186,7 +186,9 @@ class ApiError(ResponseError):
 
     ``code`` is the API's ``error.code`` (branch on it, never on the message),
     ``api_message`` its ``error.message``, ``errors`` its ``errors`` list as
-    :class:`ErrorDetail` items, and ``redirect`` any ``redirect`` object.
+    :class:`ErrorDetail` items, ``redirect`` any ``redirect`` object, and
+    ``data`` the body's ``data`` object when the error answer carries one too
+    (a refused order dry run keeps its buying-power effect and fees there).
     """
 
     def __init__(
@@ -199,12 +201,14 @@ class ApiError(ResponseError):
         api_message: str | None = None,
         errors: Iterable[ErrorDetail] = (),
         redirect: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message, status=status, headers=headers)
         self.code = code
         self.api_message = api_message
         self.errors = tuple(errors)
         self.redirect = redirect
+        self.data = data
 
 
 class AuthenticationError(ApiError):

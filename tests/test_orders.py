@@ -29,6 +29,7 @@ from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.instruments import TickSize
 from tastytrade_proto.orders import (
     RECONCILE_DELAYS,
+    BuyingPowerEffect,
     ComplexOrder,
     ComplexOrderType,
     InvalidOrder,
@@ -570,6 +571,9 @@ def test_a_refused_dry_run_raises_with_the_reasons() -> None:
     with pytest.raises(ValidationFailed) as info:
         core.run(core.calls.dry_run_order(ACCOUNT, BUY_AAPL))
     assert [e.code for e in info.value.errors] == ["margin_check_failed"]
+    # The answer's data (the effect that failed the check) is kept on the error.
+    effect = BuyingPowerEffect.from_json(info.value.data["buying-power-effect"])
+    assert effect.change_in_buying_power is not None and effect.change_in_buying_power < 0
 
 
 def test_margin_dry_run() -> None:
