@@ -63,6 +63,6 @@ def test_the_custom_transport_works_against_the_fake(tastytrade_fake_tls: FakeTa
         refresh_token=DEMO_REFRESH_TOKEN,
     )
     exec(compile(usage, "docs/custom-transport.md", "exec"), namespace)
-    assert namespace["balances"].data["account-number"] == "5WT00001"
+    assert namespace["balances"].account_number == "5WT00001"
     assert tastytrade_fake_tls.api.count("DELETE", "/sessions") == 1
     namespace["session"].conn.close()
