@@ -10,9 +10,10 @@ The REST API lives in one module per area (:mod:`.accounts`, :mod:`.orders`,
 models; every session offers every endpoint (:class:`API`).
 """
 
-from . import accounts, flows, instruments, market_data, orders, watchlists
+from typing import TYPE_CHECKING, Any
+
+from . import flows
 from ._version import __version__
-from .api import API
 from .endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
 from .envelope import (
     MAX_BODY_BYTES,
@@ -201,3 +202,21 @@ __all__ = [
     "unsigned",
     "watchlists",
 ]
+
+# The API's areas hold most of the models: they are imported on first use (PEP 562), so that
+# ``import tastytrade_proto`` stays light for code that needs only the protocol core.
+_AREAS = frozenset({"accounts", "instruments", "market_data", "orders", "watchlists"})
+
+if TYPE_CHECKING:
+    from . import accounts, instruments, market_data, orders, watchlists
+    from .api import API
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _AREAS:
+        return importlib.import_module(f".{name}", __name__)
+    if name == "API":
+        return importlib.import_module(".api", __name__).API
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -130,3 +130,19 @@ def test_readme_usage_example_runs_against_the_fake(
         assert server.api.count("POST", "/accounts/5WT00001/orders") == 1
     assert saved and placed.order.legs[0].symbol == "AAPL"  # type: ignore[attr-defined]
     assert "BuyingPowerEffect(" in capsys.readouterr().out
+
+
+def test_the_core_imports_without_the_api_areas() -> None:
+    """The areas' models load on first use: ``import tastytrade_proto`` stays light."""
+    code = (
+        "import sys, tastytrade_proto as t; "
+        "print(sorted(m for m in sys.modules if m.startswith('tastytrade_proto.'))); "
+        "print(t.orders.__name__, t.API.__name__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded, used = result.stdout.splitlines()
+    for area in ("accounts", "orders", "instruments", "market_data", "watchlists", "api"):
+        assert f"'tastytrade_proto.{area}'" not in loaded
+    assert used == "tastytrade_proto.orders API"
