@@ -50,16 +50,25 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-class Endpoint(Generic[P, T]):
-    """An API call written once: ``build(calls, ...)`` makes its operation."""
+class _Declared:
+    """What both kinds of declaration keep: the build function, its docstring, the name."""
 
-    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Operation[T]]) -> None:
+    def __init__(self, build: Callable[..., Any]) -> None:
         self.build = build
         self.__doc__ = build.__doc__
         self.name = build.__name__.lstrip("_")
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+
+
+class Endpoint(_Declared, Generic[P, T]):
+    """An API call written once: ``build(calls, ...)`` makes its operation."""
+
+    build: Callable[Concatenate[SessionCalls, P], Operation[T]]
+
+    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Operation[T]]) -> None:
+        super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type) -> Endpoint[P, T]: ...
@@ -125,16 +134,13 @@ class Pager(Generic[T]):
         )
 
 
-class Paged(Generic[P, T]):
+class Paged(_Declared, Generic[P, T]):
     """A paginated API call written once: ``build(calls, ...)`` makes its :class:`Pager`."""
 
-    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Pager[T]]) -> None:
-        self.build = build
-        self.__doc__ = build.__doc__
-        self.name = build.__name__.lstrip("_")
+    build: Callable[Concatenate[SessionCalls, P], Pager[T]]
 
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Pager[T]]) -> None:
+        super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type) -> Paged[P, T]: ...
