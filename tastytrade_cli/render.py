@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import json
 from collections.abc import Iterable, Sequence
@@ -10,15 +9,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TextIO
 
+from tastytrade_proto.values import fields, is_value
+
 __all__ = ["jsonable", "print_json", "print_table", "text"]
 
 
 def jsonable(value: Any) -> Any:
     """A model (or list of them) as plain JSON values: kebab-case keys, decimals as strings."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if is_value(value) and not isinstance(value, type):
         return {
             spec.name.replace("_", "-"): jsonable(getattr(value, spec.name))
-            for spec in dataclasses.fields(value)
+            for spec in fields(value)
             if spec.repr  # what a model keeps out of its repr stays out of its JSON
         }
     if isinstance(value, enum.Enum):

@@ -12,7 +12,7 @@ models; every session offers every endpoint (:class:`API`).
 
 from typing import TYPE_CHECKING, Any
 
-from . import flows
+from . import flows, values
 from ._version import __version__
 from .endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
 from .envelope import (
@@ -100,7 +100,6 @@ from .session import (
     SessionState,
 )
 from .timestamps import format_datetime, parse_datetime
-from .wire import HTTP11Connection, parse_response, serialize_request
 
 __all__ = [
     "ALLOWED",
@@ -200,16 +199,19 @@ __all__ = [
     "serialize_request",
     "signed",
     "unsigned",
+    "values",
     "watchlists",
 ]
 
-# The API's areas hold most of the models: they are imported on first use (PEP 562), so that
-# ``import tastytrade_proto`` stays light for code that needs only the protocol core.
+# The API's areas hold most of the models, and ``wire`` needs h11: they are imported on first
+# use (PEP 562), so that ``import tastytrade_proto`` stays light (docs/performance.md).
 _AREAS = frozenset({"accounts", "instruments", "market_data", "orders", "watchlists"})
+_WIRE = frozenset({"HTTP11Connection", "parse_response", "serialize_request"})
 
 if TYPE_CHECKING:
     from . import accounts, instruments, market_data, orders, watchlists
     from .api import API
+    from .wire import HTTP11Connection, parse_response, serialize_request
 
 
 def __getattr__(name: str) -> Any:
@@ -219,4 +221,6 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f".{name}", __name__)
     if name == "API":
         return importlib.import_module(".api", __name__).API
+    if name in _WIRE:
+        return getattr(importlib.import_module(".wire", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

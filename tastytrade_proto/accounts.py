@@ -20,7 +20,6 @@ date-time, an unknown ``time-of-day``, a blank account number) raise
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
@@ -32,6 +31,7 @@ from .errors import LocalProtocolError
 from .http import Response, encode_path
 from .models import ApiEnum, Effect, Model, decode_model, model
 from .operation import Operation
+from .values import field
 
 if TYPE_CHECKING:
     from .client import SessionCalls

@@ -11,10 +11,8 @@ Nothing here sends anything.
 from __future__ import annotations
 
 import abc
-import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -37,6 +35,7 @@ from .http import (
 from .operation import Ask, Operation
 from .retry import DEFAULT_RETRY, RetryPolicy
 from .session import SessionMachine
+from .values import field, frozen, replace
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSession", "SessionCalls", "SyncSession", "TransportSettings"]
 
@@ -48,7 +47,7 @@ DEFAULT_TIMEOUT = 30.0
 Events = flows.Events
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TransportSettings:
     """The settings every transport accepts, checked once, here.
 
@@ -245,12 +244,7 @@ def _named(function: F, endpoint: Endpoint[Any, Any] | Paged[Any, Any]) -> F:
     """Give a bound endpoint its name, docstring and signature (less ``calls``), for help()."""
     function.__name__ = function.__qualname__ = endpoint.name
     function.__doc__ = endpoint.__doc__
-    signature = inspect.signature(endpoint.build)
-    parameters = list(signature.parameters.values())[1:]
-    returns = signature.return_annotation if isinstance(endpoint, Endpoint) else signature.empty
-    function.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=parameters, return_annotation=returns
-    )
+    function.__signature__ = endpoint.signature  # type: ignore[attr-defined]
     return function
 
 

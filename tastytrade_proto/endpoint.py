@@ -20,7 +20,6 @@ Transports contain no endpoint code at all.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from . import flows
@@ -28,6 +27,7 @@ from .envelope import Envelope, Pagination, decode_envelope
 from .http import QueryValue, Request, Response
 from .models import M, decode_list, decode_model
 from .operation import Operation
+from .values import frozen
 
 if TYPE_CHECKING:
     from .client import AsyncSession, SessionCalls, SyncSession
@@ -51,15 +51,37 @@ T = TypeVar("T")
 
 
 class _Declared:
-    """What both kinds of declaration keep: the build function, its docstring, the name."""
+    """What both kinds of declaration keep: the build function, its docstring, the name.
+
+    Reading one from a session binds it to that session once: the bound function is kept
+    in the session's ``__dict__``, which later reads find first (this is a non-data
+    descriptor), so a call costs no binding.
+    """
 
     def __init__(self, build: Callable[..., Any]) -> None:
         self.build = build
         self.__doc__ = build.__doc__
         self.name = build.__name__.lstrip("_")
+        self._signature: Any = None
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
+
+    @property
+    def signature(self) -> Any:
+        """The bound call's ``inspect.Signature``: ``build``'s, less ``calls``."""
+        if self._signature is None:
+            import inspect  # only for help() and introspection: 12 ms to import
+
+            signature = inspect.signature(self.build)
+            parameters = list(signature.parameters.values())[1:]
+            returns = signature.return_annotation if isinstance(self, Endpoint) else signature.empty
+            self._signature = signature.replace(parameters=parameters, return_annotation=returns)
+        return self._signature
+
+    def _keep(self, obj: Any, bound: Any) -> Any:
+        obj.__dict__[self.name] = bound
+        return bound
 
 
 class Endpoint(_Declared, Generic[P, T]):
@@ -81,10 +103,10 @@ class Endpoint(_Declared, Generic[P, T]):
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
             return self
-        return obj._bind_endpoint(self)
+        return self._keep(obj, obj._bind_endpoint(self))
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Page(Generic[T]):
     """One page of a paginated list: its items, and the offset of the next page."""
 
@@ -153,7 +175,7 @@ class Paged(_Declared, Generic[P, T]):
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
             return self
-        return obj._bind_paged(self)
+        return self._keep(obj, obj._bind_paged(self))
 
 
 class PageIterator(Iterator[T]):

@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from ._redact import redact_body
@@ -40,6 +38,8 @@ from .errors import (
     VersionNotSupported,
 )
 from .http import Response
+from .timestamps import parse_http_date
+from .values import frozen
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -97,7 +97,7 @@ def shape_error(response: Response, what: str) -> DecodeError:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Pagination:
     """The API's ``pagination`` block (offset-based paging)."""
 
@@ -112,7 +112,7 @@ class Pagination:
         return self.page_offset + 1 < self.total_pages
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Envelope:
     """A decoded success body: ``data`` plus the envelope's other members."""
 
@@ -194,13 +194,8 @@ def parse_retry_after(value: str | None) -> tuple[float | None, datetime | None]
     value = value.strip()
     if re.fullmatch(r"\d{1,9}(\.\d+)?", value):
         return float(value), None
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None, None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return None, when
+    when = parse_http_date(value)
+    return (None, when) if when is not None else (None, None)
 
 
 def _text(value: Any, limit: int = 500) -> str | None:

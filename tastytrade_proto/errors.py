@@ -14,11 +14,11 @@ handed from any text a server sends back before raising.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ._redact import SECRET_HEADERS, scrub
+from .values import field, frozen
 
 __all__ = [
     "CLASSIC_OTP_INVALID_CODE",
@@ -158,7 +158,7 @@ class DecodeError(ResponseError):
         self.excerpt = excerpt
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ErrorDetail:
     """One item of an API error's ``errors`` list.
 

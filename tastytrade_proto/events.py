@@ -8,9 +8,10 @@ moment a token arrives, before the rest of the response is even parsed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Union
+
+from .values import field, frozen
 
 __all__ = [
     "AccessTokenIssued",
@@ -25,7 +26,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class User:
     """The ``user`` object of a login (or the body of a validate)."""
 
@@ -71,14 +72,14 @@ class User:
         return {k: v for k, v in pairs.items() if v is not None}
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RememberTokenIssued:
     """A new single-use remember token: persist it, the old one is spent."""
 
     token: str = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AccessTokenIssued:
     """A new session token (legacy) or OAuth access token, and when it expires."""
 
@@ -87,14 +88,14 @@ class AccessTokenIssued:
     scheme: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RefreshTokenRotated:
     """The OAuth token endpoint issued a new refresh token: persist it."""
 
     token: str = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoggedIn:
     """The session is authenticated until ``expires_at``."""
 
@@ -102,14 +103,14 @@ class LoggedIn:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SessionValidated:
     """``POST /sessions/validate`` said the session is good."""
 
     user: User | None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoggedOut:
     """The session is over; the machine accepts nothing more."""
 

@@ -17,7 +17,6 @@ error code :data:`QUOTE_STREAMER_CUSTOMER_NOT_FOUND`; it arrives as an
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -29,6 +28,7 @@ from .errors import LocalProtocolError
 from .http import QueryValue, Response, encode_path
 from .models import ApiEnum, Key, Model, model
 from .operation import Operation
+from .values import field
 
 if TYPE_CHECKING:
     from .client import SessionCalls

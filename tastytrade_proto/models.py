@@ -1,6 +1,6 @@
 """Typed, immutable models of the API's data, and the one place JSON becomes them.
 
-A model is a frozen, slotted dataclass declared with :func:`model`. Its
+A model is a frozen, slotted value class (:mod:`.values`) declared with :func:`model`. Its
 decoder is derived from the field annotations the first time it is used:
 each field reads the kebab-case key of its name (``cash_balance`` reads
 ``cash-balance``; ``Annotated[..., Key("other")]`` reads another key),
@@ -21,7 +21,6 @@ debit negative. Those two functions are the only place the sign is decided.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import types
 import typing
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from .errors import DecodeError
 from .timestamps import parse_datetime
+from .values import MISSING, Field, _setter, field, fields, frozen
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -342,7 +342,7 @@ class Model:
         return decode
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class Key:
     """Field metadata: read this JSON key instead of the field's kebab-case name.
 
@@ -352,7 +352,7 @@ class Key:
     name: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@frozen
 class Effect:
     """Field metadata: sign the amount by this sibling ``*-effect`` key (see :func:`signed`).
 
@@ -362,11 +362,10 @@ class Effect:
     key: str
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field,))
+@dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
 def model(cls: TModel) -> TModel:
-    """Make ``cls`` (a :class:`Model` subclass) a frozen, slotted dataclass model."""
-    made: Any = dataclasses.dataclass(frozen=True, slots=True)(cls)
-    return made  # type: ignore[no-any-return]
+    """Make ``cls`` (a :class:`Model` subclass) a frozen, slotted value class (:mod:`.values`)."""
+    return frozen(cls)
 
 
 def _unshown(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -377,15 +376,6 @@ def _unshown(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
             raise _Invalid("has a value of the wrong type (not shown)") from None
 
     return quiet
-
-
-def _slot_setter(cls: type, name: str) -> Callable[[Any, Any], None]:
-    for klass in cls.__mro__:
-        slot = klass.__dict__.get(name)
-        if slot is not None and hasattr(slot, "__set__"):
-            setter: Callable[[Any, Any], None] = slot.__set__
-            return setter
-    raise TypeError(f"{cls.__name__}.{name} is not a slot")  # pragma: no cover - models are slotted
 
 
 def _compile(cls: type[Model]) -> Callable[[Any], Any]:
@@ -400,9 +390,9 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
         "    try:",
     ]
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
-    env.update(cls=cls, _set_raw=_slot_setter(cls, "_raw"), _signed=signed)
+    env.update(cls=cls, _set_raw=_setter(cls, "_raw"), _signed=signed)
     env.update(_Decimal=Decimal, _InvalidOperation=InvalidOperation, _in_range=_in_range)
-    for index, spec in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
+    for index, spec in enumerate(fields(cls)):
         hint = hints[spec.name]
         marks = getattr(hint, "__metadata__", ())
         key = next((m.name for m in marks if isinstance(m, Key)), spec.name.replace("_", "-"))
@@ -410,10 +400,10 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
         env[f"c{index}"] = _converter_for(typing.get_args(hint)[0] if marks else hint)
         if not spec.repr:  # kept out of the repr (a token, personal data): out of errors too
             env[f"c{index}"] = _unshown(env[f"c{index}"])
-        if spec.default is not dataclasses.MISSING:
+        if spec.default is not MISSING:
             env[f"d{index}"] = spec.default
             fallback = f"d{index}"
-        elif spec.default_factory is not dataclasses.MISSING:
+        elif spec.default_factory is not MISSING:
             env[f"f{index}"] = spec.default_factory
             fallback = f"f{index}()"
         else:
@@ -447,7 +437,7 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
                 f"        value = None if value is None else _signed(value, get({effect!r}))"
             )
         # The slot's own setter: what object.__setattr__ ends in, minus the lookup.
-        env[f"s{index}"] = _slot_setter(cls, spec.name)
+        env[f"s{index}"] = _setter(cls, spec.name)
         lines.append(f"        s{index}(obj, value)")
     lines += [
         "    except _Invalid as invalid:",

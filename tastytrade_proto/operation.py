@@ -34,11 +34,11 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, Union
 
 from .errors import LocalProtocolError, TastytradeError, TransportError
 from .http import Request, Response
+from .values import frozen
 
 __all__ = [
     "Ask",
@@ -58,21 +58,21 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Send:
     """Send ``request`` and hand back the response (or the transport's failure)."""
 
     request: Request
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Wait:
     """Sleep ``seconds``, then ask for the next step."""
 
     seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ask:
     """Ask the user for a second factor, then hand the answer to :meth:`Operation.provide`.
 
@@ -88,7 +88,7 @@ class Ask:
     attempt: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Done(Generic[T_co]):
     """The operation finished with ``value``."""
 

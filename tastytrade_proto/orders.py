@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -61,6 +60,7 @@ from .models import (
 from .operation import Context, Flow, Operation, Send, Wait
 from .retry import RetryPolicy
 from .session import SessionMachine
+from .values import frozen, replace
 
 if TYPE_CHECKING:
     from .client import SessionCalls
@@ -548,7 +548,7 @@ class MarginDryRunResult(Model):
 # -- results of placing -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PlacedOrder:
     """An order that was placed.
 
@@ -579,7 +579,7 @@ class PlacedOrder:
         return self.response.warnings if self.response else ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PlacedComplexOrder:
     """A complex order that was placed (see :class:`PlacedOrder` for ``reconciled``).
 
@@ -751,7 +751,7 @@ class _Keep(enum.Enum):
 _KEEP = _Keep.KEEP
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewLeg:
     """One leg of an order to send: what, which way, how many.
 
@@ -869,7 +869,7 @@ def _legs(value: Any) -> tuple[NewLeg, ...]:
     return legs
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewOrder:
     """An order to send, checked against the API's rules when it is built.
 
@@ -1170,7 +1170,7 @@ def _terms_json(
     return body
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Replacement:
     """New terms for a working order (the body of a replace or an edit; it has no legs).
 
@@ -1233,7 +1233,7 @@ _COMPLEX_SHAPES: dict[ComplexOrderType, tuple[bool, int]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class NewComplexOrder:
     """A complex order to send: ``OCO`` (2 orders), ``OTO`` (a trigger and 1 order),
     ``OTOCO`` (a trigger and 2 orders) or ``PAIRS`` (2 orders).

@@ -9,14 +9,14 @@ replaces or cancels an order, or logs in, is never sent twice by a retry.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from .errors import RateLimited, ResponseError, TastytradeError, TransportError
+from .values import field, frozen
 
 __all__ = ["DEFAULT_RETRY", "NO_RETRY", "RetryPolicy"]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RetryPolicy:
     """Capped exponential backoff for idempotent requests.
 

@@ -33,7 +33,6 @@ import enum
 import json
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeGuard, TypeVar
@@ -64,6 +63,7 @@ from .events import (
 )
 from .http import PRODUCTION, ClientConfig, Environment, Request, Response
 from .timestamps import parse_datetime
+from .values import field, frozen
 
 __all__ = [
     "ALLOWED",
@@ -180,7 +180,7 @@ class _Exchange(enum.Enum):
     LOGOUT = "logout"
 
 
-@dataclass(slots=True)
+@frozen
 class _Pending:
     kind: _Exchange
     state_before: SessionState

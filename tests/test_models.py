@@ -24,6 +24,7 @@ from tastytrade_proto.models import (
     signed,
     unsigned,
 )
+from tastytrade_proto.values import FrozenInstanceError
 
 
 class Colour(ApiEnum):
@@ -79,7 +80,7 @@ def test_every_kind_of_field_is_read() -> None:
     assert thing.first == Leg("A") and thing.tags == ("a", "b")
     assert thing.raw["unknown-field"] == {"deep": [1]}
     assert "hidden" not in repr(thing)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(FrozenInstanceError):
         thing.name = "y"  # type: ignore[misc]
 
 

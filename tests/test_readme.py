@@ -137,12 +137,12 @@ def test_the_core_imports_without_the_api_areas() -> None:
     code = (
         "import sys, tastytrade_proto as t; "
         "print(sorted(m for m in sys.modules if m.startswith('tastytrade_proto.'))); "
-        "print(t.orders.__name__, t.API.__name__)"
+        "print(t.orders.__name__, t.API.__name__, t.HTTP11Connection.__name__)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     loaded, used = result.stdout.splitlines()
-    for area in ("accounts", "orders", "instruments", "market_data", "watchlists", "api"):
+    for area in ("accounts", "orders", "instruments", "market_data", "watchlists", "api", "wire"):
         assert f"'tastytrade_proto.{area}'" not in loaded
-    assert used == "tastytrade_proto.orders API"
+    assert used == "tastytrade_proto.orders API HTTP11Connection"

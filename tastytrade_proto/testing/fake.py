@@ -742,8 +742,12 @@ class FakeTastytradeAPI:
             {"data": self._account_json(account), "context": f"/customers/me/accounts/{number}"},
         )
 
-    def _balances(self, request: Request, now: float, number: str) -> Response:
+    def _balances(
+        self, request: Request, now: float, number: str, currency: str | None = None
+    ) -> Response:
         account = self._account_for(self._user_for(request, now), number)
+        if currency not in (None, "USD"):  # every fake account is in dollars
+            raise _refuse(404, "record_not_found", f"No {currency} balances for {number}")
         _fake_orders.settle(self, now, [account])
         # Equities and options count at market value. A future's gains are already in cash
         # (marked to each day's settlement), so its notional is reported but not counted.
@@ -773,7 +777,8 @@ class FakeTastytradeAPI:
             "updated-at": self._timestamp(now),
             "currency": "USD",
         }
-        return _json(200, {"data": data, "context": f"/accounts/{number}/balances"})
+        context = f"/accounts/{number}/balances" + (f"/{currency}" if currency else "")
+        return _json(200, {"data": data, "context": context})
 
     def _positions(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
@@ -832,6 +837,7 @@ _ROUTES: list[Route] = [
     ("GET", re.compile(r"/customers/me/accounts"), FakeTastytradeAPI._accounts),
     ("GET", re.compile(r"/customers/me/accounts/([A-Za-z0-9]+)"), FakeTastytradeAPI._account),
     ("GET", re.compile(_ACCOUNT + r"/balances"), FakeTastytradeAPI._balances),
+    ("GET", re.compile(_ACCOUNT + r"/balances/([A-Za-z]{3})"), FakeTastytradeAPI._balances),
     ("GET", re.compile(_ACCOUNT + r"/positions"), FakeTastytradeAPI._positions),
 ]
 for _area in _AREAS:

@@ -161,6 +161,8 @@ CASES = [
     Case("trading_status", (MARGIN,), check=_trading_status),
     Case("trading_status", (IRA,), check=_ira_trading_status),
     Case("balances", (MARGIN,), check=_balances),
+    Case("balances", (MARGIN,), {"currency": "USD"}, check=_balances),
+    Case("balances", (MARGIN,), {"currency": "EUR"}, raises=NotFound),
     Case("balance_snapshots", (MARGIN,), {"time_of_day": "BOD"}, check=_snapshots),
     Case(
         "balance_snapshots",
