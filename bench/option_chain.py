@@ -23,8 +23,8 @@ import argparse
 import gc
 import importlib
 import json
-import platform
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -34,7 +34,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from timing import table
 
 from tastytrade_proto.endpoint import items_of
 from tastytrade_proto.http import Response
@@ -78,8 +81,8 @@ def reference(body: bytes) -> dict[str, Callable[[], Any]]:
         return envelope.model_validate_json(body).data.items
 
     return {
-        f"(c) tastytrade {version}: json.loads + model_validate": as_the_sdk_does,
-        f"    (pydantic {pydantic.VERSION} JSON parser; not the SDK's path)": pydantic_json,
+        f"reference SDK (tastytrade {version}): json.loads + model_validate": as_the_sdk_does,
+        f"pydantic {pydantic.VERSION} JSON parser, same models (not the SDK's path)": pydantic_json,
     }
 
 
@@ -116,19 +119,48 @@ def memory(run: Callable[[], Any]) -> tuple[int, int]:
     return peak, kept
 
 
-def main() -> None:
+def rss_growth(name: str, args: argparse.Namespace) -> int:
+    """Peak resident memory added by one parse, in a fresh process (sees Rust allocations too)."""
+    command = [sys.executable, __file__, "--rss", name]
+    command += ["--expirations", str(args.expirations), "--strikes", str(args.strikes)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip())
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def _rss_of(name: str, candidates: dict[str, Callable[[], Any]]) -> int:
+    gc.collect()  # no warm-up: freed memory would be reused and hide the growth
+    Path("/proc/self/clear_refs").write_text("5")  # Linux: the peak (VmHWM) restarts from now
+    before = _status_kib("VmRSS")
+    result = candidates[name]()
+    peak = _status_kib("VmHWM")
+    del result
+    return (peak - before) * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--expirations", type=int, default=50)
     parser.add_argument("--strikes", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--rss", help=argparse.SUPPRESS)  # internal: one parse, print RSS growth
+    args = parser.parse_args(argv)
 
     body = build_body(args.expirations, args.strikes)
     candidates: dict[str, Callable[[], Any]] = {
-        "(a) json.loads only": lambda: json.loads(body),
-        "(b) tastytrade-proto: parse_json + NestedOptionChain": ours(body),
+        "json.loads only (baseline)": lambda: json.loads(body),
+        "tastytrade-proto: parse_json + NestedOptionChain": ours(body),
     }
     candidates.update(reference(body))
+    if args.rss:
+        print(_rss_of(args.rss, candidates))
+        return 0
     names = list(candidates)
 
     expected = strike_total(candidates[names[1]]())
@@ -136,41 +168,43 @@ def main() -> None:
         assert strike_total(candidates[name]()) == expected, f"{name} parsed something else"
 
     options = 2 * expected[0]
-    print(
-        f"nested option chain: {args.expirations} expirations x {args.strikes} strikes = "
-        f"{options:,} options, {len(body):,} bytes of JSON"
-    )
-    print(
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{args.rounds} interleaved rounds; times are medians (min), memory from tracemalloc"
-    )
     times = time_rounds(candidates, args.rounds)
     rows = []
+    ours_median = statistics.median(times[names[1]])
     for name in names:
         peak, kept = memory(candidates[name])
-        rows.append((name, statistics.median(times[name]), min(times[name]), peak, kept))
-
-    width = max(len(name) for name in names)
-    print(f"\n{'':{width}}  {'median ms':>9}  {'min ms':>7}  {'peak MiB':>8}  {'kept MiB':>8}")
-    for name, median, fastest, peak, kept in rows:
-        print(
-            f"{name:{width}}  {median * 1e3:9.2f}  {fastest * 1e3:7.2f}  "
-            f"{peak / MiB:8.2f}  {kept / MiB:8.2f}"
+        median = statistics.median(times[name])
+        rows.append(
+            [
+                name,
+                f"{median * 1e3:.1f}",
+                f"{min(times[name]) * 1e3:.1f}",
+                f"{ours_median / median:.2f}x",
+                f"{peak / MiB:.1f}",
+                f"{kept / MiB:.1f}",
+                f"{rss_growth(name, args) / MiB:.1f}",
+            ]
         )
-    if len(rows) > 2:
-        ours_row, ref_row = rows[1], rows[2]
-        print(
-            f"\nours / reference (b / c): time {ours_row[1] / ref_row[1]:.2f}x "
-            f"(min {ours_row[2] / ref_row[2]:.2f}x), peak memory {ours_row[3] / ref_row[3]:.2f}x, "
-            f"kept memory {ours_row[4] / ref_row[4]:.2f}x"
+    print(
+        table(
+            f"4b. Parsing a nested option chain of {options:,} options "
+            f"({len(body):,} bytes of JSON), no HTTP; {args.rounds} interleaved rounds",
+            [
+                "parser",
+                "median ms",
+                "min ms",
+                "ours / this (time)",
+                "peak MiB (tracemalloc)",
+                "kept MiB",
+                "peak RSS growth MiB",
+            ],
+            rows,
         )
-        print(
-            "(tracemalloc sees Python allocations only: pydantic-core's own Rust buffers are "
-            "not counted)"
-        )
-    else:
-        print("\nthe reference SDK (tastytrade) is not importable here: see bench/README.md")
+    )
+    if len(rows) < 3:
+        print("The reference SDK (tastytrade) is not importable here: see bench/README.md.")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

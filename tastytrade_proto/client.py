@@ -64,6 +64,7 @@ class TransportSettings:
     user_agent: str = DEFAULT_USER_AGENT
     accept_version: str | None = None
     retry: RetryPolicy = field(default=DEFAULT_RETRY)
+    __slots__ = ("_config",)  # not a field: the ClientConfig, made once on first use
 
     def __post_init__(self) -> None:
         if isinstance(self.timeout, bool) or not (
@@ -116,11 +117,16 @@ class TransportSettings:
     @property
     def config(self) -> ClientConfig:
         """The :class:`ClientConfig` requests are built with."""
-        return ClientConfig(
+        cached: ClientConfig | None = getattr(self, "_config", None)
+        if cached is not None:
+            return cached
+        config = ClientConfig(
             environment=self.environment,
             user_agent=self.user_agent,
             accept_version=self.accept_version,
         )
+        object.__setattr__(self, "_config", config)
+        return config
 
 
 class SessionCalls(API):

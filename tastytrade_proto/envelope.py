@@ -63,6 +63,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+# Made once: json.loads with keywords builds a new decoder on every call.
+_JSON = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def parse_json(response: Response) -> Any:
     """Parse a response body as JSON, numbers with a fraction as ``Decimal``."""
     body = response.body
@@ -74,7 +78,7 @@ def parse_json(response: Response) -> Any:
         )
     try:
         text = body.decode("utf-8")
-        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        return _JSON.decode(text)
     except (ValueError, RecursionError) as exc:
         kind = "empty" if not body.strip() else "not valid JSON"
         raise DecodeError(

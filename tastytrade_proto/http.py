@@ -44,6 +44,7 @@ DEFAULT_USER_AGENT = f"tastytrade-proto/{__version__}"
 Headers = tuple[tuple[str, str], ...]
 QueryValue = Union[str, int, bool, Iterable[str | int], None]
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # path characters quote() leaves as they are
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
@@ -119,10 +120,14 @@ class Request:
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> Request:
         """A copy with ``extra`` headers set, replacing same-named ones."""
-        extra = _normalize_headers(extra, outgoing=True)
+        return self._with_checked(_normalize_headers(extra, outgoing=True))
+
+    def _with_checked(self, extra: Headers) -> Request:
+        """:meth:`with_headers` for headers already normalized and checked."""
         names = {k for k, _ in extra}
         kept = tuple((k, v) for k, v in self.headers if k not in names)
-        return Request(self.method, self.url, kept + extra, self.body)
+        # Everything but ``extra`` was checked when this request was made: no second check.
+        return _assemble(self.method, self.url, kept + extra, self.body)
 
     @property
     def path(self) -> str:
@@ -134,6 +139,20 @@ class Request:
             f"Request(method={self.method!r}, url={self.url!r}, "
             f"headers={_repr_headers(self.headers)}, body={redact_body(self.body)})"
         )
+
+
+_REQUEST_SETTERS = tuple(Request.__dict__[n].__set__ for n in ("method", "url", "headers", "body"))
+
+
+def _assemble(method: str, url: str, headers: Headers, body: bytes) -> Request:
+    """A :class:`Request` from parts the caller has already checked (the hot path)."""
+    request = object.__new__(Request)
+    set_method, set_url, set_headers, set_body = _REQUEST_SETTERS
+    set_method(request, method)
+    set_url(request, url)
+    set_headers(request, headers)
+    set_body(request, body)
+    return request
 
 
 @frozen
@@ -183,11 +202,13 @@ def encode_path(*segments: str | int) -> str:
     An empty segment, ``.`` or ``..`` is refused (``LocalProtocolError``):
     ``/accounts/../orders`` would reach another endpoint.
     """
-    texts = [str(s) for s in segments]
-    for text in texts:
+    out = []
+    for segment in segments:
+        text = str(segment)
         if text in ("", ".", ".."):  # clients and proxies would fold these into another path
             raise LocalProtocolError(f"a path segment cannot be {text!r}")
-    return "".join("/" + quote(text, safe="") for text in texts)
+        out.append(text if _UNRESERVED.fullmatch(text) else quote(text, safe=""))
+    return "/" + "/".join(out) if out else ""
 
 
 def encode_query(params: Mapping[str, QueryValue]) -> str:
@@ -296,6 +317,25 @@ class ClientConfig:
     accept_version: str | None = None
     extra_headers: Headers = field(default=(), repr=False)
 
+    __slots__ = ("_headers",)  # not a field: each accept-version's default headers, checked
+
+    def _base_headers(self, version: str | None) -> Headers:
+        known: dict[str | None, Headers] | None = getattr(self, "_headers", None)
+        if known is None:
+            known = {}
+            object.__setattr__(self, "_headers", known)
+        headers = known.get(version)
+        if headers is None:
+            base = [
+                ("user-agent", self.user_agent),
+                ("accept", "application/json"),
+                ("content-type", "application/json"),
+            ]
+            if version:
+                base.append(("accept-version", version))
+            headers = known[version] = _normalize_headers(base, outgoing=True)
+        return headers
+
     def __post_init__(self) -> None:
         _check_user_agent(self.user_agent)
         for name, value in self.extra_headers:
@@ -322,16 +362,12 @@ class ClientConfig:
             version = self.accept_version
         if version is None:
             version = self.environment.accept_version
-        base: list[tuple[str, str]] = [
-            ("user-agent", self.user_agent),
-            ("accept", "application/json"),
-            ("content-type", "application/json"),
-        ]
+        upper = method.upper() if isinstance(method, str) else method
+        if upper not in _METHODS:
+            raise LocalProtocolError(f"unsupported HTTP method {method!r}")
         body = b"" if json_body is None else encode_json(json_body)
-        if version:
-            base.append(("accept-version", version))
-        url = self.environment.url(path) + encode_query(params or {})
-        request = Request(method, url, tuple(base), body)
+        url = self.environment.url(path) + (encode_query(params) if params else "")
+        request = _assemble(upper, url, self._base_headers(version), body)
         extra = tuple(self.extra_headers) + tuple(headers)
         if not extra:
             return request

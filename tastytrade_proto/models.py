@@ -240,11 +240,16 @@ def _to_any(value: Any) -> Any:
 
 
 def _enum_converter(kind: type[ApiEnum]) -> Callable[[Any], Any]:
+    members = kind._value2member_map_
+
     def convert(value: Any) -> Any:
         if type(value) is not str:
             raise _Invalid(f"expected a {kind.__name__} name, got {_show(value)}")
+        known = members.get(value)
+        if known is not None:
+            return known
         try:
-            return kind(value)
+            return kind(value)  # an unknown value: kept by ApiEnum._missing_
         except ValueError:
             raise _Invalid(f"expected a {kind.__name__} name, got {_show(value)}") from None
 
@@ -391,7 +396,7 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     ]
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
     env.update(cls=cls, _set_raw=_setter(cls, "_raw"), _signed=signed)
-    env.update(_Decimal=Decimal, _InvalidOperation=InvalidOperation, _in_range=_in_range)
+    env.update(_Decimal=Decimal, _InvalidOperation=InvalidOperation, _M=_MAX_ADJUSTED_EXPONENT)
     for index, spec in enumerate(fields(cls)):
         hint = hints[spec.name]
         marks = getattr(hint, "__metadata__", ())
@@ -426,7 +431,10 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
                 "                number = _Decimal(value)",
                 "            except _InvalidOperation:",
                 f"                number = c{index}(value)  # raises, naming the value",
-                f"            value = number if _in_range(number) else c{index}(value)",
+                "            if number.is_finite() and -_M <= number.adjusted() <= _M:",
+                "                value = number",
+                "            else:",
+                f"                value = c{index}(value)  # raises, naming the value",
                 "        else:",
                 f"            value = c{index}(value)",
             ]

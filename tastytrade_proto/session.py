@@ -61,7 +61,15 @@ from .events import (
     TokenEvent,
     User,
 )
-from .http import PRODUCTION, ClientConfig, Environment, Request, Response
+from .http import (
+    PRODUCTION,
+    ClientConfig,
+    Environment,
+    Headers,
+    Request,
+    Response,
+    _normalize_headers,
+)
 from .timestamps import parse_datetime
 from .values import field, frozen
 
@@ -214,6 +222,7 @@ class SessionMachine:
         self._state = SessionState.UNAUTHENTICATED
         self._scheme = AuthScheme.OAUTH
         self._pending: _Pending | None = None
+        self._checked_authorization: tuple[str, Headers] | None = None
         self._token: str | None = None
         self._expires_at: datetime | None = None
         self._user: User | None = None
@@ -552,7 +561,12 @@ class SessionMachine:
                 f"(state {self._state.name})",
                 state=self._state.name,
             )
-        return request.with_headers([("authorization", self._authorization())])
+        value = self._authorization()
+        cached = self._checked_authorization
+        if cached is None or cached[0] != value:  # checked once per token, not per request
+            cached = (value, _normalize_headers([("authorization", value)], outgoing=True))
+            self._checked_authorization = cached
+        return request._with_checked(cached[1])
 
     def observe(self, request: Request, response: Response) -> bool:
         """Watch the answer to an authorized request; ``True`` if it expired the session.

@@ -295,8 +295,8 @@ def frozen(cls: C) -> C:
             raise TypeError(f"{cls.__name__}: non-default field {spec.name!r} follows a default")
         seen_default = seen_default or has_default
 
-    namespace.pop("__dict__", None)
-    namespace.pop("__weakref__", None)
+    for name in ("__dict__", "__weakref__", *declared):  # the old class's slot descriptors
+        namespace.pop(name, None)
     namespace["__slots__"] = (*own, *declared)
     namespace["__qualname__"] = cls.__qualname__
     namespace["__value_fields__"] = specs

@@ -761,7 +761,20 @@ class FakeTastytradeAPI:
         short_value = values["short-equity-value"] + values["short-derivative-value"]
         reserved = _fake_orders.reserved(self, account)
         net = account.cash_balance + long_value - short_value
-        data = {
+        data: dict[str, Any] = dict.fromkeys(_OTHER_BALANCE_KEYS, "0.0")
+        data.update(dict.fromkeys(_BALANCE_EFFECT_KEYS, "None"))
+        data.update(
+            {
+                "margin-equity": str(net),
+                "available-trading-funds": str(account.cash_balance - reserved),
+                "long-margineable-value": str(values["long-equity-value"]),
+                "short-margineable-value": str(values["short-equity-value"]),
+                "maintenance-excess": str(net - short_value),
+                "cash-settle-balance": str(account.cash_balance),
+                "total-settle-balance": str(account.cash_balance),
+            }
+        )
+        data |= {
             "account-number": number,
             "cash-balance": str(account.cash_balance),
             **{key: str(value) for key, value in values.items()},
@@ -807,6 +820,42 @@ class FakeTastytradeAPI:
             items.append(item)
         return _json(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
 
+
+# The rest of what the API's balances carry (api-samples/balances_200_sandbox_2025.json):
+# zero here, as for an account that holds no bonds, crypto or futures options.
+_OTHER_BALANCE_KEYS = (
+    "bond-margin-requirement",
+    "buying-power-adjustment",
+    "closed-loop-available-balance",
+    "cryptocurrency-margin-requirement",
+    "day-equity-call-value",
+    "day-trade-excess",
+    "day-trading-call-value",
+    "effective-cryptocurrency-buying-power",
+    "equity-offering-margin-requirement",
+    "fixed-income-security-margin-requirement",
+    "futures-intraday-margin-requirement",
+    "futures-margin-requirement",
+    "futures-overnight-margin-requirement",
+    "long-bond-value",
+    "long-cryptocurrency-value",
+    "long-fixed-income-security-value",
+    "long-futures-derivative-value",
+    "maintenance-call-value",
+    "margin-settle-balance",
+    "pending-margin-interest",
+    "reg-t-call-value",
+    "reg-t-margin-requirement",
+    "short-cryptocurrency-value",
+    "short-futures-derivative-value",
+    "sma-equity-option-buying-power",
+    "special-memorandum-account-apex-adjustment",
+    "special-memorandum-account-value",
+    "total-pending-liquidity-pool-rebate",
+    "unsettled-cryptocurrency-fiat-amount",
+    "used-derivative-buying-power",
+)
+_BALANCE_EFFECT_KEYS = ("buying-power-adjustment-effect", "unsettled-cryptocurrency-fiat-effect")
 
 _VALUE_KEYS = tuple(
     f"{side}-{kind}-value"

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""The fake API, served in a process of its own for the benchmarks.
+
+A Python server in the client's process would share its interpreter lock and
+CPU, and hide what the client costs. This one runs alone: it prints its base URL
+on the first line of stdout, then serves plain HTTP/1.1 (keep-alive) on
+loopback until its stdin closes.
+
+The demo data is what ``FakeTastytradeAPI`` seeds, plus what the benchmarks
+read: account ``5WT00001`` holds 50 positions, and the SPY nested option chain
+has about 10,000 options (50 expirations of 100 strikes, calls and puts). The
+answers to the read-only calls that do not change (positions, chains) are kept
+after the first time, so the server's own cost stays small and the same for
+every client; ``GET balances`` is computed every time. The recorded requests are
+dropped as they come, so memory stays flat over a long run.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tastytrade_proto.http import Request
+from tastytrade_proto.testing import FakeTastytradeAPI, FakeTastytradeServer, _fake_orders
+from tastytrade_proto.testing._fake_instruments import ChainSpec, InstrumentCatalog
+
+ACCOUNT = "5WT00001"
+POSITIONS = 50
+CHAIN_SYMBOL = "SPY"
+CHAIN_EXPIRATIONS = 50
+CHAIN_STRIKES = 100
+_KEPT = ("/option-chains/", f"/accounts/{ACCOUNT}/positions")
+
+
+class BenchmarkAPI(FakeTastytradeAPI):
+    """The demo fake with the benchmark's data, keeping its unchanging answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._kept: dict[str, Any] = {}
+        account = self.accounts[ACCOUNT]
+        for n in range(POSITIONS - len(account.positions)):
+            symbol = f"BM{n:02d}"
+            price = Decimal(20 + n)
+            account.positions.append(
+                _fake_orders.position_json(
+                    ACCOUNT, symbol, "Equity", symbol, 10 + n, "Long", str(price), str(price), 1
+                )
+            )
+            self.set_mark(symbol, price + Decimal("0.35"))
+        catalog = self.area("instruments", InstrumentCatalog)
+        spec = catalog.chains[CHAIN_SYMBOL]
+        catalog.chains[CHAIN_SYMBOL] = ChainSpec(
+            spec.center,
+            spec.step,
+            strikes=CHAIN_STRIKES,
+            expirations=CHAIN_EXPIRATIONS,
+            dailies=spec.dailies,
+            close_minute=spec.close_minute,
+            tick_sizes=spec.tick_sizes,
+        )
+
+    def handle(self, request: Request) -> Any:
+        kept = request.method == "GET" and any(p in request.url for p in _KEPT)
+        if kept and request.url in self._kept:
+            return self._kept[request.url]
+        reply = super().handle(request)
+        self.requests.clear()
+        if kept and reply.response.status == 200:
+            self._kept[request.url] = reply
+        return reply
+
+
+def main() -> int:
+    with FakeTastytradeServer(BenchmarkAPI()) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()  # until the benchmark closes our stdin (or exits)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
