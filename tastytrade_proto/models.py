@@ -171,6 +171,22 @@ def _to_decimal(value: Any) -> Decimal:
     return number
 
 
+# Decimal strings already read, and their values: balances, positions and chains repeat a few
+# strings ("0.0", strike prices) many times. Decimals are immutable, so sharing them is safe;
+# the cache is bounded, and only short strings that read as valid decimals go in.
+_DECIMALS: dict[str, Decimal] = {}
+_DECIMALS_KEPT = 4096
+
+
+def _new_decimal(value: str) -> Decimal:
+    number = _to_decimal(value)  # raises _Invalid, naming the value
+    if len(value) <= 24:
+        if len(_DECIMALS) >= _DECIMALS_KEPT:  # start again rather than keep stale prices
+            _DECIMALS.clear()
+        _DECIMALS[value] = number
+    return number
+
+
 def _in_range(number: Decimal) -> bool:
     return number.is_finite() and abs(number.adjusted()) <= _MAX_ADJUSTED_EXPONENT
 
@@ -396,7 +412,7 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     ]
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
     env.update(cls=cls, _set_raw=_setter(cls, "_raw"), _signed=signed)
-    env.update(_Decimal=Decimal, _InvalidOperation=InvalidOperation, _M=_MAX_ADJUSTED_EXPONENT)
+    env.update(_seen=_DECIMALS.get, _new_decimal=_new_decimal)
     for index, spec in enumerate(fields(cls)):
         hint = hints[spec.name]
         marks = getattr(hint, "__metadata__", ())
@@ -426,15 +442,9 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
             lines += [
                 "        if value is None:",
                 f"            value = {fallback}",
-                "        elif value.__class__ is str and len(value) <= 40:",
-                "            try:",
-                "                number = _Decimal(value)",
-                "            except _InvalidOperation:",
-                f"                number = c{index}(value)  # raises, naming the value",
-                "            if number.is_finite() and -_M <= number.adjusted() <= _M:",
-                "                value = number",
-                "            else:",
-                f"                value = c{index}(value)  # raises, naming the value",
+                "        elif value.__class__ is str:",
+                "            number = _seen(value)",
+                "            value = _new_decimal(value) if number is None else number",
                 "        else:",
                 f"            value = c{index}(value)",
             ]

@@ -121,6 +121,8 @@ class Session(AsyncSession):
         self._tls_key: object = ssl_context or (verify, ca_bundle)
         proxy = self.settings.proxy
         self._proxy = urlsplit(proxy) if proxy else None
+        # Each origin's parsed URL and pool key, worked out once: the hot path is per request.
+        self._destinations: dict[str, tuple[SplitResult, str, _Key]] = {}
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connections."""
@@ -149,10 +151,19 @@ class Session(AsyncSession):
             raise
         return _Connection(stream, HTTP11Connection(), tcp.socket)
 
+    def _destination(self, request: Request) -> tuple[SplitResult, str, _Key]:
+        end = request.url.find("/", 8)  # after "https://" and the host's first character
+        origin = request.url if end < 0 else request.url[:end]  # scheme://host[:port]
+        found = self._destinations.get(origin)
+        if found is None:
+            url = urlsplit(origin)
+            where = f"{url.hostname}:{_port(url)}"
+            found = (url, where, (url.scheme, where, self.settings.proxy, self._tls_key))
+            self._destinations[origin] = found
+        return found
+
     async def _send(self, request: Request) -> Response:
-        url = urlsplit(request.url)
-        where = f"{url.hostname}:{_port(url)}"
-        key: _Key = (url.scheme, where, self.settings.proxy, self._tls_key)
+        url, where, key = self._destination(request)
         timeout = self.settings.timeout
         conn: _Connection | None = None
         response: Response | None = None

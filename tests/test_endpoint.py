@@ -86,6 +86,9 @@ def test_each_kind_of_session_gets_its_form() -> None:
     session = Replaying(http)
     session.login_with_oauth("CS", "RF")
     assert session.balances.__name__ == "balances"
+    # bound once per session and kept: no binding cost per call, and each session its own
+    assert session.balances is session.balances
+    assert Replaying(http).balances is not session.balances
     shown = str(inspect.signature(session.balances))
     assert shown.startswith("(account_number: 'str', *, currency: 'str | None' = None)")
     assert "calls" not in str(inspect.signature(session.rows))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tastytrade_proto import (
     CERTIFICATION,
@@ -187,6 +190,13 @@ def test_encode_path_keeps_each_symbol_one_segment() -> None:
         "/instruments/equity-options/AAPL%20%20230616C00185000"
     )
     assert encode_path("accounts", 5) == "/accounts/5"
+    assert encode_path() == ""
+
+
+@given(st.lists(st.text(min_size=1).filter(lambda t: t not in (".", "..")), max_size=4))
+def test_encode_path_quotes_exactly_what_quote_would(segments: list[str]) -> None:
+    # Plain segments skip quote() (the fast path); the result must not change.
+    assert encode_path(*segments) == "".join("/" + quote(s, safe="") for s in segments)
 
 
 def test_json_bodies_send_decimals_as_strings() -> None:

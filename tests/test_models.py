@@ -167,3 +167,22 @@ def test_a_field_kept_out_of_the_repr_is_kept_out_of_errors_too() -> None:
         Thing.from_json({**GOOD, "secret": ["s3cr3t-value"]})
     assert "secret: has a value of the wrong type (not shown)" in str(info.value)
     assert "s3cr3t" not in str(info.value)
+
+
+def test_decimal_strings_are_remembered_within_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tastytrade_proto import models
+
+    monkeypatch.setattr(models, "_DECIMALS_KEPT", 8)
+    models._DECIMALS.clear()
+    for i in range(20):
+        assert Leg.from_json({"symbol": "A", "quantity": f"{i}.5"}).quantity == Decimal(
+            i
+        ) + Decimal("0.5")
+        assert len(models._DECIMALS) <= 8
+    again = Leg.from_json({"symbol": "A", "quantity": "19.5"}).quantity
+    assert again == Decimal("19.5") and str(again) == "19.5"
+    for bad in ("NaN", "1e999999", "x"):
+        with pytest.raises(DecodeError):
+            Leg.from_json({"symbol": "A", "quantity": bad})
+        assert bad not in models._DECIMALS
+    models._DECIMALS.clear()

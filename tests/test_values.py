@@ -59,6 +59,19 @@ class Checked:
             raise ValueError("negative")
 
 
+@frozen
+class Cached:
+    size: int
+    __slots__ = ("_memo",)  # a per-instance cache, not a field
+
+    def memo(self) -> int:
+        found: int | None = getattr(self, "_memo", None)
+        if found is None:
+            found = self.size * 2
+            object.__setattr__(self, "_memo", found)
+        return found
+
+
 def test_fields_defaults_and_signature() -> None:
     p = Point(1)
     assert (p.x, p.y, p.label, p.secret, p.tags) == (1, 0, "", None, [])
@@ -107,6 +120,13 @@ def test_inheritance_super_post_init_replace_copy_and_pickle() -> None:
         replace(Checked(1), amount=-1)  # replace goes through __init__ and its checks
     assert copy.copy(q) == q and copy.deepcopy(q) == q
     assert pickle.loads(pickle.dumps(q)) == q
+
+
+def test_a_declared_slot_is_kept_apart_from_the_fields() -> None:
+    c = Cached(3)
+    assert [f.name for f in fields(c)] == ["size"] and c.memo() == 6 and c.memo() == 6
+    assert c == Cached(3) and repr(c) == "Cached(size=3)"
+    assert pickle.loads(pickle.dumps(c)).memo() == 6
 
 
 def test_mistakes_are_refused_when_the_class_is_made() -> None:
