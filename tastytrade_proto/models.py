@@ -171,16 +171,17 @@ def _to_decimal(value: Any) -> Decimal:
     return number
 
 
-# Decimal strings already read, and their values: balances, positions and chains repeat a few
-# strings ("0.0", strike prices) many times. Decimals are immutable, so sharing them is safe;
-# the cache is bounded, and only short strings that read as valid decimals go in.
-_DECIMALS: dict[str, Decimal] = {}
+# Decimal strings (and whole numbers) already read, and their values: balances, positions and
+# chains repeat a few ("0.0", strike prices, quantities) many times. Decimals are immutable, so
+# sharing them is safe; the cache is bounded, and only values that read as valid decimals go in.
+_DECIMALS: dict[str | int, Decimal] = {}
 _DECIMALS_KEPT = 4096
 
 
-def _new_decimal(value: str) -> Decimal:
+def _new_decimal(value: str | int) -> Decimal:
     number = _to_decimal(value)  # raises _Invalid, naming the value
-    if len(value) <= 24:
+    small = len(value) <= 24 if isinstance(value, str) else -(10**12) < value < 10**12
+    if small:
         if len(_DECIMALS) >= _DECIMALS_KEPT:  # start again rather than keep stale prices
             _DECIMALS.clear()
         _DECIMALS[value] = number
@@ -413,6 +414,7 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
     env.update(cls=cls, _set_raw=_setter(cls, "_raw"), _signed=signed)
     env.update(_seen=_DECIMALS.get, _new_decimal=_new_decimal)
+    env.update(_fromisoformat=datetime.fromisoformat)
     for index, spec in enumerate(fields(cls)):
         hint = hints[spec.name]
         marks = getattr(hint, "__metadata__", ())
@@ -442,9 +444,24 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
             lines += [
                 "        if value is None:",
                 f"            value = {fallback}",
-                "        elif value.__class__ is str:",
+                "        elif value.__class__ is str or value.__class__ is int:",
                 "            number = _seen(value)",
                 "            value = _new_decimal(value) if number is None else number",
+                "        else:",
+                f"            value = c{index}(value)",
+            ]
+        elif converter is _to_datetime:  # the C parser first; the converter for the rest
+            lines += [
+                "        if value is None:",
+                f"            value = {fallback}",
+                "        elif value.__class__ is str and len(value) <= 40:",
+                "            try:",
+                "                when = _fromisoformat(value)",
+                "            except ValueError:",
+                "                when = None",
+                "            if when is None or when.tzinfo is None:",
+                f"                when = c{index}(value)",
+                "            value = when",
                 "        else:",
                 f"            value = c{index}(value)",
             ]

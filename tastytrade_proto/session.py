@@ -299,6 +299,7 @@ class SessionMachine:
 
     def _retire(self, *tokens: str | None) -> None:
         self._retired.extend(t for t in tokens if t)
+        self._checked_authorization = None  # holds the header of a token that is going
 
     def scrub_error(self, error: TastytradeError) -> TastytradeError:
         """Remove every secret the machine holds from ``error``'s texts; return it."""
