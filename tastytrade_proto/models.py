@@ -277,14 +277,16 @@ def _tuple_converter(item: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> tuple[Any, ...]:
         if type(value) is not list:
             raise _Invalid(f"expected a list, got {_show(value)}")
-        out = []
-        index = 0
         try:
-            for index, element in enumerate(value):  # noqa: B007 (index read on error)
-                out.append(item(element))
-        except _Invalid as invalid:
-            raise invalid.at(index) from None
-        return tuple(out)
+            return tuple([item(element) for element in value])
+        except _Invalid:
+            pass
+        for index, element in enumerate(value):  # only on failure: find which element
+            try:
+                item(element)
+            except _Invalid as invalid:
+                raise invalid.at(index) from None
+        raise AssertionError("unreachable: an element failed, then none did")  # pragma: no cover
 
     return convert
 
@@ -507,12 +509,14 @@ def decode_list(kind: type[M], items: Any, *, what: str = "items") -> list[M]:
     if type(items) is not list:
         raise DecodeError(f"{what}: expected a list, got {_show(items)}")
     decode = kind._decoder()
-    out: list[M] = []
-    index = 0
     try:
-        for index, item in enumerate(items):  # noqa: B007 (index read on error)
-            out.append(decode(item))
-    except _Invalid as invalid:
-        problem = invalid.at(index).message
-        raise DecodeError(f"cannot read {kind.__name__}: {what}{problem}") from None
-    return out
+        return [decode(item) for item in items]
+    except _Invalid:
+        pass
+    for index, item in enumerate(items):  # only on failure: find which item
+        try:
+            decode(item)
+        except _Invalid as invalid:
+            problem = invalid.at(index).message
+            raise DecodeError(f"cannot read {kind.__name__}: {what}{problem}") from None
+    raise AssertionError("unreachable: an item failed, then none did")  # pragma: no cover
