@@ -98,9 +98,13 @@ def _timed_threads(call: Callable[[], Any], calls: int, concurrency: int) -> dic
     return _result(per_worker * concurrency, wall, cpu)
 
 
-async def _timed_tasks_asyncio(
-    call: Callable[[], Awaitable[Any]], calls: int, concurrency: int
+async def _timed_tasks(
+    call: Callable[[], Awaitable[Any]],
+    calls: int,
+    concurrency: int,
+    run_all: Callable[[list[Callable[[], Awaitable[None]]]], Awaitable[None]],
 ) -> dict[str, float]:
+    """Time ``calls`` awaits of ``call`` over ``concurrency`` tasks that ``run_all`` runs."""
     per_worker = calls // concurrency
 
     async def worker() -> None:
@@ -108,26 +112,20 @@ async def _timed_tasks_asyncio(
             await call()
 
     cpu, wall = time.process_time(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await run_all([worker] * concurrency)
     return _result(per_worker * concurrency, wall, cpu)
 
 
-async def _timed_tasks_trio(
-    call: Callable[[], Awaitable[Any]], calls: int, concurrency: int
-) -> dict[str, float]:
+async def _all_asyncio(workers: list[Callable[[], Awaitable[None]]]) -> None:
+    await asyncio.gather(*(worker() for worker in workers))
+
+
+async def _all_trio(workers: list[Callable[[], Awaitable[None]]]) -> None:
     import trio
 
-    per_worker = calls // concurrency
-
-    async def worker() -> None:
-        for _ in range(per_worker):
-            await call()
-
-    cpu, wall = time.process_time(), time.perf_counter()
     async with trio.open_nursery() as nursery:
-        for _ in range(concurrency):
+        for worker in workers:
             nursery.start_soon(worker)
-    return _result(per_worker * concurrency, wall, cpu)
 
 
 def _result(calls: int, wall: float, cpu: float) -> dict[str, float]:
@@ -272,7 +270,7 @@ async def reference(args: argparse.Namespace) -> dict[str, float]:
 async def _run_asyncio(call: Callable[[], Awaitable[Any]], args: argparse.Namespace) -> Any:
     for _ in range(args.warmup):
         await call()
-    return await _timed_tasks_asyncio(call, args.calls, args.concurrency)
+    return await _timed_tasks(call, args.calls, args.concurrency, _all_asyncio)
 
 
 async def bare_trio(args: argparse.Namespace) -> dict[str, float]:
@@ -372,7 +370,7 @@ async def ours_trio(args: argparse.Namespace) -> dict[str, float]:
 async def _run_trio(call: Callable[[], Awaitable[Any]], args: argparse.Namespace) -> Any:
     for _ in range(args.warmup):
         await call()
-    return await _timed_tasks_trio(call, args.calls, args.concurrency)
+    return await _timed_tasks(call, args.calls, args.concurrency, _all_trio)
 
 
 CLIENTS: dict[str, tuple[str, Callable[[argparse.Namespace], Any]]] = {

@@ -27,19 +27,11 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import DecodeError
 from .timestamps import parse_datetime
-from .values import MISSING, Field, _setter, field, fields, frozen
-
-if TYPE_CHECKING:
-    from typing_extensions import dataclass_transform
-else:
-
-    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
-        return lambda decorator: decorator
-
+from .values import MISSING, Field, _setter, dataclass_transform, field, fields, frozen
 
 __all__ = [
     "ApiEnum",
@@ -273,20 +265,25 @@ def _enum_converter(kind: type[ApiEnum]) -> Callable[[Any], Any]:
     return convert
 
 
+def _each(convert: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    """``convert`` applied to every item; a misfit is raised naming its index."""
+    try:
+        return [convert(item) for item in items]
+    except _Invalid:
+        pass
+    for index, item in enumerate(items):  # only on failure: find which item it was
+        try:
+            convert(item)
+        except _Invalid as invalid:
+            raise invalid.at(index) from None
+    raise AssertionError("an item failed once, then never")  # pragma: no cover - decoding is pure
+
+
 def _tuple_converter(item: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> tuple[Any, ...]:
         if type(value) is not list:
             raise _Invalid(f"expected a list, got {_show(value)}")
-        try:
-            return tuple([item(element) for element in value])
-        except _Invalid:
-            pass
-        for index, element in enumerate(value):  # only on failure: find which element
-            try:
-                item(element)
-            except _Invalid as invalid:
-                raise invalid.at(index) from None
-        raise AssertionError("unreachable: an element failed, then none did")  # pragma: no cover
+        return tuple(_each(item, value))
 
     return convert
 
@@ -508,15 +505,7 @@ def decode_list(kind: type[M], items: Any, *, what: str = "items") -> list[M]:
     """A list of ``kind`` models from a decoded JSON list."""
     if type(items) is not list:
         raise DecodeError(f"{what}: expected a list, got {_show(items)}")
-    decode = kind._decoder()
     try:
-        return [decode(item) for item in items]
-    except _Invalid:
-        pass
-    for index, item in enumerate(items):  # only on failure: find which item
-        try:
-            decode(item)
-        except _Invalid as invalid:
-            problem = invalid.at(index).message
-            raise DecodeError(f"cannot read {kind.__name__}: {what}{problem}") from None
-    raise AssertionError("unreachable: an item failed, then none did")  # pragma: no cover
+        return _each(kind._decoder(), items)
+    except _Invalid as invalid:
+        raise DecodeError(f"cannot read {kind.__name__}: {what}{invalid.message}") from None
