@@ -31,7 +31,7 @@ from typing import Any, ClassVar, TypeVar
 
 from .errors import DecodeError
 from .timestamps import parse_datetime
-from .values import MISSING, Field, _setter, dataclass_transform, field, fields, frozen
+from .values import MISSING, Field, dataclass_transform, field, fields, frozen
 
 __all__ = [
     "ApiEnum",
@@ -406,12 +406,18 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
         "    if data.__class__ is not dict:",
         f"        raise _Invalid('expected a {cls.__name__} object, got ' + _show(data))",
         "    get = data.get",
-        "    obj = _new(cls)",
+        "    obj = _new(twin)",
         "    key = None",
         "    try:",
     ]
     env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
-    env.update(cls=cls, _set_raw=_setter(cls, "_raw"), _signed=signed)
+    # The object is filled in as an instance of a subclass that keeps object's own __setattr__
+    # and __delattr__ (one C slot holds both), so each field is a plain slot store, which the
+    # interpreter specializes: about twice as fast as calling the slot's __set__. It then gets
+    # its real, frozen class; the subclass adds no slots, so the layout is the same.
+    unfrozen = {"__slots__": (), "__setattr__": object.__setattr__}
+    twin = type(cls.__name__, (cls,), {**unfrozen, "__delattr__": object.__delattr__})
+    env.update(cls=cls, twin=twin, _signed=signed)
     env.update(_seen=_DECIMALS.get, _new_decimal=_new_decimal)
     env.update(_fromisoformat=datetime.fromisoformat)
     for index, spec in enumerate(fields(cls)):
@@ -470,13 +476,12 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
             lines.append(
                 f"        value = None if value is None else _signed(value, get({effect!r}))"
             )
-        # The slot's own setter: what object.__setattr__ ends in, minus the lookup.
-        env[f"s{index}"] = _setter(cls, spec.name)
-        lines.append(f"        s{index}(obj, value)")
+        lines.append(f"        obj.{spec.name} = value")
     lines += [
         "    except _Invalid as invalid:",
         "        raise invalid.at(key) from None",
-        "    _set_raw(obj, data)",
+        "    obj._raw = data",
+        "    obj.__class__ = cls",
         "    return obj",
     ]
 

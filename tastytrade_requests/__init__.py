@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
 from tastytrade_proto import (
@@ -48,10 +49,6 @@ class _ContextAdapter(HTTPAdapter):
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         kwargs["ssl_context"] = self._context
         return super().proxy_manager_for(proxy, **kwargs)
-
-
-def _keep_headers(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    return request
 
 
 def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
@@ -127,16 +124,13 @@ class Session(SyncSession):
 
     def _send(self, request: Request) -> Response:
         try:
-            reply = self._http.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                data=request.body,
+            reply = self._http.send(
+                self._prepare(request),
                 timeout=self.settings.timeout,
-                verify=self._verify,
-                proxies=self._proxies,
                 allow_redirects=False,
-                auth=_keep_headers,  # never credentials of requests' own (.netrc)
+                **self._http.merge_environment_settings(
+                    request.url, self._proxies or {}, None, self._verify, None
+                ),
             )
         except requests.ConnectTimeout as exc:
             raise TransportTimeout(f"connect timed out: {exc}", request_sent=False) from None
@@ -148,6 +142,22 @@ class Session(SyncSession):
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         return Response(reply.status_code, tuple(reply.headers.items()), reply.content)
+
+    def _prepare(self, request: Request) -> requests.PreparedRequest:
+        # What requests.Session.request would send, made without its per-call merging (about
+        # 90 µs of a loopback call's 1 ms): the core's URL is complete and already encoded, its
+        # headers are checked, and no auth, .netrc or session params apply. The client's own
+        # headers (overridden by ours), cookies and response hooks still do.
+        http, prepared = self._http, requests.PreparedRequest()
+        prepared.method = request.method
+        prepared.url = request.url
+        headers = CaseInsensitiveDict(http.headers)
+        headers.update(request.headers)
+        prepared.prepare_headers({k: v for k, v in headers.items() if v is not None})
+        prepared.prepare_body(request.body or None, None)  # Content-Length, as requests sets it
+        prepared.prepare_cookies(http.cookies)
+        prepared.hooks = http.hooks
+        return prepared
 
     def close(self) -> None:
         """Close the ``requests.Session`` if this session created it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any
@@ -82,6 +83,26 @@ def test_every_kind_of_field_is_read() -> None:
     assert "hidden" not in repr(thing)
     with pytest.raises(FrozenInstanceError):
         thing.name = "y"  # type: ignore[misc]
+
+
+def test_a_decoded_model_is_exactly_its_class_and_as_frozen_as_a_constructed_one() -> None:
+    # Decoders fill the slots in through an unfrozen subclass, then hand over the real class.
+    leg = Leg.from_json({"symbol": "A", "quantity": "2"})
+    assert type(leg) is Leg and leg == Leg("A", Decimal(2)) and hash(leg) == hash(Leg("A", 2))
+    assert pickle.loads(pickle.dumps(leg)) == leg and type(pickle.loads(pickle.dumps(leg))) is Leg
+    for change in (lambda: setattr(leg, "symbol", "B"), lambda: delattr(leg, "symbol")):
+        with pytest.raises(FrozenInstanceError):
+            change()
+    assert leg.symbol == "A"
+
+    @model
+    class Wider(Leg):  # a user's subclass decodes as itself, with its parent's fields
+        note: str | None = None
+
+    wider = Wider.from_json({"symbol": "C", "note": "n"})
+    assert type(wider) is Wider and (wider.symbol, wider.quantity, wider.note) == ("C", 0, "n")
+    with pytest.raises(FrozenInstanceError):
+        wider.note = "m"  # type: ignore[misc]
 
 
 def test_missing_and_null_fields_take_their_defaults_and_required_ones_are_named() -> None:

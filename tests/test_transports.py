@@ -20,6 +20,7 @@ from tastytrade_proto import (
     TokenEvent,
     TransportError,
     TransportTimeout,
+    ValidationFailed,
 )
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
@@ -370,3 +371,33 @@ def test_requests_refuses_a_client_that_retries_and_ignores_netrc(
         session.request("GET", "/customers/me")
         sent = dict(server.api.requests[-1].headers)
         assert sent["authorization"].startswith("Bearer ")
+
+
+def test_a_requests_client_of_your_own_lends_its_headers_cookies_and_hooks(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The transport prepares each request itself (requests' per-call merging is most of its
+    # cost): what a client of yours brings must still apply, and its .netrc still must not.
+    import requests
+
+    from tastytrade_requests import Session
+
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login bob password netrc-pass\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    client = requests.Session()  # trust_env left on, as a caller's client would have it
+    client.headers.update({"X-Trace": "t-1", "User-Agent": "theirs", "Accept-Encoding": None})
+    client.cookies.set("desk", "7")
+    seen: list[int] = []
+    client.hooks["response"].append(lambda reply, **_: seen.append(reply.status_code))
+    with FakeTastytradeServer() as server:
+        with Session(base_url=server.base_url, client=client, user_agent="ours/1") as session:
+            session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            with pytest.raises(ValidationFailed):  # an empty order: answered, and refused
+                session.request("POST", "/accounts/5WT00001/orders/dry-run", json={})
+        post = next(r for r in server.api.requests if r.path.endswith("/dry-run"))
+    sent = {name.lower(): value for name, value in post.headers}
+    assert sent["x-trace"] == "t-1" and sent["user-agent"] == "ours/1"
+    assert sent["cookie"] == "desk=7" and sent["accept-encoding"] == "identity"  # not gzip
+    assert sent["authorization"].startswith("Bearer ") and sent["content-length"] == "2"
+    assert seen == [200, 422, 204]  # the token, the dry run, the logout on leaving
