@@ -9,10 +9,11 @@ loopback until its stdin closes.
 The demo data is what ``FakeTastytradeAPI`` seeds, plus what the benchmarks
 read: account ``5WT00001`` holds 50 positions, and the SPY nested option chain
 has about 10,000 options (50 expirations of 100 strikes, calls and puts). The
-answers to the read-only calls that do not change (positions, chains) are kept
-after the first time, so the server's own cost stays small and the same for
-every client; ``GET balances`` is computed every time. The recorded requests are
-dropped as they come, so memory stays flat over a long run.
+answers to the read-only calls that do not change (balances, positions, chains)
+are kept after the first time, so the server's own cost stays small and the same
+for every client: a sequential client's throughput is bounded by it, and the
+smaller it is, the more of each client's own cost the ratios show. The recorded
+requests are dropped as they come, so memory stays flat over a long run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ POSITIONS = 50
 CHAIN_SYMBOL = "SPY"
 CHAIN_EXPIRATIONS = 50
 CHAIN_STRIKES = 100
-_KEPT = ("/option-chains/", f"/accounts/{ACCOUNT}/positions")
+_KEPT = ("/option-chains/", f"/accounts/{ACCOUNT}/positions", f"/accounts/{ACCOUNT}/balances")
 
 
 class BenchmarkAPI(FakeTastytradeAPI):
