@@ -52,9 +52,9 @@ REFERENCE_CONCURRENCY = 10
 class Server:
     """``server.py`` in its own process, with its CPU time readable."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py")],
+            [sys.executable, str(HERE / "server.py"), *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -325,7 +325,9 @@ def versions(args: argparse.Namespace) -> str:
     return (
         f"Run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()}; "
-        f"{libraries}.\n"
+        f"{libraries}."
+        + (" The server kept its balances answer (--keep-balances)." if args.keep_balances else "")
+        + "\n"
     )
 
 
@@ -338,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-rounds", type=int, default=15)
     parser.add_argument("--chain-rounds", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke test")
+    parser.add_argument(
+        "--keep-balances",
+        action="store_true",
+        help="the server keeps its balances answer too (a cheaper server: harsher ratios)",
+    )
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.no_reference:
@@ -358,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
 
     emit(section_core(args))
-    server = Server()
+    server = Server(*(["--keep-balances"] if args.keep_balances else []))
     try:
         emit(section_transports(args, server))
         if args.reference_python:
