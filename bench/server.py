@@ -14,8 +14,8 @@ time, so the server's cost for those large answers stays small and the same for
 every client. ``GET balances`` is computed on every request, as the fake always
 does (about half the server's CPU per call): the transports are measured against
 the fake API as it serves. With ``--keep-balances`` that answer is kept too: a
-cheaper server, against which each client's own cost weighs more. The recorded requests are dropped as they come, so memory stays
-flat over a long run.
+cheaper server, against which each client's own cost weighs more. The recorded
+requests are dropped as they come, so memory stays flat over a long run.
 """
 
 from __future__ import annotations
