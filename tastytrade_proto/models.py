@@ -415,8 +415,11 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     # and __delattr__ (one C slot holds both), so each field is a plain slot store, which the
     # interpreter specializes: about twice as fast as calling the slot's __set__. It then gets
     # its real, frozen class; the subclass adds no slots, so the layout is the same.
-    unfrozen = {"__slots__": (), "__setattr__": object.__setattr__}
-    twin = type(cls.__name__, (cls,), {**unfrozen, "__delattr__": object.__delattr__})
+    twin = type(
+        cls.__name__,
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
     env.update(cls=cls, twin=twin, _signed=signed)
     env.update(_seen=_DECIMALS.get, _new_decimal=_new_decimal)
     env.update(_fromisoformat=datetime.fromisoformat)
