@@ -7,6 +7,7 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import random
 import ssl
@@ -20,6 +21,7 @@ from yarl import URL
 
 from tastytrade_proto import (
     Ask,
+    LocalProtocolError,
     Operation,
     Request,
     Response,
@@ -65,9 +67,38 @@ class _Connector(aiohttp.TCPConnector):
 
 def _no_silent_resend(http: aiohttp.ClientSession) -> None:
     """aiohttp resends a GET, PUT or DELETE once when a kept-alive connection dropped:
-    a cancelled or replaced order would go out twice. Retries are the core's to decide."""
-    if hasattr(http, "_retry_connection"):
-        http._retry_connection = False
+    a cancelled or replaced order would go out twice. Retries are the core's to decide.
+
+    The switch (``_retry_connection``) first appears in aiohttp 3.11; without it the
+    resend cannot be turned off, so the session refuses to send anything.
+    """
+    if not hasattr(http, "_retry_connection"):
+        raise LocalProtocolError(
+            f"aiohttp {aiohttp.__version__} resends a PUT or DELETE (an order replace or "
+            "cancel) by itself when a kept-alive connection drops, and cannot be told not "
+            "to; tastytrade_aiohttp needs aiohttp>=3.11"
+        )
+    http._retry_connection = False
+
+
+async def _finish_shielded(
+    attempt: Awaitable[Response | TransportError],
+) -> tuple[Response | TransportError, BaseException | None]:
+    """The :data:`~tastytrade_proto.operation.AsyncShield` for asyncio.
+
+    The send runs as a task of its own, awaited through ``asyncio.shield`` until it
+    ends; a cancellation of the caller meanwhile is held and handed back, to be
+    raised once the answer is with the core. The send's timeout bounds the wait.
+    """
+    task = asyncio.ensure_future(attempt)
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            return await asyncio.shield(task), interrupted
+        except asyncio.CancelledError as exc:
+            if task.cancelled():  # the send itself was cancelled (the loop is closing)
+                raise
+            interrupted = interrupted or exc
 
 
 class Session(AsyncSession):
@@ -113,8 +144,15 @@ class Session(AsyncSession):
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connection."""
+        timeout = operation.timeout
+        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
         return await drive_async(
-            operation, self._send, clock=time.time, sleep=asyncio.sleep, ask=self._prompt
+            operation,
+            send,
+            clock=time.time,
+            sleep=asyncio.sleep,
+            ask=self._prompt,
+            shield=_finish_shielded,
         )
 
     def _client(self) -> aiohttp.ClientSession:
@@ -128,7 +166,8 @@ class Session(AsyncSession):
             self._own = (http, connector)
         return self._own[0]
 
-    async def _send(self, request: Request) -> Response:
+    async def _send(self, request: Request, timeout: float | None = None) -> Response:
+        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         try:
             async with self._client().request(
                 request.method,
@@ -139,7 +178,7 @@ class Session(AsyncSession):
                 allow_redirects=False,
                 proxy=self.settings.proxy,
                 ssl=self._ssl,
-                timeout=self._timeout,
+                timeout=limit,
             ) as reply:
                 body = await reply.read()
         except asyncio.TimeoutError as exc:  # aiohttp >= 3.10 tells a connect timeout apart

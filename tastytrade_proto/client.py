@@ -14,7 +14,7 @@ import abc
 import math
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import flows
@@ -36,6 +36,9 @@ from .operation import Ask, Operation
 from .retry import DEFAULT_RETRY, RetryPolicy
 from .session import SessionMachine
 from .values import field, frozen, replace
+
+if TYPE_CHECKING:
+    from .orders import UnsettledOrder
 
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSession", "SessionCalls", "SyncSession", "TransportSettings"]
 
@@ -166,6 +169,9 @@ class SessionCalls(API):
         #: transport: the core draws no randomness); it names orders that have no
         #: ``external-identifier`` of the caller's.
         self.entropy = entropy
+        #: Order placements whose caller never learned the outcome, by external identifier
+        #: (see :class:`~tastytrade_proto.orders.UnsettledOrder`).
+        self.unsettled_orders: dict[str, UnsettledOrder] = {}
         if machine is None:
             machine = SessionMachine(config=settings.config, on_token=on_token)
         else:  # a loaded session: these settings decide where and how it talks
@@ -184,47 +190,72 @@ class SessionCalls(API):
         remember_me: bool = True,
         otp: str | None = None,
         prompt: bool = False,
+        timeout: float | None = None,
     ) -> Operation[Events]:
         """:func:`flows.login_with_password`."""
         return flows.login_with_password(
-            self.machine, login, password, remember_me=remember_me, otp=otp, prompt=prompt
+            self.machine,
+            login,
+            password,
+            remember_me=remember_me,
+            otp=otp,
+            prompt=prompt,
+            timeout=timeout,
         )
 
     def login_with_remember_token(
-        self, login: str, remember_token: str, *, remember_me: bool = True, prompt: bool = False
+        self,
+        login: str,
+        remember_token: str,
+        *,
+        remember_me: bool = True,
+        prompt: bool = False,
+        timeout: float | None = None,
     ) -> Operation[Events]:
         """:func:`flows.login_with_remember_token`."""
         return flows.login_with_remember_token(
-            self.machine, login, remember_token, remember_me=remember_me, prompt=prompt
+            self.machine,
+            login,
+            remember_token,
+            remember_me=remember_me,
+            prompt=prompt,
+            timeout=timeout,
         )
 
     def login_with_oauth(
-        self, client_secret: str, refresh_token: str, *, client_id: str | None = None
+        self,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        client_id: str | None = None,
+        timeout: float | None = None,
     ) -> Operation[Events]:
         """:func:`flows.login_with_oauth`."""
         return flows.login_with_oauth(
-            self.machine, client_secret, refresh_token, client_id=client_id
+            self.machine, client_secret, refresh_token, client_id=client_id, timeout=timeout
         )
 
-    def submit_second_factor(self, otp: str) -> Operation[Events]:
+    def submit_second_factor(self, otp: str, *, timeout: float | None = None) -> Operation[Events]:
         """:func:`flows.submit_second_factor`."""
-        return flows.submit_second_factor(self.machine, otp)
+        return flows.submit_second_factor(self.machine, otp, timeout=timeout)
 
-    def answer_security_question(self, answer: str) -> Operation[Events]:
+    def answer_security_question(
+        self, answer: str, *, timeout: float | None = None
+    ) -> Operation[Events]:
         """:func:`flows.answer_security_question`."""
-        return flows.answer_security_question(self.machine, answer)
+        return flows.answer_security_question(self.machine, answer, timeout=timeout)
 
-    def refresh(self) -> Operation[Events]:
+    def refresh(self, *, timeout: float | None = None) -> Operation[Events]:
         """:func:`flows.refresh`."""
-        return flows.refresh(self.machine)
+        return flows.refresh(self.machine, timeout=timeout)
 
-    def validate(self) -> Operation[bool]:
+    def validate(self, *, timeout: float | None = None) -> Operation[bool]:
         """:func:`flows.validate`."""
-        return flows.validate(self.machine, retry=self.settings.retry)
+        return flows.validate(self.machine, retry=self.settings.retry, timeout=timeout)
 
-    def logout(self) -> Operation[None]:
+    def logout(self, *, timeout: float | None = None) -> Operation[None]:
         """:func:`flows.logout` (safe in any state)."""
-        return flows.logout(self.machine)
+        return flows.logout(self.machine, timeout=timeout)
 
     def request(
         self,
@@ -235,11 +266,17 @@ class SessionCalls(API):
         json: Any = None,
         idempotent: bool | None = None,
         decode: Callable[[Response], Any] = decode_envelope,
+        timeout: float | None = None,
     ) -> Operation[Any]:
         """Any authenticated API call; the decoded :class:`Envelope` by default."""
         request = self.settings.config.request(method, path, params=params, json_body=json)
         return flows.call(
-            self.machine, request, decode, idempotent=idempotent, retry=self.settings.retry
+            self.machine,
+            request,
+            decode,
+            idempotent=idempotent,
+            retry=self.settings.retry,
+            timeout=timeout,
         )
 
 
@@ -299,6 +336,13 @@ class _SessionBase:
         """The core's session state machine (state, user, expiry, tokens)."""
         return self.calls.machine
 
+    @property
+    def unsettled_orders(self) -> tuple[UnsettledOrder, ...]:
+        """Placements whose outcome never reached their caller (the call was cancelled
+        while the order was out): look each up with ``find_order`` or
+        ``find_complex_order`` before placing it again."""
+        return tuple(self.calls.unsettled_orders.values())
+
     def dump(self, *, include_client_secret: bool = False) -> str:
         """The session as JSON, to resume it elsewhere (the client secret only if asked)."""
         return self.machine.dump(include_client_secret=include_client_secret)
@@ -352,52 +396,80 @@ class SyncSession(_SessionBase, API, abc.ABC):
         return _named(iterate, endpoint)
 
     def login_with_password(
-        self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None
+        self,
+        login: str,
+        password: str,
+        *,
+        remember_me: bool = True,
+        otp: str | None = None,
+        timeout: float | None = None,
     ) -> Events:
         """Log in with a password (and a code: up front, through ``prompt``, or afterwards)."""
         return self.run(
             self.calls.login_with_password(
-                login, password, remember_me=remember_me, otp=otp, prompt=self._prompt is not None
+                login,
+                password,
+                remember_me=remember_me,
+                otp=otp,
+                prompt=self._prompt is not None,
+                timeout=timeout,
             )
         )
 
     def login_with_remember_token(
-        self, login: str, remember_token: str, *, remember_me: bool = True
+        self,
+        login: str,
+        remember_token: str,
+        *,
+        remember_me: bool = True,
+        timeout: float | None = None,
     ) -> Events:
         """Log in with a single-use remember token; the new one goes to ``token_store``."""
         return self.run(
             self.calls.login_with_remember_token(
-                login, remember_token, remember_me=remember_me, prompt=self._prompt is not None
+                login,
+                remember_token,
+                remember_me=remember_me,
+                prompt=self._prompt is not None,
+                timeout=timeout,
             )
         )
 
     def login_with_oauth(
-        self, client_secret: str, refresh_token: str, *, client_id: str | None = None
+        self,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        client_id: str | None = None,
+        timeout: float | None = None,
     ) -> Events:
         """Start an OAuth session (the only scheme the live API accepts today)."""
         return self.run(
-            self.calls.login_with_oauth(client_secret, refresh_token, client_id=client_id)
+            self.calls.login_with_oauth(
+                client_secret, refresh_token, client_id=client_id, timeout=timeout
+            )
         )
 
-    def submit_second_factor(self, otp: str) -> Events:
+    def submit_second_factor(self, otp: str, *, timeout: float | None = None) -> Events:
         """Send the one-time code after ``SecondFactorRequired``."""
-        return self.run(self.calls.submit_second_factor(otp))
+        return self.run(self.calls.submit_second_factor(otp, timeout=timeout))
 
-    def answer_security_question(self, answer: str) -> Events:
+    def answer_security_question(self, answer: str, *, timeout: float | None = None) -> Events:
         """Answer the device challenge's security question."""
-        return self.run(self.calls.answer_security_question(answer))
+        return self.run(self.calls.answer_security_question(answer, timeout=timeout))
 
-    def refresh(self) -> Events:
+    def refresh(self, *, timeout: float | None = None) -> Events:
         """Mint a new OAuth access token now (it also happens on demand)."""
-        return self.run(self.calls.refresh())
+        return self.run(self.calls.refresh(timeout=timeout))
 
-    def validate(self) -> bool:
-        """Whether the server still accepts the session."""
-        return self.run(self.calls.validate())
+    def validate(self, *, timeout: float | None = None) -> bool:
+        """Whether the server still accepts the session (``False`` after a 401, or when it
+        expired with nothing to renew it)."""
+        return self.run(self.calls.validate(timeout=timeout))
 
-    def logout(self) -> None:
+    def logout(self, *, timeout: float | None = None) -> None:
         """End the session (safe in any state)."""
-        self.run(self.calls.logout())
+        self.run(self.calls.logout(timeout=timeout))
 
     def request(
         self,
@@ -407,10 +479,13 @@ class SyncSession(_SessionBase, API, abc.ABC):
         params: Mapping[str, QueryValue] | None = None,
         json: Any = None,
         idempotent: bool | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Any authenticated API call; returns the decoded envelope."""
         return self.run(
-            self.calls.request(method, path, params=params, json=json, idempotent=idempotent)
+            self.calls.request(
+                method, path, params=params, json=json, idempotent=idempotent, timeout=timeout
+            )
         )
 
     def __enter__(self: S) -> S:
@@ -464,52 +539,82 @@ class AsyncSession(_SessionBase, API, abc.ABC):
         return _named(iterate, endpoint)
 
     async def login_with_password(
-        self, login: str, password: str, *, remember_me: bool = True, otp: str | None = None
+        self,
+        login: str,
+        password: str,
+        *,
+        remember_me: bool = True,
+        otp: str | None = None,
+        timeout: float | None = None,
     ) -> Events:
         """Log in with a password (and a code: up front, through ``prompt``, or afterwards)."""
         return await self.run(
             self.calls.login_with_password(
-                login, password, remember_me=remember_me, otp=otp, prompt=self._prompt is not None
+                login,
+                password,
+                remember_me=remember_me,
+                otp=otp,
+                prompt=self._prompt is not None,
+                timeout=timeout,
             )
         )
 
     async def login_with_remember_token(
-        self, login: str, remember_token: str, *, remember_me: bool = True
+        self,
+        login: str,
+        remember_token: str,
+        *,
+        remember_me: bool = True,
+        timeout: float | None = None,
     ) -> Events:
         """Log in with a single-use remember token; the new one goes to ``token_store``."""
         return await self.run(
             self.calls.login_with_remember_token(
-                login, remember_token, remember_me=remember_me, prompt=self._prompt is not None
+                login,
+                remember_token,
+                remember_me=remember_me,
+                prompt=self._prompt is not None,
+                timeout=timeout,
             )
         )
 
     async def login_with_oauth(
-        self, client_secret: str, refresh_token: str, *, client_id: str | None = None
+        self,
+        client_secret: str,
+        refresh_token: str,
+        *,
+        client_id: str | None = None,
+        timeout: float | None = None,
     ) -> Events:
         """Start an OAuth session (the only scheme the live API accepts today)."""
         return await self.run(
-            self.calls.login_with_oauth(client_secret, refresh_token, client_id=client_id)
+            self.calls.login_with_oauth(
+                client_secret, refresh_token, client_id=client_id, timeout=timeout
+            )
         )
 
-    async def submit_second_factor(self, otp: str) -> Events:
+    async def submit_second_factor(self, otp: str, *, timeout: float | None = None) -> Events:
         """Send the one-time code after ``SecondFactorRequired``."""
-        return await self.run(self.calls.submit_second_factor(otp))
+        return await self.run(self.calls.submit_second_factor(otp, timeout=timeout))
 
-    async def answer_security_question(self, answer: str) -> Events:
+    async def answer_security_question(
+        self, answer: str, *, timeout: float | None = None
+    ) -> Events:
         """Answer the device challenge's security question."""
-        return await self.run(self.calls.answer_security_question(answer))
+        return await self.run(self.calls.answer_security_question(answer, timeout=timeout))
 
-    async def refresh(self) -> Events:
+    async def refresh(self, *, timeout: float | None = None) -> Events:
         """Mint a new OAuth access token now (it also happens on demand)."""
-        return await self.run(self.calls.refresh())
+        return await self.run(self.calls.refresh(timeout=timeout))
 
-    async def validate(self) -> bool:
-        """Whether the server still accepts the session."""
-        return await self.run(self.calls.validate())
+    async def validate(self, *, timeout: float | None = None) -> bool:
+        """Whether the server still accepts the session (``False`` after a 401, or when it
+        expired with nothing to renew it)."""
+        return await self.run(self.calls.validate(timeout=timeout))
 
-    async def logout(self) -> None:
+    async def logout(self, *, timeout: float | None = None) -> None:
         """End the session (safe in any state)."""
-        await self.run(self.calls.logout())
+        await self.run(self.calls.logout(timeout=timeout))
 
     async def request(
         self,
@@ -519,10 +624,13 @@ class AsyncSession(_SessionBase, API, abc.ABC):
         params: Mapping[str, QueryValue] | None = None,
         json: Any = None,
         idempotent: bool | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Any authenticated API call; returns the decoded envelope."""
         return await self.run(
-            self.calls.request(method, path, params=params, json=json, idempotent=idempotent)
+            self.calls.request(
+                method, path, params=params, json=json, idempotent=idempotent, timeout=timeout
+            )
         )
 
     async def __aenter__(self: S) -> S:

@@ -14,19 +14,24 @@ them: :func:`request_flow` and :func:`ensure_authenticated` are generators to
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from ._redact import scrub
 from .envelope import Envelope, decode_envelope, error_from_response
 from .errors import (
     ApiError,
     DecodeError,
     DeviceChallengeRequired,
+    InvalidCredentials,
     InvalidSecondFactor,
     LocalProtocolError,
+    OAuthError,
     ResponseError,
     SecondFactorRequired,
     SessionExpired,
+    TastytradeError,
     TransportError,
 )
 from .events import Event
@@ -38,12 +43,14 @@ from .session import AuthNeed, SessionMachine, SessionState
 __all__ = [
     "AUTH_POLL_INTERVAL",
     "AUTH_WAIT_LIMIT",
+    "LOGGER",
     "RENEWAL_RETRY_INTERVAL",
     "SECOND_FACTOR_ATTEMPTS",
     "Events",
     "answer_security_question",
     "call",
     "ensure_authenticated",
+    "log",
     "login_with_oauth",
     "login_with_password",
     "login_with_remember_token",
@@ -71,24 +78,82 @@ SECOND_FACTOR_ATTEMPTS = 3
 
 Events = tuple[Event, ...]
 
+#: The library's logger (standard :mod:`logging`; silent unless the application
+#: configures logging). DEBUG: every exchange (method, path, status, attempt,
+#: duration). INFO: retries, session renewals and order reconciliation. Messages
+#: are scrubbed of every secret the session holds, as errors are.
+LOGGER = logging.getLogger("tastytrade_proto")
 
-def operation(machine: SessionMachine, flow: Callable[[Context], Flow[T]]) -> Operation[T]:
-    """An operation running ``flow``, whose errors are scrubbed of ``machine``'s secrets."""
-    return Operation(flow, scrub=machine.scrub_error)
+
+def log(machine: SessionMachine, level: int, message: str, *args: Any) -> None:
+    """Log ``message % args`` on :data:`LOGGER`, scrubbed of ``machine``'s secrets."""
+    if LOGGER.isEnabledFor(level):
+        LOGGER.log(level, "%s", scrub(message % args, machine.secrets()))
+
+
+def _log_exchange(
+    machine: SessionMachine,
+    request: Request,
+    outcome: Response | TastytradeError,
+    attempt: int,
+    seconds: float,
+) -> None:
+    if not LOGGER.isEnabledFor(logging.DEBUG):
+        return
+    result = (
+        f"HTTP {outcome.status}"
+        if isinstance(outcome, Response)
+        else f"{type(outcome).__name__}: {outcome}"
+    )
+    log(
+        machine,
+        logging.DEBUG,
+        "%s %s -> %s (attempt %d, %.0f ms)",
+        request.method,
+        request.path,
+        result,
+        attempt,
+        max(0.0, seconds) * 1000,
+    )
+
+
+def operation(
+    machine: SessionMachine,
+    flow: Callable[[Context], Flow[T]],
+    *,
+    timeout: float | None = None,
+    on_outcome: Callable[[], None] | None = None,
+) -> Operation[T]:
+    """An operation running ``flow``, whose errors are scrubbed of ``machine``'s secrets.
+
+    ``timeout`` and ``on_outcome`` are as for :class:`Operation`.
+    """
+    return Operation(flow, scrub=machine.scrub_error, timeout=timeout, on_outcome=on_outcome)
 
 
 _operation = operation
 
 
-def _exchange(ctx: Context, machine: SessionMachine, request: Request) -> Flow[Events]:
-    """Send one authentication exchange's request and hand the answer to the machine."""
+def _exchange(
+    ctx: Context, machine: SessionMachine, request: Request, must_complete: bool = True
+) -> Flow[Events]:
+    """Send one authentication exchange's request and hand the answer to the machine.
+
+    ``must_complete`` for every exchange whose answer carries a single-use
+    secret (logins, second factors, device challenges, token refreshes): a
+    cancelled caller still lets it finish, so the new token is never lost.
+    """
+    sent_at = ctx.now
     try:
-        response: Response = yield Send(request)
-    except BaseException:
+        response: Response = yield Send(request, must_complete)
+    except BaseException as exc:
         # A transport failure, or the operation was cancelled or dropped
         # (GeneratorExit): either way the answer will never come.
+        if isinstance(exc, TransportError):
+            _log_exchange(machine, request, exc, 1, ctx.now - sent_at)
         machine.exchange_failed()
         raise
+    _log_exchange(machine, request, response, 1, ctx.now - sent_at)
     return machine.receive(response, ctx.now)
 
 
@@ -137,6 +202,7 @@ def login_with_password(
     remember_me: bool = True,
     otp: str | None = None,
     prompt: bool = False,
+    timeout: float | None = None,
 ) -> Operation[Events]:
     """Log in with a password (legacy sessions).
 
@@ -149,7 +215,7 @@ def login_with_password(
     :data:`SECOND_FACTOR_ATTEMPTS` times).
     """
     request = machine.login_with_password(login, password, remember_me=remember_me, otp=otp)
-    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt))
+    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt), timeout=timeout)
 
 
 def login_with_remember_token(
@@ -159,6 +225,7 @@ def login_with_remember_token(
     *,
     remember_me: bool = True,
     prompt: bool = False,
+    timeout: float | None = None,
 ) -> Operation[Events]:
     """Log in with a remember token; the new one arrives as an event and via ``on_token``.
 
@@ -166,19 +233,23 @@ def login_with_remember_token(
     ask for a device challenge).
     """
     request = machine.login_with_remember_token(login, remember_token, remember_me=remember_me)
-    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt))
+    return _operation(machine, lambda ctx: _login(ctx, machine, request, prompt), timeout=timeout)
 
 
-def submit_second_factor(machine: SessionMachine, otp: str) -> Operation[Events]:
+def submit_second_factor(
+    machine: SessionMachine, otp: str, *, timeout: float | None = None
+) -> Operation[Events]:
     """Send the one-time code; a wrong one raises ``InvalidSecondFactor`` and may be retried."""
     request = machine.submit_second_factor(otp)
-    return _operation(machine, lambda ctx: _login(ctx, machine, request))
+    return _operation(machine, lambda ctx: _login(ctx, machine, request), timeout=timeout)
 
 
-def answer_security_question(machine: SessionMachine, answer: str) -> Operation[Events]:
+def answer_security_question(
+    machine: SessionMachine, answer: str, *, timeout: float | None = None
+) -> Operation[Events]:
     """Answer the device challenge's security question (then a code is asked for)."""
     request = machine.answer_security_question(answer)
-    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
 def start_device_challenge(machine: SessionMachine) -> Operation[Events]:
@@ -193,30 +264,39 @@ def start_device_challenge(machine: SessionMachine) -> Operation[Events]:
 
 
 def login_with_oauth(
-    machine: SessionMachine, client_secret: str, refresh_token: str, *, client_id: str | None = None
+    machine: SessionMachine,
+    client_secret: str,
+    refresh_token: str,
+    *,
+    client_id: str | None = None,
+    timeout: float | None = None,
 ) -> Operation[Events]:
     """Start an OAuth session with a refresh token and the client secret."""
     request = machine.login_with_oauth(client_secret, refresh_token, client_id=client_id)
-    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
-def refresh(machine: SessionMachine) -> Operation[Events]:
+def refresh(machine: SessionMachine, *, timeout: float | None = None) -> Operation[Events]:
     """Mint a new OAuth access token now (tokens are also renewed on demand)."""
     request = machine.refresh()
-    return _operation(machine, lambda ctx: _exchange(ctx, machine, request))
+    return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
 def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:
-    """Wait (briefly, in steps) while another task's exchange is in flight."""
-    waited = 0.0
+    """Wait (briefly, in steps) while another caller's exchange is in flight.
+
+    The limit is measured on the clock (``ctx.now``), not by adding up the
+    waits: a driver that sleeps longer than asked, or threads that queue for
+    the session, do not stretch it.
+    """
+    started = ctx.now
     while machine.exchange_in_flight:
-        if waited >= AUTH_WAIT_LIMIT:
+        if ctx.now - started >= AUTH_WAIT_LIMIT:
             raise LocalProtocolError(
-                f"gave up after {AUTH_WAIT_LIMIT:.0f} s waiting for another task's "
+                f"gave up after {AUTH_WAIT_LIMIT:.0f} s waiting for another caller's "
                 f"authentication exchange (state {machine.state.name})",
                 state=machine.state.name,
             )
-        waited += AUTH_POLL_INTERVAL
         yield Wait(AUTH_POLL_INTERVAL)
 
 
@@ -224,29 +304,40 @@ def _validate(ctx: Context, machine: SessionMachine, retry: RetryPolicy) -> Flow
     attempt = 0
     while True:
         attempt += 1
-        yield from ensure_authenticated(ctx, machine)
-        yield from _wait_for_exchange(ctx, machine)
         try:
-            yield from _exchange(ctx, machine, machine.validate())
+            yield from ensure_authenticated(ctx, machine)
+        except (SessionExpired, InvalidCredentials, OAuthError):
+            # Expired with nothing to renew it, or the renewal was refused: the server
+            # would not accept this session, which is what False means.
+            return False
+        yield from _wait_for_exchange(ctx, machine)
+        if machine.state is not SessionState.AUTHENTICATED:
+            return False  # another caller's request met a 401 meanwhile
+        try:
+            yield from _exchange(ctx, machine, machine.validate(), must_complete=False)
         except SessionExpired:
             return False
         except (ResponseError, TransportError) as exc:
             delay = retry.delay(attempt, exc, ctx.now)  # validating is idempotent
             if delay is None:
                 raise
+            _log_retry(machine, "POST", "/sessions/validate", exc, attempt, delay)
             yield Wait(delay)
             continue
         return True
 
 
-def validate(machine: SessionMachine, *, retry: RetryPolicy = DEFAULT_RETRY) -> Operation[bool]:
-    """``POST /sessions/validate``: ``True`` if the session is good, ``False`` on a 401.
+def validate(
+    machine: SessionMachine, *, retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = None
+) -> Operation[bool]:
+    """``POST /sessions/validate``: ``True`` if the session is good, ``False`` if not.
 
-    A token due for renewal is renewed first (a validate bound to fail is not
-    sent); like a GET, it is retried per ``retry`` on transport errors and
-    429/502/503/504.
+    ``False`` after a 401, and when the session has expired with nothing to
+    renew it or its renewal was refused. A token due for renewal is renewed
+    first (a validate bound to fail is not sent); like a GET, it is retried
+    per ``retry`` on transport errors and 429/502/503/504.
     """
-    return _operation(machine, lambda ctx: _validate(ctx, machine, retry))
+    return _operation(machine, lambda ctx: _validate(ctx, machine, retry), timeout=timeout)
 
 
 def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
@@ -259,11 +350,11 @@ def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
     ):
         machine.close()  # nothing the server could revoke
         return None
-    yield from _exchange(ctx, machine, machine.logout())
+    yield from _exchange(ctx, machine, machine.logout(), must_complete=False)
     return None
 
 
-def logout(machine: SessionMachine) -> Operation[None]:
+def logout(machine: SessionMachine, *, timeout: float | None = None) -> Operation[None]:
     """End the session: ``DELETE /sessions`` when a token is held; then ``CLOSED``.
 
     Safe in any state (a ``with`` block's exit calls it): with nothing to
@@ -271,7 +362,7 @@ def logout(machine: SessionMachine) -> Operation[None]:
     does nothing. A failure of the ``DELETE`` is raised and leaves the
     session as it was.
     """
-    return _operation(machine, lambda ctx: _logout(ctx, machine))
+    return _operation(machine, lambda ctx: _logout(ctx, machine), timeout=timeout)
 
 
 def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
@@ -289,12 +380,20 @@ def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
         if need is AuthNeed.WAIT:  # another task's exchange is in flight
             yield from _wait_for_exchange(ctx, machine)
             continue
+        log(
+            machine,
+            logging.INFO,
+            "renewing the session (%s): the token expires at %s",
+            "OAuth refresh" if need is AuthNeed.REFRESH else "log in again with the remember token",
+            machine.expires_at.isoformat() if machine.expires_at else "an unknown time",
+        )
         try:
             if need is AuthNeed.REFRESH:
                 yield from _exchange(ctx, machine, machine.refresh())
             else:
                 yield from _login(ctx, machine, machine.relogin())
-        except (ResponseError, TransportError):
+        except (ResponseError, TransportError) as exc:
+            log(machine, logging.INFO, "renewing the session failed: %s", exc)
             # Renewing early failed, but the current token still works: use it.
             expires = machine.expires_at
             if (
@@ -318,26 +417,41 @@ def request_flow(
     idempotent: bool,
     retry: RetryPolicy,
 ) -> Flow[T]:
-    """Sub-flow of :func:`call`: one authenticated request, renewed and retried as it allows."""
+    """Sub-flow of :func:`call`: one authenticated request, renewed and retried as it allows.
+
+    A non-idempotent request is sent once, as a ``must_complete`` step: its
+    answer says whether an order was placed, replaced or cancelled.
+    """
     attempt = 0
     renewed_after_401 = False
     while True:
         attempt += 1
         yield from _ensure_authenticated(ctx, machine)
         authorized = machine.authorize(request, ctx.now)
+        sent_at = ctx.now
         try:
-            response: Response = yield Send(authorized)
+            response: Response = yield Send(authorized, not idempotent)
         except TransportError as exc:
+            _log_exchange(machine, request, exc, attempt, ctx.now - sent_at)
             delay = retry.delay(attempt, exc, ctx.now) if idempotent else None
             if delay is None:
                 raise
+            _log_retry(machine, request.method, request.path, exc, attempt, delay)
             yield Wait(delay)
             continue
+        _log_exchange(machine, request, response, attempt, ctx.now - sent_at)
         expired = machine.observe(authorized, response)
         if response.status == 401 and idempotent and not renewed_after_401:
             # Renew (or pick up a token another task renewed) once, then send again.
             renewed_after_401 = True
             attempt -= 1
+            log(
+                machine,
+                logging.INFO,
+                "%s %s: 401, renewing the session and sending it again",
+                request.method,
+                request.path,
+            )
             continue
         if response.ok:
             return decode(response)
@@ -349,7 +463,24 @@ def request_flow(
         delay = retry.delay(attempt, error, ctx.now) if idempotent else None
         if delay is None:
             raise error
+        _log_retry(machine, request.method, request.path, error, attempt, delay)
         yield Wait(delay)
+
+
+def _log_retry(
+    machine: SessionMachine, method: str, path: str, error: Any, attempt: int, delay: float
+) -> None:
+    log(
+        machine,
+        logging.INFO,
+        "%s %s: retrying in %.2f s after attempt %d failed (%s: %s)",
+        method,
+        path,
+        delay,
+        attempt,
+        type(error).__name__,
+        error,
+    )
 
 
 def _code(error: ResponseError) -> str | None:
@@ -363,6 +494,7 @@ def call(
     *,
     idempotent: bool | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
+    timeout: float | None = None,
 ) -> Operation[T]:
     """One authenticated API request: renew first if due, send, decode.
 
@@ -375,7 +507,11 @@ def call(
     if idempotent is None:
         idempotent = request.method in ("GET", "HEAD")
     flag = idempotent
-    return _operation(machine, lambda ctx: request_flow(ctx, machine, request, decode, flag, retry))
+    return _operation(
+        machine,
+        lambda ctx: request_flow(ctx, machine, request, decode, flag, retry),
+        timeout=timeout,
+    )
 
 
 def _next_offset(envelope: Envelope, offset: int) -> int | None:
@@ -408,13 +544,16 @@ def page(
     offset: int = 0,
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
+    timeout: float | None = None,
 ) -> Operation[tuple[list[T], int | None]]:
     """One page of an offset-paginated list: its items and the next offset (or ``None``).
 
     The building block of a lazy iterator: a transport's ``iter_*`` runs one
     ``page`` operation per page, as its caller consumes the items.
     """
-    return _operation(machine, lambda ctx: _page(ctx, machine, build, decode_page, offset, retry))
+    return _operation(
+        machine, lambda ctx: _page(ctx, machine, build, decode_page, offset, retry), timeout=timeout
+    )
 
 
 def _paginate(
@@ -443,6 +582,7 @@ def paginate(
     *,
     retry: RetryPolicy = DEFAULT_RETRY,
     max_pages: int = 10_000,
+    timeout: float | None = None,
 ) -> Operation[list[T]]:
     """Fetch every page of an offset-paginated list, in a loop (never recursion).
 
@@ -451,5 +591,7 @@ def paginate(
     iterator, drive :func:`page` once per page instead.
     """
     return _operation(
-        machine, lambda ctx: _paginate(ctx, machine, build, decode_page, retry, max_pages)
+        machine,
+        lambda ctx: _paginate(ctx, machine, build, decode_page, retry, max_pages),
+        timeout=timeout,
     )

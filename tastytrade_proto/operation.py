@@ -21,7 +21,13 @@ a loop of about ten lines, the same in sync, asyncio and trio code::
         else:
             op.receive(response)
 
-A driver whose task is cancelled mid-operation calls :meth:`Operation.cancel`.
+A driver whose task is cancelled mid-operation calls :meth:`Operation.cancel`,
+except during a :class:`Send` marked ``must_complete``: its answer may hold a
+single-use token the server has already replaced, or say whether an order was
+placed, so the driver finishes that send first (it is bounded by the request
+timeout), hands the answer over, and only then cancels and re-raises.
+:func:`drive` and :func:`drive_async` do this with a ``shield`` the transport
+supplies (see :data:`Shield` and :data:`AsyncShield`).
 :meth:`Operation.next_step` is where the work happens: it takes the clock
 reading, runs the flow up to its next step and returns it, or raises the
 operation's :class:`~tastytrade_proto.errors.TastytradeError`.
@@ -33,7 +39,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
+import math
 from collections.abc import Awaitable, Callable, Generator
+from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar, Union
 
 from .errors import LocalProtocolError, TastytradeError, TransportError
@@ -42,14 +51,17 @@ from .values import frozen
 
 __all__ = [
     "Ask",
+    "AsyncShield",
     "Context",
     "Done",
     "Flow",
     "Operation",
     "OperationState",
     "Send",
+    "Shield",
     "Step",
     "Wait",
+    "check_timeout",
     "drive",
     "drive_async",
 ]
@@ -60,9 +72,20 @@ T_co = TypeVar("T_co", covariant=True)
 
 @frozen
 class Send:
-    """Send ``request`` and hand back the response (or the transport's failure)."""
+    """Send ``request`` and hand back the response (or the transport's failure).
+
+    ``must_complete`` marks a send whose answer must reach the core even if
+    the caller is cancelled meanwhile: a login, second factor, device
+    challenge or token refresh (its answer carries a single-use token the
+    server has already spent the old one for), or a request that places,
+    replaces or cancels an order (its answer says whether that happened). A
+    driver finishes such a send, hands the answer to :meth:`Operation.receive`
+    or :meth:`Operation.fail`, and only then cancels the operation and lets
+    the cancellation go on. The request's timeout still bounds it.
+    """
 
     request: Request
+    must_complete: bool = False
 
 
 @frozen
@@ -126,11 +149,32 @@ class OperationState(enum.Enum):
 _NOTHING = object()
 
 
+def check_timeout(timeout: Any, what: str = "timeout") -> float | None:
+    """``timeout`` if it is ``None`` or a positive, finite number of seconds; else raise.
+
+    Raises :class:`LocalProtocolError`.
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not (
+        isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0
+    ):
+        raise LocalProtocolError(f"{what} must be a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
 class Operation(Generic[T]):
     """A flow, driven step by step. See the module docs for the driving loop.
 
     ``scrub`` is applied to any error before it is raised (the session
     machine uses it to remove the secrets it holds from error texts).
+    ``timeout`` (seconds, or ``None`` for the transport's own setting) is how
+    long each of its requests may take, from connecting to the last byte of
+    the answer; drivers read it from :attr:`timeout`. ``on_outcome`` is
+    called once when the outcome reaches the driver (:meth:`next_step`
+    returns :class:`Done` or raises a ``TastytradeError``), never when the
+    operation is cancelled: an order placement uses it to forget an order
+    whose outcome its caller has now seen.
     """
 
     def __init__(
@@ -138,10 +182,14 @@ class Operation(Generic[T]):
         flow: Callable[[Context], Flow[T]],
         *,
         scrub: Callable[[TastytradeError], TastytradeError] | None = None,
+        timeout: float | None = None,
+        on_outcome: Callable[[], None] | None = None,
     ) -> None:
+        self.timeout = check_timeout(timeout)
         self._context = Context()
         self._flow = flow(self._context)
         self._scrub = scrub
+        self._on_outcome = on_outcome
         self._state = OperationState.READY
         self._input: Any = None
         self._throw: TransportError | None = None
@@ -173,11 +221,13 @@ class Operation(Generic[T]):
         except StopIteration as stop:
             self._state = OperationState.DONE
             self._result = stop.value
+            self._outcome_reached()
             return Done(stop.value)
         except TastytradeError as exc:
             self._state = OperationState.FAILED
             if self._scrub is not None:
                 self._scrub(exc)
+            self._outcome_reached()
             raise
         except BaseException:
             self._state = OperationState.FAILED
@@ -241,12 +291,62 @@ class Operation(Generic[T]):
                     self._flow.send(pending)
         self._flow.close()
 
+    def _outcome_reached(self) -> None:
+        hook, self._on_outcome = self._on_outcome, None
+        if hook is not None:
+            hook()
+
     def _expect_sending(self, what: str) -> None:
         if self._state is not OperationState.SENDING:
             raise LocalProtocolError(
                 f"cannot {what}() in operation state {self._state.name}: no Send is outstanding",
                 state=self._state.name,
             )
+
+
+#: A synchronous driver's way to finish a must-complete send: ``shield(attempt)``
+#: calls ``attempt()`` and returns what it returned, together with whatever
+#: interrupted the caller meanwhile (``KeyboardInterrupt``, say) or ``None``. The
+#: interruption is held back until the answer is with the core, then re-raised.
+#: ``tastytrade_requests`` runs the attempt on a worker thread and waits for it.
+Shield = Callable[
+    [Callable[[], Union[Response, TransportError]]],
+    tuple[Union[Response, TransportError], Union[BaseException, None]],
+]
+
+#: :data:`Shield` for an event loop: ``await shield(attempt)`` awaits the
+#: awaitable ``attempt`` to its end even if the calling task is cancelled, and
+#: returns its result with the cancellation that arrived meanwhile (or ``None``).
+#: asyncio: run it as a task and ``asyncio.shield`` it until done. trio: await it in
+#: a shielded ``CancelScope`` and return ``None``; trio delivers the cancellation at
+#: the caller's next checkpoint.
+AsyncShield = Callable[
+    [Awaitable[Union[Response, TransportError]]],
+    Awaitable[tuple[Union[Response, TransportError], Union[BaseException, None]]],
+]
+
+
+def _attempt(send: Callable[[Request], Response], request: Request) -> Response | TransportError:
+    try:
+        return send(request)
+    except TransportError as exc:
+        return exc
+
+
+async def _attempt_async(
+    send: Callable[[Request], Awaitable[Response]], request: Request
+) -> Response | TransportError:
+    try:
+        return await send(request)
+    except TransportError as exc:
+        return exc
+
+
+def _hand_over(operation: Operation[Any], outcome: Response | TransportError) -> None:
+    if isinstance(outcome, TransportError):
+        operation.fail(outcome)
+    else:
+        operation.receive(outcome)
 
 
 def drive(
@@ -256,6 +356,8 @@ def drive(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
     ask: Callable[[Ask], str] | None = None,
+    shield: Shield | None = None,
+    lock: AbstractContextManager[Any] | None = None,
 ) -> T:
     """Run ``operation`` to its end with a synchronous ``send`` (and ``sleep``).
 
@@ -263,11 +365,20 @@ def drive(
     returns the :class:`Response` or raises :class:`TransportError`; ``ask``
     answers an :class:`Ask` (a prompt for a second factor). Anything else
     that interrupts it (``KeyboardInterrupt``, a bug) cancels the operation
-    first, so the session machine is never left waiting.
+    first, so the session machine is never left waiting. A ``Send`` marked
+    ``must_complete`` goes through ``shield`` when one is given (see
+    :data:`Shield`), so that an interruption waits for its answer.
+
+    ``lock`` (a ``threading.Lock``, say) is held around every call into the
+    operation that reads or changes the session machine, never around a send
+    or a sleep: with it, any number of threads may drive operations of one
+    session at once.
     """
+    guard: AbstractContextManager[Any] = lock if lock is not None else contextlib.nullcontext()
     try:
         while True:
-            step = operation.next_step(clock())
+            with guard:
+                step = operation.next_step(clock())
             if isinstance(step, Done):
                 return step.value
             if isinstance(step, Wait):
@@ -276,15 +387,16 @@ def drive(
                 if ask is None:
                     raise _no_prompt(step)
                 operation.provide(ask(step))
+            elif step.must_complete and shield is not None:
+                outcome, interrupted = shield(functools.partial(_attempt, send, step.request))
+                _hand_over(operation, outcome)
+                if interrupted is not None:
+                    raise interrupted
             else:
-                try:
-                    response = send(step.request)
-                except TransportError as exc:
-                    operation.fail(exc)
-                else:
-                    operation.receive(response)
+                _hand_over(operation, _attempt(send, step.request))
     except BaseException:
-        operation.cancel()
+        with guard:
+            operation.cancel()
         raise
 
 
@@ -295,11 +407,14 @@ async def drive_async(
     clock: Callable[[], float],
     sleep: Callable[[float], Awaitable[None]],
     ask: Callable[[Ask], Awaitable[str]] | None = None,
+    shield: AsyncShield | None = None,
 ) -> T:
     """:func:`drive` for an event loop: ``send``, ``sleep`` and ``ask`` are awaited.
 
     It imports no event loop: asyncio code passes ``asyncio.sleep``, trio
-    code ``trio.sleep``. A cancelled task cancels the operation on its way out.
+    code ``trio.sleep``, and each its own ``shield`` (:data:`AsyncShield`) for
+    sends marked ``must_complete``. A cancelled task cancels the operation on
+    its way out, after any must-complete answer has reached the core.
     """
     try:
         while True:
@@ -312,13 +427,13 @@ async def drive_async(
                 if ask is None:
                     raise _no_prompt(step)
                 operation.provide(await ask(step))
+            elif step.must_complete and shield is not None:
+                outcome, interrupted = await shield(_attempt_async(send, step.request))
+                _hand_over(operation, outcome)
+                if interrupted is not None:
+                    raise interrupted
             else:
-                try:
-                    response = await send(step.request)
-                except TransportError as exc:
-                    operation.fail(exc)
-                else:
-                    operation.receive(response)
+                _hand_over(operation, await _attempt_async(send, step.request))
     except BaseException:
         operation.cancel()
         raise

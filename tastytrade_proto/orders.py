@@ -15,18 +15,26 @@ Three layers live here:
 Placing an order is not idempotent (the API has no idempotency key), so
 :attr:`OrdersAPI.place_order` sends its ``POST`` exactly once, always with an
 ``external-identifier`` (the caller's, or one drawn from the session's entropy).
-When the outcome is unknown (the connection broke after the request went out,
-a timeout, a 5xx, an unreadable answer) it does not send again: it looks the
-order up among the account's orders of the day by that identifier, waiting
-:data:`RECONCILE_DELAYS` between looks. Found: the result says so
-(``reconciled=True``). Not found: :class:`OrderNotPlaced`, which means it is
-safe to place again. If the look-up itself fails: :class:`OrderOutcomeUnknown`.
+Every way it can end is one of three things a caller acts on differently:
+
+* placed: a :class:`PlacedOrder`;
+* certainly not placed (the server refused it, or nothing reached the server):
+  :class:`OrderNotPlaced`, safe to correct and place again;
+* unknown (the connection broke after the request went out, a timeout, a 5xx,
+  an unreadable answer, and the order did not show among the account's orders
+  after looking :data:`RECONCILE_DELAYS` apart): :class:`OrderOutcomeUnknown`.
+  The order may still appear: look again later by its identifier
+  (:attr:`OrdersAPI.find_order`), never place it again blindly.
+
+A caller cancelled while the ``POST`` is out does not learn which; the session
+keeps such orders in ``unsettled_orders`` until they are looked up.
 """
 
 from __future__ import annotations
 
 import base64
 import enum
+import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -40,6 +48,7 @@ from .errors import (
     DecodeError,
     LocalProtocolError,
     RateLimited,
+    ResponseError,
     ServerError,
     TastytradeError,
     TransportError,
@@ -99,6 +108,7 @@ __all__ = [
     "Replacement",
     "TickSizeError",
     "TimeInForce",
+    "UnsettledOrder",
     "check_tick",
     "new_external_identifier",
 ]
@@ -154,32 +164,37 @@ class TickSizeError(InvalidOrder):
 
 
 class OrderNotPlaced(TastytradeError):
-    """A placement's outcome was unknown, and the order is not among the account's orders.
+    """The order was certainly not placed: correct it if need be, and place it again.
 
-    The ``POST`` failed ambiguously (a transport error after it went out, or
-    a 5xx; the original error is ``__cause__``); the account's orders of the
-    day were then searched for ``external_identifier`` (``looks`` times, over
-    :data:`RECONCILE_DELAYS`) and no order sent at or after this request was
-    there. As far as the API shows, it was not placed: place it again if you
-    still want it. (An answer the server gave with a 2xx status never ends
-    here: that order was placed, see :class:`OrderOutcomeUnknown`.)
+    Raised by ``place_order`` and ``place_complex_order`` when the server
+    refused the ``POST`` (a 4xx: ``error`` is the
+    :class:`~tastytrade_proto.errors.ApiError`, with its code and reasons;
+    a 429 included), when nothing of it reached the server (``error`` is a
+    :class:`~tastytrade_proto.errors.TransportError` with ``request_sent``
+    false), or when the session could not be renewed before sending. The
+    same ``error`` is ``__cause__``.
     """
 
-    def __init__(self, message: str, *, external_identifier: str, looks: int) -> None:
+    def __init__(self, message: str, *, external_identifier: str, error: TastytradeError) -> None:
         super().__init__(message)
         self.external_identifier = external_identifier
-        self.looks = looks
+        self.error = error
 
 
 class OrderOutcomeUnknown(TastytradeError):
-    """A placement's outcome was unknown, and looking the order up did not settle it.
+    """Whether the order was placed is not known: never place it again blindly.
 
-    Either the look-up failed (``lookup_error``), or the server accepted the
-    order (``accepted``: it answered 2xx, but the answer could not be read)
-    and the order has not shown among the account's orders yet. ``__cause__``
-    is the original error of the ``POST``. Look for ``external_identifier``
-    among the account's orders (``live_orders``) before placing it again; when
-    ``accepted`` is true, it was placed.
+    The ``POST`` failed ambiguously (a transport error after it went out, a
+    timeout, a 5xx, or a 2xx whose answer could not be read; that error is
+    ``__cause__``), and looking the order up by ``external_identifier``
+    afterwards did not settle it:
+
+    * ``looks`` looks over :data:`RECONCILE_DELAYS` did not find it. The server
+      may still be working on the request: look again later
+      (``find_order(account_number, external_identifier)``);
+    * ``accepted``: the server answered 2xx, so it *was* placed, but the
+      order has not shown among the account's orders yet;
+    * ``lookup_error``: the look-up itself failed.
     """
 
     def __init__(
@@ -189,11 +204,29 @@ class OrderOutcomeUnknown(TastytradeError):
         external_identifier: str,
         lookup_error: TastytradeError | None = None,
         accepted: bool = False,
+        looks: int = 0,
     ) -> None:
         super().__init__(message)
         self.external_identifier = external_identifier
         self.lookup_error = lookup_error
         self.accepted = accepted
+        self.looks = looks
+
+
+@frozen
+class UnsettledOrder:
+    """A placement whose caller never learned the outcome (its call was cancelled).
+
+    Kept in the session's ``unsettled_orders`` from the moment its ``POST``
+    goes out until the placement's result or error reaches the caller, or
+    ``find_order`` / ``find_complex_order`` finds it. ``sent_at`` is the
+    client's clock when the placement started (aware, UTC).
+    """
+
+    account_number: str
+    external_identifier: str
+    sent_at: datetime
+    complex: bool = False
 
 
 # -- vocabularies -------------------------------------------------------------------------
@@ -1397,9 +1430,11 @@ def _identifier(calls: SessionCalls, given: str | None) -> str:
 # -- flows --------------------------------------------------------------------------------
 
 
-def _watch_send(inner: Flow[T], request: Request, sent: list[bool]) -> Flow[T]:
+def _watch_send(
+    inner: Flow[T], request: Request, sent: list[bool], on_send: Callable[[], None]
+) -> Flow[T]:
     """Run ``inner`` step for step, noting in ``sent`` when it sends ``request`` itself
-    (rather than a login or token refresh before it)."""
+    (rather than a login or token refresh before it), and calling ``on_send`` then."""
     try:
         step = next(inner)
         while True:
@@ -1408,6 +1443,7 @@ def _watch_send(inner: Flow[T], request: Request, sent: list[bool]) -> Flow[T]:
                 request.url,
             ):
                 sent.append(True)
+                on_send()
             try:
                 answer = yield step
             except TransportError as exc:
@@ -1514,25 +1550,41 @@ def _reconcile(
 ) -> Flow[T]:
     """After an ambiguous failure: look for the order, waiting between looks.
 
-    Found: return it. Not found after every look: :class:`OrderNotPlaced`.
-    A look that fails (after its own retries): :class:`OrderOutcomeUnknown`.
+    Found: return it. Not found after every look, or a look that fails (after
+    its own retries): :class:`OrderOutcomeUnknown`.
     """
     machine.scrub_error(error)  # it travels as __cause__, outside the operation's scrubbing
     accepted = _accepted(error)
-    for delay in delays:
+    for number, delay in enumerate(delays, 1):
+        flows.log(
+            machine,
+            logging.INFO,
+            "placing order %s: outcome unknown (%s); look %d of %d in %.1f s",
+            identifier,
+            error,
+            number,
+            len(delays),
+            delay,
+        )
         yield Wait(delay)
         try:
             found = yield from look(ctx)
         except TastytradeError as lookup_error:
             machine.scrub_error(lookup_error)
+            flows.log(
+                machine, logging.INFO, "looking up order %s failed: %s", identifier, lookup_error
+            )
             raise OrderOutcomeUnknown(
                 f"placing the order {identifier!r} failed with an unknown outcome ({error}), "
                 f"and looking it up failed too ({lookup_error}): it may or may not have been "
                 "placed; look for its external-identifier before placing it again",
                 external_identifier=identifier,
                 lookup_error=lookup_error,
+                accepted=accepted,
+                looks=number - 1,
             ) from error
         if found is not None:
+            flows.log(machine, logging.INFO, "order %s found: it was placed", identifier)
             return found
     if accepted:
         raise OrderOutcomeUnknown(
@@ -1542,12 +1594,14 @@ def _reconcile(
             "do not place it again, look for its external-identifier later",
             external_identifier=identifier,
             accepted=True,
+            looks=len(delays),
         ) from error
-    raise OrderNotPlaced(
+    flows.log(machine, logging.INFO, "order %s not found after %d looks", identifier, len(delays))
+    raise OrderOutcomeUnknown(
         f"placing the order {identifier!r} failed with an unknown outcome ({error}), and no "
         f"such order was among the account's orders after {len(delays)} looks over "
-        f"{sum(delays):g} s: as far as the API shows it was not placed; place it again if you "
-        "still want it",
+        f"{sum(delays):g} s; the server may still be working on it: do not place it again "
+        "blindly, look for its external-identifier later (find_order)",
         external_identifier=identifier,
         looks=len(delays),
     ) from error
@@ -1601,22 +1655,31 @@ def _post_once(
     retry: RetryPolicy,
     request: Request,
     decode: Callable[[Response], T],
+    identifier: str,
+    on_send: Callable[[], None],
 ) -> Flow[tuple[T | None, TastytradeError | None]]:
     """Send a non-idempotent ``request`` once: its result, or the ambiguous error it met.
 
     Errors that say the order was certainly not placed (refusals, a 429, a
     transport error before anything went out, a failure while logging in)
-    are raised.
+    are raised as :class:`OrderNotPlaced`. ``on_send`` runs as the request
+    itself goes out.
     """
     sent: list[bool] = []
     try:
         result = yield from _watch_send(
-            flows.request_flow(ctx, machine, request, decode, False, retry), request, sent
+            flows.request_flow(ctx, machine, request, decode, False, retry), request, sent, on_send
         )
-    except TastytradeError as error:
+    except (ResponseError, TransportError) as error:
         if sent and _ambiguous(error):
             return None, error
-        raise
+        machine.scrub_error(error)  # it travels as an attribute, outside the operation's scrub
+        where = "the server refused it" if sent else "it was never sent"
+        raise OrderNotPlaced(
+            f"the order {identifier!r} was not placed ({where}): {error}",
+            external_identifier=identifier,
+            error=error,
+        ) from error
     return result, None
 
 
@@ -1657,6 +1720,23 @@ def _dry_run_order(
     return send(calls, "POST", path, data_of(OrderResponse), json=order.to_json(), idempotent=True)
 
 
+def _unsettled(
+    calls: SessionCalls, account_number: str, identifier: str, sent_at: list[float], complex: bool
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """What a placement does with ``calls.unsettled_orders``: note it as its ``POST`` goes
+    out, forget it once its outcome reaches the caller."""
+
+    def note() -> None:
+        when = datetime.fromtimestamp(sent_at[0], tz=timezone.utc)
+        entry = UnsettledOrder(account_number, identifier, when, complex)
+        calls.unsettled_orders[identifier] = entry
+
+    def forget() -> None:
+        calls.unsettled_orders.pop(identifier, None)
+
+    return note, forget
+
+
 def _place_order(
     calls: SessionCalls,
     account_number: str,
@@ -1664,16 +1744,19 @@ def _place_order(
     *,
     tick_sizes: Sequence[TickSize] | None = None,
     reconcile_delays: Sequence[float] = RECONCILE_DELAYS,
+    timeout: float | None = None,
 ) -> Operation[PlacedOrder]:
     """Place an order (``POST /accounts/{n}/orders``), sent once, reconciled if in doubt.
 
     The body carries ``order.external_identifier``, or one made from the
-    session's entropy. When the outcome is unknown (a transport error after
-    the request went out, a timeout, a 5xx, an unreadable answer), the order
-    is looked up among the account's orders (``GET /accounts/{n}/orders/live``)
-    by that identifier after each of ``reconcile_delays``: found, the result
-    has ``reconciled=True``; not found, :class:`OrderNotPlaced` (safe to place
-    again); look-up failed, :class:`OrderOutcomeUnknown`. With
+    session's entropy (give your own, so that you know it whatever happens).
+    Refused, or never sent: :class:`OrderNotPlaced`. When the outcome is
+    unknown (a transport error after the request went out, a timeout, a 5xx,
+    an unreadable answer), the order is looked up among the account's orders
+    (``GET /accounts/{n}/orders/live``) by that identifier after each of
+    ``reconcile_delays``: found, the result has ``reconciled=True``; not
+    found, or the look-up failed, :class:`OrderOutcomeUnknown` (look again
+    later with ``find_order``; never place it again blindly). With
     ``tick_sizes``, the price and stop trigger are checked first
     (:class:`TickSizeError`).
     """
@@ -1683,27 +1766,77 @@ def _place_order(
     delays = _check_delays(reconcile_delays)
     identifier = _identifier(calls, order.external_identifier)
     order = order.with_external_identifier(identifier)
+    account = _args.account_number(account_number)
     config, machine, retry = calls.settings.config, calls.machine, calls.settings.retry
-    request = config.request("POST", _path(account_number, "orders"), json_body=order.to_json())
-    live = _list_builder(calls, _path(account_number, "orders", "live"))
+    request = config.request("POST", _path(account, "orders"), json_body=order.to_json())
 
     sent_at: list[float] = []
+    note, forget = _unsettled(calls, account, identifier, sent_at, complex=False)
 
     def look(ctx: Context) -> Flow[Order | None]:
-        orders = yield from _all_items(ctx, machine, retry, live, Order, _carries({identifier}))
-        recent = _since(sent_at[0])
-        return _newest(o for o in orders if o.external_identifier == identifier and recent(o))
+        return (yield from _find_order(ctx, calls, account, identifier, sent_at[0]))
 
     def flow(ctx: Context) -> Flow[PlacedOrder]:
         sent_at.append(ctx.now)
-        placed, error = yield from _post_once(ctx, machine, retry, request, _decode_placed)
+        placed, error = yield from _post_once(
+            ctx, machine, retry, request, _decode_placed, identifier, note
+        )
         if error is None:
             assert placed is not None and placed.order is not None
             return PlacedOrder(placed.order, identifier, reconciled=False, response=placed)
         found = yield from _reconcile(ctx, machine, error, identifier, delays, look)
         return PlacedOrder(found, identifier, reconciled=True)
 
-    return flows.operation(machine, flow)
+    return flows.operation(machine, flow, timeout=timeout, on_outcome=forget)
+
+
+def _find_order(
+    ctx: Context, calls: SessionCalls, account: str, identifier: str, since: float | None
+) -> Flow[Order | None]:
+    """Sub-flow: the newest of the account's orders of the day carrying ``identifier``
+    (received no earlier than ``since`` less the clock skew, when given)."""
+    live = _list_builder(calls, _path(account, "orders", "live"))
+    machine, retry = calls.machine, calls.settings.retry
+    orders = yield from _all_items(ctx, machine, retry, live, Order, _carries({identifier}))
+    recent = _since(since) if since is not None else (lambda order: True)
+    return _newest(o for o in orders if o.external_identifier == identifier and recent(o))
+
+
+def _find(calls: SessionCalls, identifier: Any, since: datetime | None) -> tuple[str, float | None]:
+    identifier = _text(identifier, "external_identifier")
+    if since is not None and not isinstance(since, datetime):
+        raise LocalProtocolError(f"since must be a datetime, got {_show(since)}")
+    if since is not None and since.tzinfo is None:
+        raise LocalProtocolError("since must be timezone-aware")
+    return identifier, since.timestamp() if since is not None else None
+
+
+def _find_order_endpoint(
+    calls: SessionCalls,
+    account_number: str,
+    external_identifier: str,
+    *,
+    since: datetime | None = None,
+    timeout: float | None = None,
+) -> Operation[Order | None]:
+    """The account's order carrying ``external_identifier``, or ``None`` (not there yet).
+
+    Looks among the account's orders of the day (``GET /accounts/{n}/orders/live``)
+    and returns the newest that carries the identifier, received no earlier
+    than ``since`` (less :data:`RECONCILE_CLOCK_SKEW`) when given. This is how
+    an :class:`OrderOutcomeUnknown` or an interrupted ``place_order`` is
+    settled: found, the session forgets it from ``unsettled_orders``.
+    """
+    account = _args.account_number(account_number)
+    identifier, after = _find(calls, external_identifier, since)
+
+    def flow(ctx: Context) -> Flow[Order | None]:
+        found = yield from _find_order(ctx, calls, account, identifier, after)
+        if found is not None:
+            calls.unsettled_orders.pop(identifier, None)
+        return found
+
+    return flows.operation(calls.machine, flow, timeout=timeout)
 
 
 def _replace_order(
@@ -1850,14 +1983,17 @@ def _place_complex_order(
     *,
     tick_sizes: Sequence[TickSize] | None = None,
     reconcile_delays: Sequence[float] = RECONCILE_DELAYS,
+    timeout: float | None = None,
 ) -> Operation[PlacedComplexOrder]:
     """Place a complex order (``POST /accounts/{n}/complex-orders``), sent once.
 
     Every one of its orders carries an ``external-identifier`` (the complex
-    order's, made from the session's entropy when it has none). An unknown
-    outcome is reconciled as in ``place_order``: the complex order is looked
-    for among ``GET /accounts/{n}/complex-orders/live``, and its orders among
-    ``GET /accounts/{n}/orders/live``.
+    order's, made from the session's entropy when it has none). Outcomes are
+    as for ``place_order``: :class:`OrderNotPlaced` when refused or never
+    sent; after an unknown outcome the complex order is looked for among
+    ``GET /accounts/{n}/complex-orders/live``, and its orders among
+    ``GET /accounts/{n}/orders/live``; not found: :class:`OrderOutcomeUnknown`
+    (look again later with ``find_complex_order``).
     """
     _require(order, NewComplexOrder, "order")
     if tick_sizes:
@@ -1865,48 +2001,90 @@ def _place_complex_order(
     delays = _check_delays(reconcile_delays)
     identifier = _identifier(calls, order.external_identifier)
     order = order.with_external_identifier(identifier)
-    identifiers = order.identifiers
+    account = _args.account_number(account_number)
     config, machine, retry = calls.settings.config, calls.machine, calls.settings.retry
-    request = config.request(
-        "POST", _path(account_number, "complex-orders"), json_body=order.to_json()
-    )
-    live_complex = _list_builder(calls, _path(account_number, "complex-orders", "live"))
-    live = _list_builder(calls, _path(account_number, "orders", "live"))
+    request = config.request("POST", _path(account, "complex-orders"), json_body=order.to_json())
 
-    keep = _carries(identifiers)
     sent_at: list[float] = []
+    note, forget = _unsettled(calls, account, identifier, sent_at, complex=True)
 
     def look(ctx: Context) -> Flow[PlacedComplexOrder | None]:
-        recent = _since(sent_at[0])
-        complexes = yield from _all_items(ctx, machine, retry, live_complex, ComplexOrder, keep)
-        for found in sorted(complexes, key=lambda c: c.id or 0, reverse=True):
-            if any(o.external_identifier in identifiers and recent(o) for o in found.components):
-                return PlacedComplexOrder(found, identifier, reconciled=True)
-        orders = yield from _all_items(ctx, machine, retry, live, Order, keep)
-        mine = tuple(o for o in orders if o.external_identifier in identifiers and recent(o))
-        if not mine:
-            return None
-        complex_id = next((o.complex_order_id for o in mine if o.complex_order_id), None)
-        if complex_id is not None:
-            one = config.request("GET", _path(account_number, "complex-orders", complex_id))
-            try:
-                found = yield from flows.request_flow(
-                    ctx, machine, one, data_of(ComplexOrder), True, retry
-                )
-            except TastytradeError:  # its orders were found: that settles it
-                return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
-            return PlacedComplexOrder(found, identifier, reconciled=True, orders=mine)
-        return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
+        found = yield from _find_complex(ctx, calls, account, order.identifiers, sent_at[0])
+        return replace(found, external_identifier=identifier) if found is not None else None
 
     def flow(ctx: Context) -> Flow[PlacedComplexOrder]:
         sent_at.append(ctx.now)
-        placed, error = yield from _post_once(ctx, machine, retry, request, _decode_complex_placed)
+        placed, error = yield from _post_once(
+            ctx, machine, retry, request, _decode_complex_placed, identifier, note
+        )
         if error is None:
             assert placed is not None
             return PlacedComplexOrder(placed.complex_order, identifier, response=placed)
         return (yield from _reconcile(ctx, machine, error, identifier, delays, look))
 
-    return flows.operation(machine, flow)
+    return flows.operation(machine, flow, timeout=timeout, on_outcome=forget)
+
+
+def _find_complex(
+    ctx: Context,
+    calls: SessionCalls,
+    account: str,
+    identifiers: frozenset[str],
+    since: float | None,
+) -> Flow[PlacedComplexOrder | None]:
+    """Sub-flow: the complex order (or, failing that, its orders) carrying ``identifiers``."""
+    config, machine, retry = calls.settings.config, calls.machine, calls.settings.retry
+    live_complex = _list_builder(calls, _path(account, "complex-orders", "live"))
+    live = _list_builder(calls, _path(account, "orders", "live"))
+    keep = _carries(identifiers)
+    recent = _since(since) if since is not None else (lambda order: True)
+    identifier = min(identifiers)  # the caller's own, where it gave one, replaces it
+    complexes = yield from _all_items(ctx, machine, retry, live_complex, ComplexOrder, keep)
+    for found in sorted(complexes, key=lambda c: c.id or 0, reverse=True):
+        if any(o.external_identifier in identifiers and recent(o) for o in found.components):
+            return PlacedComplexOrder(found, identifier, reconciled=True)
+    orders = yield from _all_items(ctx, machine, retry, live, Order, keep)
+    mine = tuple(o for o in orders if o.external_identifier in identifiers and recent(o))
+    if not mine:
+        return None
+    complex_id = next((o.complex_order_id for o in mine if o.complex_order_id), None)
+    if complex_id is not None:
+        one = config.request("GET", _path(account, "complex-orders", complex_id))
+        try:
+            found = yield from flows.request_flow(
+                ctx, machine, one, data_of(ComplexOrder), True, retry
+            )
+        except TastytradeError:  # its orders were found: that settles it
+            return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
+        return PlacedComplexOrder(found, identifier, reconciled=True, orders=mine)
+    return PlacedComplexOrder(None, identifier, reconciled=True, orders=mine)
+
+
+def _find_complex_order(
+    calls: SessionCalls,
+    account_number: str,
+    external_identifier: str,
+    *,
+    since: datetime | None = None,
+    timeout: float | None = None,
+) -> Operation[PlacedComplexOrder | None]:
+    """The complex order placed with ``external_identifier``, or ``None`` (not there yet).
+
+    Looks as ``place_complex_order`` does after an unknown outcome; the result
+    has ``reconciled=True``. Found, the session forgets it from
+    ``unsettled_orders``.
+    """
+    account = _args.account_number(account_number)
+    identifier, after = _find(calls, external_identifier, since)
+    identifiers = frozenset({identifier})  # what each of its orders carries but its own
+
+    def flow(ctx: Context) -> Flow[PlacedComplexOrder | None]:
+        found = yield from _find_complex(ctx, calls, account, identifiers, after)
+        if found is not None:
+            calls.unsettled_orders.pop(identifier, None)
+        return found
+
+    return flows.operation(calls.machine, flow, timeout=timeout)
 
 
 def _dry_run_complex_order(
@@ -1981,3 +2159,5 @@ class OrdersAPI:
     complex_order = Endpoint(_complex_order)
     cancel_complex_order = Endpoint(_cancel_complex_order)
     margin_dry_run = Endpoint(_margin_dry_run)
+    find_order = Endpoint(_find_order_endpoint)
+    find_complex_order = Endpoint(_find_complex_order)

@@ -6,14 +6,17 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
@@ -62,12 +65,89 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+def _finish_in_worker(
+    attempt: Callable[[], Response | TransportError],
+) -> tuple[Response | TransportError, BaseException | None]:
+    """The :data:`~tastytrade_proto.operation.Shield` of a synchronous session.
+
+    Only the main thread can be interrupted (a signal: ``KeyboardInterrupt``);
+    there the send runs on a worker thread while the main thread waits for it,
+    holding back any interruption until the answer is in. The send's own
+    timeout bounds the wait.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return attempt(), None
+    box: list[Any] = []
+
+    def work() -> None:
+        try:
+            box.append(attempt())
+        except BaseException as exc:  # a bug below the transport: raised in the caller
+            box.append(exc)
+
+    worker = threading.Thread(target=work, name="tastytrade-must-complete", daemon=True)
+    worker.start()
+    interrupted: BaseException | None = None
+    while worker.is_alive():
+        try:
+            worker.join()
+        except BaseException as exc:  # KeyboardInterrupt, or a signal handler's exception
+            interrupted = interrupted or exc
+    outcome = box[0]
+    if isinstance(outcome, (Response, TransportError)):
+        return outcome, interrupted
+    raise outcome
+
+
 def _retries(client: requests.Session) -> bool:
     for adapter in client.adapters.values():
         policy = getattr(adapter, "max_retries", None)
         if policy is not None and policy.total not in (0, False):
             return True
     return False
+
+
+class _PastDeadline(Exception):
+    """The answer's body did not arrive before the request's deadline."""
+
+
+def urlsplit_host(url: str) -> str:
+    """``host:port`` of an absolute URL, for messages."""
+    rest = url.split("://", 1)[-1]
+    return rest.split("/", 1)[0]
+
+
+def _read_by(reply: requests.Response, deadline: float) -> bytes:
+    """The whole body of a streamed ``reply``, each socket read bounded by ``deadline``."""
+    raw = reply.raw
+    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    chunks: list[bytes] = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _PastDeadline("")
+        if sock is not None:
+            try:
+                sock.settimeout(left)
+            except OSError:
+                sock = None  # closed under us: the read below says how
+        try:
+            chunk = raw.read(65536, decode_content=True)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
+            raise _PastDeadline(str(exc)) from None
+        except urllib3.exceptions.HTTPError as exc:
+            # As requests itself maps a failure while reading the body.
+            if isinstance(exc, urllib3.exceptions.ProtocolError):
+                raise requests.ConnectionError(exc) from None
+            if isinstance(exc, urllib3.exceptions.DecodeError):
+                raise requests.exceptions.ContentDecodingError(exc) from None
+            raise requests.RequestException(exc) from None
+        except OSError as exc:
+            raise requests.ConnectionError(exc) from None
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 class Session(SyncSession):
@@ -77,9 +157,13 @@ class Session(SyncSession):
     ``certification=True``; production by default. ``timeout`` in seconds;
     ``proxy`` an ``http://host:port`` URL; TLS is verified unless
     ``verify=False`` is given, against ``ca_bundle`` (a PEM path) or
-    ``ssl_context``. As in requests, ``timeout`` bounds the connect and each
-    read, not the whole answer. A ``client`` of yours must not retry on its
-    own (the core decides every retry) and keeps its own TLS settings.
+    ``ssl_context``. ``timeout`` is a deadline for each whole request, from
+    connecting to the last byte of the answer, as in the other transports
+    (not requests' own connect-and-each-read). A ``client`` of yours must not
+    retry on its own (the core decides every retry) and keeps its own TLS
+    settings. Any number of threads may share one session: calls into the
+    core are serialised, sends run in parallel, and one token renewal serves
+    them all.
     ``token_store`` receives each new token the moment it arrives;
     ``prompt`` answers a second-factor :class:`~tastytrade_proto.Ask`
     (``lambda ask: input("code: ")`` will do), so that logins ask instead of
@@ -117,31 +201,55 @@ class Session(SyncSession):
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
         if ssl_context is not None:
             self._http.mount("https://", _ContextAdapter(ssl_context))
+        # Held around every call into the core (never around a send or a sleep), so that
+        # threads sharing this session see one session machine, one refresh at a time.
+        # Reentrant: a token_store that calls back into the session must not deadlock.
+        self._lock = threading.RLock()
 
     def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connection."""
-        return drive(operation, self._send, clock=time.time, sleep=time.sleep, ask=self._prompt)
+        timeout = operation.timeout
+        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
+        return drive(
+            operation,
+            send,
+            clock=time.time,
+            sleep=time.sleep,
+            ask=self._prompt,
+            shield=_finish_in_worker,
+            lock=self._lock,
+        )
 
-    def _send(self, request: Request) -> Response:
+    def _send(self, request: Request, timeout: float | None = None) -> Response:
+        seconds = self.settings.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
         try:
+            settings = self._http.merge_environment_settings(
+                request.url, self._proxies or {}, True, self._verify, None
+            )
             reply = self._http.send(
                 self._prepare(request),
-                timeout=self.settings.timeout,
+                # urllib3's total covers the connect and the wait for the head; the body is
+                # read below against the same deadline.
+                timeout=urllib3.Timeout(total=seconds),
                 allow_redirects=False,
-                **self._http.merge_environment_settings(
-                    request.url, self._proxies or {}, None, self._verify, None
-                ),
+                **settings,
             )
+            try:
+                body = _read_by(reply, deadline)
+            finally:
+                reply.close()
         except requests.ConnectTimeout as exc:
             raise TransportTimeout(f"connect timed out: {exc}", request_sent=False) from None
-        except requests.Timeout as exc:
-            raise TransportTimeout(f"timed out: {exc}") from None
+        except (requests.Timeout, _PastDeadline) as exc:
+            message = f"{request.method} {urlsplit_host(request.url)}: no answer within {seconds} s"
+            raise TransportTimeout(f"{message} ({exc})" if str(exc) else message) from None
         except requests.ConnectionError as exc:
             refused = _caused_by(exc, NewConnectionError)  # nothing reached the server
             raise TransportError(f"{type(exc).__name__}: {exc}", request_sent=not refused) from None
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
-        return Response(reply.status_code, tuple(reply.headers.items()), reply.content)
+        return Response(reply.status_code, tuple(reply.headers.items()), body)
 
     def _prepare(self, request: Request) -> requests.PreparedRequest:
         # What requests.Session.request would send, made without its per-call merging (about

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import random
 import ssl
@@ -41,6 +42,17 @@ async def _close(stream: trio.abc.AsyncResource) -> None:
 
 def _port(url: SplitResult) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
+
+
+async def _finish_shielded(
+    attempt: Awaitable[Response | TransportError],
+) -> tuple[Response | TransportError, BaseException | None]:
+    """The :data:`~tastytrade_proto.operation.AsyncShield` for trio: the send runs in a
+    shielded cancel scope (its own deadline still bounds it); a cancellation of the
+    caller meanwhile is delivered by trio at the caller's next checkpoint."""
+    with trio.CancelScope(shield=True):
+        outcome = await attempt
+    return outcome, None
 
 
 class ConnectionPool:
@@ -126,8 +138,15 @@ class Session(AsyncSession):
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connections."""
+        timeout = operation.timeout
+        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
         return await drive_async(
-            operation, self._send, clock=time.time, sleep=trio.sleep, ask=self._prompt
+            operation,
+            send,
+            clock=time.time,
+            sleep=trio.sleep,
+            ask=self._prompt,
+            shield=_finish_shielded,
         )
 
     async def _connect(self, url: SplitResult) -> _Connection:
@@ -162,9 +181,10 @@ class Session(AsyncSession):
             self._destinations[origin] = found
         return found
 
-    async def _send(self, request: Request) -> Response:
+    async def _send(self, request: Request, timeout: float | None = None) -> Response:
         url, where, key = self._destination(request)
-        timeout = self.settings.timeout
+        if timeout is None:
+            timeout = self.settings.timeout
         conn: _Connection | None = None
         response: Response | None = None
         sent = False

@@ -684,17 +684,20 @@ def test_an_ambiguous_failure_is_reconciled_not_resent(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(set(AMBIGUOUS) - ACCEPTED))
-def test_an_order_not_found_after_the_looks_is_not_placed(case: str) -> None:
+def test_an_order_not_found_after_the_looks_is_unknown_never_not_placed(case: str) -> None:
+    # The POST may still be in flight at the server: "not found yet" is not "not placed".
     core = Core()
     core.http.queue(AMBIGUOUS[case]())
     for _ in RECONCILE_DELAYS:
         core.answer(items(placed_row("someone-else", 1)))
-    with pytest.raises(OrderNotPlaced) as info:
+    with pytest.raises(OrderOutcomeUnknown) as info:
         core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
     error = info.value
+    assert not isinstance(error, OrderNotPlaced)
     assert error.external_identifier == GENERATED and error.looks == 5
+    assert error.accepted is False and error.lookup_error is None
     assert type(error.__cause__) is CAUSES[case]
-    assert "not placed" in str(error)
+    assert "do not place it again blindly" in str(error)
     assert sent(core, "POST", POST_PATH) == 1
     assert sent(core, "GET", LIVE_PATH) == 5
     assert core.clock.sleeps == list(RECONCILE_DELAYS) == [0.5, 1.0, 2.0, 4.0, 8.0]
@@ -722,7 +725,7 @@ def test_an_earlier_order_with_the_same_identifier_is_not_taken_for_this_one() -
     earlier = placed_row(order_id=5, **{"received-at": "2026-09-21T09:00:00.000+00:00"})
     for _ in RECONCILE_DELAYS:
         core.answer(items(earlier))
-    with pytest.raises(OrderNotPlaced):
+    with pytest.raises(OrderOutcomeUnknown):
         core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
 
 
@@ -750,7 +753,7 @@ def test_reconciliation_yields_wait_steps_between_looks() -> None:
         assert isinstance(step, Send) and step.request.method == "GET"
         assert target(step.request)[1] == LIVE_PATH
         op.receive(Response(200, (), b'{"data": {"items": []}}'))
-    with pytest.raises(OrderNotPlaced):
+    with pytest.raises(OrderOutcomeUnknown):
         op.next_step(now=core.clock())
     assert [w.seconds for w in waits] == [0.5, 1.0, 2.0, 4.0, 8.0]
 
@@ -818,23 +821,35 @@ def test_a_failed_look_means_the_outcome_is_unknown() -> None:
         (Response(404), TastytradeError),
     ],
 )
-def test_a_certain_failure_is_raised_without_looking(answer: Any, error: type) -> None:
+def test_a_certain_failure_is_not_placed_without_looking(answer: Any, error: type) -> None:
     core = Core()
     core.http.queue(answer)
-    with pytest.raises(error) as info:
+    with pytest.raises(OrderNotPlaced) as info:
         core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
-    assert not isinstance(info.value, (OrderNotPlaced, OrderOutcomeUnknown))
+    assert isinstance(info.value.error, error) and info.value.__cause__ is info.value.error
+    assert not isinstance(info.value.error, (OrderNotPlaced, OrderOutcomeUnknown))
+    assert info.value.external_identifier == GENERATED
+    assert "was not placed" in str(info.value)
     assert [r.method for r in core.http.requests] == ["POST"]
     assert core.clock.sleeps == []
+    assert core.calls.unsettled_orders == {}
 
 
 def test_a_failure_while_renewing_the_token_sends_no_order_and_looks_for_none() -> None:
     core = Core()
     core.clock.advance(1000)  # the 900 s access token has expired: renew before sending
     core.http.queue(TransportTimeout("token endpoint slow"))
-    with pytest.raises(TransportTimeout):
+    with pytest.raises(OrderNotPlaced, match="it was never sent") as info:
         core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
+    assert isinstance(info.value.error, TransportTimeout)
     assert [target(r)[1] for r in core.http.requests] == ["/oauth/token"]
+
+
+def test_a_misused_session_is_a_local_error_not_wrapped() -> None:
+    core = Core()
+    core.calls.machine.close()
+    with pytest.raises(LocalProtocolError):
+        core.run(core.calls.place_order(ACCOUNT, BUY_AAPL))
 
 
 def test_a_cancelled_placement_stops_without_looking() -> None:
@@ -851,7 +866,7 @@ def test_reconciled_placing_after_an_earlier_failure_uses_the_same_identifier() 
     core.http.queue(Response(503))
     for _ in RECONCILE_DELAYS:
         core.answer(items())
-    with pytest.raises(OrderNotPlaced):
+    with pytest.raises(OrderOutcomeUnknown):
         core.run(core.calls.place_order(ACCOUNT, order))
     core.answer_sample("orders_post_201.json", 201)
     core.run(core.calls.place_order(ACCOUNT, order))
@@ -1154,12 +1169,12 @@ def test_or_by_its_orders_among_live_orders() -> None:
     assert sent(core, "POST", COMPLEX_PATH) == 1
 
 
-def test_a_complex_order_not_found_was_not_placed() -> None:
+def test_a_complex_order_not_found_is_unknown() -> None:
     core = Core()
     core.http.queue(Response(504))
     for _ in RECONCILE_DELAYS:
         core.answer(items(complex_row("other", 30))).answer(items(placed_row("other", 7)))
-    with pytest.raises(OrderNotPlaced) as info:
+    with pytest.raises(OrderOutcomeUnknown) as info:
         core.run(core.calls.place_complex_order(ACCOUNT, BRACKET))
     assert isinstance(info.value.__cause__, ServerError)
     assert sent(core, "POST", COMPLEX_PATH) == 1

@@ -18,7 +18,7 @@ from tastytrade_proto.orders import (
     NewLeg,
     NewOrder,
     Order,
-    OrderNotPlaced,
+    OrderOutcomeUnknown,
     OrderResponse,
     OrderStatus,
     PlacedComplexOrder,
@@ -129,9 +129,24 @@ def _reconciled(placed: PlacedOrder, api: FakeTastytradeAPI) -> None:
     api.inject(Fault(FaultKind.SERVER_ERROR, status=500, method="POST", path=ORDERS))
 
 
-def _after_not_placed(found: list[Order], api: FakeTastytradeAPI) -> None:
-    assert _posts(api) == 3  # the refused placement was sent once
+def _after_unknown(found: list[Order], api: FakeTastytradeAPI) -> None:
+    assert _posts(api) == 3  # the failed placement was sent once
     assert NEXT + 4 not in {o.id for o in found}
+
+
+def _found_reconciled(found: Order | None) -> None:
+    assert found is not None and found.id == NEXT + 3
+    assert found.external_identifier == "case-nok-1"
+
+
+def _not_found(found: object) -> None:
+    assert found is None
+
+
+def _found_complex(found: PlacedComplexOrder | None) -> None:
+    assert found is not None and found.reconciled and found.complex_order is not None
+    assert found.complex_order.id == COMPLEX_ID + 1
+    assert found.external_identifier == "case-bracket-2"
 
 
 def _complex_placed(placed: PlacedComplexOrder) -> None:
@@ -194,9 +209,21 @@ CASES = [
     ),
     Case("reconfirm_order", (ACCOUNT, NEXT + 2), check=_reconfirmed),
     Case("cancel_order", (ACCOUNT, NEXT + 2), check=_cancelled),
-    Case("place_order", (ACCOUNT, BUY_NOK), {"reconcile_delays": QUICK}, _reconciled),
-    Case("place_order", (ACCOUNT, BUY_NOK), {"reconcile_delays": QUICK}, raises=OrderNotPlaced),
-    Case("live_orders", (ACCOUNT,), check=_after_not_placed),
+    Case(
+        "place_order",
+        (ACCOUNT, BUY_NOK.with_external_identifier("case-nok-1")),
+        {"reconcile_delays": QUICK},
+        _reconciled,
+    ),
+    Case(
+        "place_order",
+        (ACCOUNT, BUY_NOK.with_external_identifier("case-nok-2")),
+        {"reconcile_delays": QUICK},
+        raises=OrderOutcomeUnknown,
+    ),
+    Case("live_orders", (ACCOUNT,), check=_after_unknown),
+    Case("find_order", (ACCOUNT, "case-nok-1"), check=_found_reconciled),
+    Case("find_order", (ACCOUNT, "case-nok-2"), {"timeout": 5.0}, check=_not_found),
     Case("place_complex_order", (ACCOUNT, BRACKET), check=_complex_placed),
     Case("live_complex_orders", (ACCOUNT,), check=_complex_live),
     Case("complex_order", (ACCOUNT, COMPLEX_ID), check=_complex_one),
@@ -204,8 +231,10 @@ CASES = [
     Case("cancel_complex_order", (ACCOUNT, COMPLEX_ID), check=_complex_cancelled),
     Case(
         "place_complex_order",
-        (ACCOUNT, BRACKET),
+        (ACCOUNT, BRACKET.with_external_identifier("case-bracket-2")),
         {"reconcile_delays": QUICK},
         _complex_reconciled,
     ),
+    Case("find_complex_order", (ACCOUNT, "case-bracket-2"), check=_found_complex),
+    Case("find_complex_order", (ACCOUNT, "case-nothing"), check=_not_found),
 ]
