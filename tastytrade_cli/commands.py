@@ -356,7 +356,15 @@ def _symbol_groups(symbols: list[str]) -> dict[str, list[str]]:
 
 def _quote(ctx: Context) -> None:
     with _session(ctx) as session:
-        quotes = session.market_data(**_symbol_groups(ctx.args.symbols))
+        groups = _symbol_groups(ctx.args.symbols)
+        quotes = session.market_data(
+            equities=groups.get("equities"),
+            equity_options=groups.get("equity_options"),
+            futures=groups.get("futures"),
+            future_options=groups.get("future_options"),
+            cryptocurrencies=groups.get("cryptocurrencies"),
+            indices=groups.get("indices"),
+        )
     if ctx.json:
         print_json(quotes, ctx.out)
         return

@@ -466,12 +466,14 @@ class MarginReport(Model):
     groups: tuple[MarginReportEntry, ...] = ()
 
 
-def _customer(calls: SessionCalls) -> Operation[Customer]:
+def _customer(calls: SessionCalls, *, timeout: float | None = None) -> Operation[Customer]:
     """The logged-in customer (``GET /customers/me``)."""
-    return send(calls, "GET", "/customers/me", data_of(Customer))
+    return send(calls, "GET", "/customers/me", data_of(Customer), timeout=timeout)
 
 
-def _accounts(calls: SessionCalls, *, include_closed: bool = False) -> Operation[list[Account]]:
+def _accounts(
+    calls: SessionCalls, *, include_closed: bool = False, timeout: float | None = None
+) -> Operation[list[Account]]:
     """The customer's accounts (``GET /customers/me/accounts``); closed ones only if asked."""
     decode_items = items_of(AccountAuthority)
 
@@ -479,29 +481,37 @@ def _accounts(calls: SessionCalls, *, include_closed: bool = False) -> Operation
         found = decode_items(response)
         return [a.account for a in found if include_closed or not a.account.is_closed]
 
-    return send(calls, "GET", "/customers/me/accounts", decode)
+    return send(calls, "GET", "/customers/me/accounts", decode, timeout=timeout)
 
 
-def _account(calls: SessionCalls, account_number: str) -> Operation[Account]:
+def _account(
+    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+) -> Operation[Account]:
     """One account (``GET /customers/me/accounts/{n}``)."""
     path = encode_path("customers", "me", "accounts", _args.account_number(account_number))
-    return send(calls, "GET", path, data_of(Account))
+    return send(calls, "GET", path, data_of(Account), timeout=timeout)
 
 
-def _trading_status(calls: SessionCalls, account_number: str) -> Operation[TradingStatus]:
+def _trading_status(
+    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+) -> Operation[TradingStatus]:
     """What the account may trade (``GET /accounts/{n}/trading-status``)."""
     path = encode_path("accounts", _args.account_number(account_number), "trading-status")
-    return send(calls, "GET", path, data_of(TradingStatus))
+    return send(calls, "GET", path, data_of(TradingStatus), timeout=timeout)
 
 
 def _balances(
-    calls: SessionCalls, account_number: str, *, currency: str | None = None
+    calls: SessionCalls,
+    account_number: str,
+    *,
+    currency: str | None = None,
+    timeout: float | None = None,
 ) -> Operation[Balances]:
     """The account's balances (``GET /accounts/{n}/balances[/{currency}]``)."""
     segments = ["accounts", _args.account_number(account_number), "balances"]
     if currency is not None:
         segments.append(_args.segment(currency, "currency"))
-    return send(calls, "GET", encode_path(*segments), data_of(Balances))
+    return send(calls, "GET", encode_path(*segments), data_of(Balances), timeout=timeout)
 
 
 def _positions(
@@ -516,6 +526,7 @@ def _positions(
     partition_keys: Iterable[str] | str | None = None,
     net_positions: bool | None = None,
     include_marks: bool | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[Position]]:
     """The account's positions (``GET /accounts/{n}/positions``), optionally filtered.
 
@@ -534,7 +545,7 @@ def _positions(
         "include-marks": include_marks,
     }
     path = encode_path("accounts", _args.account_number(account_number), "positions")
-    return send(calls, "GET", path, items_of(Position), params=params)
+    return send(calls, "GET", path, items_of(Position), params=params, timeout=timeout)
 
 
 def _balance_snapshots(
@@ -547,6 +558,7 @@ def _balance_snapshots(
     start_date: date | None = None,
     end_date: date | None = None,
     per_page: int = 250,
+    timeout: float | None = None,
 ) -> Pager[Balances]:
     """Balances as they were (``GET /accounts/{n}/balance-snapshots``), a page at a time.
 
@@ -563,7 +575,9 @@ def _balance_snapshots(
         "end-date": _args.optional_day(end_date, "end_date"),
     }
     path = encode_path("accounts", _args.account_number(account_number), "balance-snapshots")
-    return pager(calls, path, page_of(Balances), params, per_page=_args.per_page(per_page))
+    return pager(
+        calls, path, page_of(Balances), params, per_page=_args.per_page(per_page), timeout=timeout
+    )
 
 
 def _net_liquidating_value_history(
@@ -572,6 +586,7 @@ def _net_liquidating_value_history(
     *,
     time_back: str | None = None,
     start_time: datetime | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[NetLiqOhlc]]:
     """Net liquidating value over time (``GET /accounts/{n}/net-liq/history``).
 
@@ -587,7 +602,7 @@ def _net_liquidating_value_history(
         else _args.utc(start_time, "start_time").strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     path = encode_path("accounts", _args.account_number(account_number), "net-liq", "history")
-    return send(calls, "GET", path, items_of(NetLiqOhlc), params=params)
+    return send(calls, "GET", path, items_of(NetLiqOhlc), params=params, timeout=timeout)
 
 
 def _transactions(
@@ -610,6 +625,7 @@ def _transactions(
     partition_key: str | None = None,
     futures_symbol: str | None = None,
     currency: str | None = None,
+    timeout: float | None = None,
 ) -> Pager[Transaction]:
     """The account's history (``GET /accounts/{n}/transactions``), a page at a time.
 
@@ -639,11 +655,22 @@ def _transactions(
         "currency": currency,
     }
     path = encode_path("accounts", _args.account_number(account_number), "transactions")
-    return pager(calls, path, page_of(Transaction), params, per_page=_args.per_page(per_page))
+    return pager(
+        calls,
+        path,
+        page_of(Transaction),
+        params,
+        per_page=_args.per_page(per_page),
+        timeout=timeout,
+    )
 
 
 def _transaction(
-    calls: SessionCalls, account_number: str, transaction_id: int | str
+    calls: SessionCalls,
+    account_number: str,
+    transaction_id: int | str,
+    *,
+    timeout: float | None = None,
 ) -> Operation[Transaction]:
     """One transaction by id (``GET /accounts/{n}/transactions/{id}``).
 
@@ -651,16 +678,18 @@ def _transaction(
     """
     number = _args.identifier(transaction_id, "transaction id")
     path = encode_path("accounts", _args.account_number(account_number), "transactions", number)
-    return send(calls, "GET", path, data_of(Transaction))
+    return send(calls, "GET", path, data_of(Transaction), timeout=timeout)
 
 
-def _total_fees(calls: SessionCalls, account_number: str, day: date) -> Operation[TotalFees]:
+def _total_fees(
+    calls: SessionCalls, account_number: str, day: date, *, timeout: float | None = None
+) -> Operation[TotalFees]:
     """The account's fees on one day (``GET /accounts/{n}/transactions/total-fees?date=``)."""
     params = {"date": _args.day(day, "day")}
     path = encode_path(
         "accounts", _args.account_number(account_number), "transactions", "total-fees"
     )
-    return send(calls, "GET", path, data_of(TotalFees), params=params)
+    return send(calls, "GET", path, data_of(TotalFees), params=params, timeout=timeout)
 
 
 # Where a margin report nests its objects: report -> groups (one per underlying)
@@ -689,14 +718,16 @@ def _margin_report(response: Response) -> MarginReport:
     return decode_model(MarginReport, data, what="data")
 
 
-def _margin_requirements(calls: SessionCalls, account_number: str) -> Operation[MarginReport]:
+def _margin_requirements(
+    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+) -> Operation[MarginReport]:
     """The account's margin report (``GET /margin/accounts/{n}/requirements``).
 
     Values the API writes as ``"NaN"`` read as ``None``; the empty ``{}``
     entries it sometimes puts in ``groups`` are left out.
     """
     path = encode_path("margin", "accounts", _args.account_number(account_number), "requirements")
-    return send(calls, "GET", path, _margin_report)
+    return send(calls, "GET", path, _margin_report, timeout=timeout)
 
 
 class AccountsAPI:

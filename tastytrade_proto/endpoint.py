@@ -123,10 +123,14 @@ class Pager(Generic[T]):
         calls: SessionCalls,
         build: Callable[[int], Request],
         decode_page: Callable[[Envelope], list[T]],
+        *,
+        timeout: float | None = None,
     ) -> None:
         self.calls = calls
         self.build = build
         self.decode_page = decode_page
+        #: Each page's request timeout (``None``: the session's).
+        self.timeout = timeout
 
     def page(self, offset: int = 0) -> Operation[Page[T]]:
         """The operation fetching the page at ``offset`` (0 is the first)."""
@@ -143,7 +147,7 @@ class Pager(Generic[T]):
             )
             return Page(items, next_offset, pagination[0])
 
-        return flows.operation(machine, flow)
+        return flows.operation(machine, flow, timeout=self.timeout)
 
     def all(self, *, max_pages: int = 10_000) -> Operation[list[T]]:
         """The operation fetching every page, one after another."""
@@ -153,6 +157,7 @@ class Pager(Generic[T]):
             self.decode_page,
             retry=self.calls.settings.retry,
             max_pages=max_pages,
+            timeout=self.timeout,
         )
 
 
@@ -273,11 +278,17 @@ def send(
     params: Mapping[str, QueryValue] | None = None,
     json: Any = None,
     idempotent: bool | None = None,
+    timeout: float | None = None,
 ) -> Operation[T]:
     """The operation of one authenticated call (see :func:`flows.call` for retries)."""
     request = calls.settings.config.request(method, path, params=params, json_body=json)
     return flows.call(
-        calls.machine, request, decode, idempotent=idempotent, retry=calls.settings.retry
+        calls.machine,
+        request,
+        decode,
+        idempotent=idempotent,
+        retry=calls.settings.retry,
+        timeout=timeout,
     )
 
 
@@ -288,6 +299,7 @@ def pager(
     params: Mapping[str, QueryValue],
     *,
     per_page: int | None = None,
+    timeout: float | None = None,
 ) -> Pager[T]:
     """A :class:`Pager` over ``GET path`` with ``params``, adding ``page-offset``."""
     config = calls.settings.config
@@ -298,4 +310,4 @@ def pager(
     def build(offset: int) -> Request:
         return config.request("GET", path, params={**fixed, "page-offset": offset})
 
-    return Pager(calls, build, decode_page)
+    return Pager(calls, build, decode_page, timeout=timeout)

@@ -650,10 +650,10 @@ def _product_code(code: str) -> str:
     return _args.segment(_args.segment(code, "product code").lstrip("/"), "product code")
 
 
-def _equity(calls: SessionCalls, symbol: str) -> Operation[Equity]:
+def _equity(calls: SessionCalls, symbol: str, *, timeout: float | None = None) -> Operation[Equity]:
     """One equity (``GET /instruments/equities/{symbol}``); ``BRK/B`` is sent as ``BRK%2FB``."""
     path = encode_path("instruments", "equities", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Equity))
+    return send(calls, "GET", path, data_of(Equity), timeout=timeout)
 
 
 def _equities(
@@ -663,6 +663,7 @@ def _equities(
     lendability: Lendability | str | None = None,
     is_index: bool | None = None,
     is_etf: bool | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[Equity]]:
     """Equities by symbol (``GET /instruments/equities?symbol[]=…``), optionally filtered."""
     params = {
@@ -671,7 +672,9 @@ def _equities(
         "is-index": is_index,
         "is-etf": is_etf,
     }
-    return send(calls, "GET", "/instruments/equities", items_of(Equity), params=params)
+    return send(
+        calls, "GET", "/instruments/equities", items_of(Equity), params=params, timeout=timeout
+    )
 
 
 def _active_equities(
@@ -679,6 +682,7 @@ def _active_equities(
     *,
     lendability: Lendability | str | None = None,
     per_page: int | None = None,
+    timeout: float | None = None,
 ) -> Pager[Equity]:
     """Every actively traded equity, a page at a time (``GET /instruments/equities/active``).
 
@@ -686,15 +690,24 @@ def _active_equities(
     """
     params = {"lendability": str(lendability) if lendability is not None else None}
     size = _args.per_page(per_page)
-    return pager(calls, "/instruments/equities/active", page_of(Equity), params, per_page=size)
+    return pager(
+        calls,
+        "/instruments/equities/active",
+        page_of(Equity),
+        params,
+        per_page=size,
+        timeout=timeout,
+    )
 
 
 def _equity_option(
-    calls: SessionCalls, symbol: str, *, active: bool | None = None
+    calls: SessionCalls, symbol: str, *, active: bool | None = None, timeout: float | None = None
 ) -> Operation[EquityOption]:
     """One equity option by OCC symbol (``GET /instruments/equity-options/{symbol}``)."""
     path = encode_path("instruments", "equity-options", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(EquityOption), params={"active": active})
+    return send(
+        calls, "GET", path, data_of(EquityOption), params={"active": active}, timeout=timeout
+    )
 
 
 def _equity_options(
@@ -703,6 +716,7 @@ def _equity_options(
     *,
     active: bool | None = None,
     with_expired: bool | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[EquityOption]]:
     """Equity options by OCC symbol (``GET /instruments/equity-options?symbol[]=…``)."""
     params = {
@@ -710,28 +724,41 @@ def _equity_options(
         "active": active,
         "with-expired": with_expired,
     }
-    return send(calls, "GET", "/instruments/equity-options", items_of(EquityOption), params=params)
+    return send(
+        calls,
+        "GET",
+        "/instruments/equity-options",
+        items_of(EquityOption),
+        params=params,
+        timeout=timeout,
+    )
 
 
-def _option_chain(calls: SessionCalls, symbol: str) -> Operation[list[EquityOption]]:
+def _option_chain(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[list[EquityOption]]:
     """Every option of an underlying as full instruments (``GET /option-chains/{symbol}``)."""
     path = encode_path("option-chains", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, items_of(EquityOption))
+    return send(calls, "GET", path, items_of(EquityOption), timeout=timeout)
 
 
-def _nested_option_chain(calls: SessionCalls, symbol: str) -> Operation[list[NestedOptionChain]]:
+def _nested_option_chain(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[list[NestedOptionChain]]:
     """The chains of an underlying by expiration and strike (``GET /option-chains/{s}/nested``).
 
     One :class:`NestedOptionChain` per option root.
     """
     path = encode_path("option-chains", _args.segment(symbol, "symbol"), "nested")
-    return send(calls, "GET", path, items_of(NestedOptionChain))
+    return send(calls, "GET", path, items_of(NestedOptionChain), timeout=timeout)
 
 
-def _compact_option_chain(calls: SessionCalls, symbol: str) -> Operation[list[CompactOptionChain]]:
+def _compact_option_chain(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[list[CompactOptionChain]]:
     """The chains of an underlying as symbol lists (``GET /option-chains/{symbol}/compact``)."""
     path = encode_path("option-chains", _args.segment(symbol, "symbol"), "compact")
-    return send(calls, "GET", path, items_of(CompactOptionChain))
+    return send(calls, "GET", path, items_of(CompactOptionChain), timeout=timeout)
 
 
 def _futures(
@@ -739,6 +766,7 @@ def _futures(
     symbols: Iterable[str] | str | None = None,
     *,
     product_codes: Iterable[str] | str | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[Future]]:
     """Futures by symbol or product code (``GET /instruments/futures``).
 
@@ -748,21 +776,29 @@ def _futures(
         "symbol[]": _args.strings(symbols, "symbols"),
         "product-code[]": _args.strings(product_codes, "product_codes"),
     }
-    return send(calls, "GET", "/instruments/futures", items_of(Future), params=params)
+    return send(
+        calls, "GET", "/instruments/futures", items_of(Future), params=params, timeout=timeout
+    )
 
 
-def _future(calls: SessionCalls, symbol: str) -> Operation[Future]:
+def _future(calls: SessionCalls, symbol: str, *, timeout: float | None = None) -> Operation[Future]:
     """One future (``GET /instruments/futures/{symbol}``); ``/ESZ6`` is sent as ``%2FESZ6``."""
     path = encode_path("instruments", "futures", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Future))
+    return send(calls, "GET", path, data_of(Future), timeout=timeout)
 
 
-def _future_products(calls: SessionCalls) -> Operation[list[FutureProduct]]:
+def _future_products(
+    calls: SessionCalls, *, timeout: float | None = None
+) -> Operation[list[FutureProduct]]:
     """Every future product (``GET /instruments/future-products``)."""
-    return send(calls, "GET", "/instruments/future-products", items_of(FutureProduct))
+    return send(
+        calls, "GET", "/instruments/future-products", items_of(FutureProduct), timeout=timeout
+    )
 
 
-def _future_product(calls: SessionCalls, exchange: str, code: str) -> Operation[FutureProduct]:
+def _future_product(
+    calls: SessionCalls, exchange: str, code: str, *, timeout: float | None = None
+) -> Operation[FutureProduct]:
     """One future product (``GET /instruments/future-products/{exchange}/{code}``).
 
     ``code`` is the product code, ``ES`` (``/ES`` is taken to mean ``ES``).
@@ -770,17 +806,19 @@ def _future_product(calls: SessionCalls, exchange: str, code: str) -> Operation[
     path = encode_path(
         "instruments", "future-products", _args.segment(exchange, "exchange"), _product_code(code)
     )
-    return send(calls, "GET", path, data_of(FutureProduct))
+    return send(calls, "GET", path, data_of(FutureProduct), timeout=timeout)
 
 
-def _future_option_products(calls: SessionCalls) -> Operation[list[FutureOptionProduct]]:
+def _future_option_products(
+    calls: SessionCalls, *, timeout: float | None = None
+) -> Operation[list[FutureOptionProduct]]:
     """Every future option product (``GET /instruments/future-option-products``)."""
     path = "/instruments/future-option-products"
-    return send(calls, "GET", path, items_of(FutureOptionProduct))
+    return send(calls, "GET", path, items_of(FutureOptionProduct), timeout=timeout)
 
 
 def _future_option_product(
-    calls: SessionCalls, exchange: str, root_symbol: str
+    calls: SessionCalls, exchange: str, root_symbol: str, *, timeout: float | None = None
 ) -> Operation[FutureOptionProduct]:
     """One future option product (``GET /instruments/future-option-products/{exch}/{root}``)."""
     path = encode_path(
@@ -789,75 +827,94 @@ def _future_option_product(
         _args.segment(exchange, "exchange"),
         _product_code(root_symbol),
     )
-    return send(calls, "GET", path, data_of(FutureOptionProduct))
+    return send(calls, "GET", path, data_of(FutureOptionProduct), timeout=timeout)
 
 
-def _future_option(calls: SessionCalls, symbol: str) -> Operation[FutureOption]:
+def _future_option(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[FutureOption]:
     """One future option (``GET /instruments/future-options/{symbol}``)."""
     path = encode_path("instruments", "future-options", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(FutureOption))
+    return send(calls, "GET", path, data_of(FutureOption), timeout=timeout)
 
 
 def _future_options(
-    calls: SessionCalls, symbols: Iterable[str] | str
+    calls: SessionCalls, symbols: Iterable[str] | str, *, timeout: float | None = None
 ) -> Operation[list[FutureOption]]:
     """Future options by symbol (``GET /instruments/future-options?symbol[]=…``)."""
     params = {"symbol[]": _args.required_strings(symbols, "symbols")}
-    return send(calls, "GET", "/instruments/future-options", items_of(FutureOption), params=params)
+    return send(
+        calls,
+        "GET",
+        "/instruments/future-options",
+        items_of(FutureOption),
+        params=params,
+        timeout=timeout,
+    )
 
 
 def _nested_future_option_chain(
-    calls: SessionCalls, product_code: str
+    calls: SessionCalls, product_code: str, *, timeout: float | None = None
 ) -> Operation[NestedFutureOptionChain]:
     """A product's future option chain (``GET /futures-option-chains/{code}/nested``).
 
     ``product_code`` is ``ES`` (``/ES`` is taken to mean ``ES``).
     """
     path = encode_path("futures-option-chains", _product_code(product_code), "nested")
-    return send(calls, "GET", path, data_of(NestedFutureOptionChain))
+    return send(calls, "GET", path, data_of(NestedFutureOptionChain), timeout=timeout)
 
 
-def _future_option_chain(calls: SessionCalls, product_code: str) -> Operation[list[FutureOption]]:
+def _future_option_chain(
+    calls: SessionCalls, product_code: str, *, timeout: float | None = None
+) -> Operation[list[FutureOption]]:
     """A product's future options as full instruments (``GET /futures-option-chains/{code}``)."""
     path = encode_path("futures-option-chains", _product_code(product_code))
-    return send(calls, "GET", path, items_of(FutureOption))
+    return send(calls, "GET", path, items_of(FutureOption), timeout=timeout)
 
 
 def _cryptocurrencies(
-    calls: SessionCalls, symbols: Iterable[str] | str | None = None
+    calls: SessionCalls, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
 ) -> Operation[list[Cryptocurrency]]:
     """Cryptocurrencies, all or by symbol (``GET /instruments/cryptocurrencies``)."""
     params = {"symbol[]": _args.strings(symbols, "symbols")}
     path = "/instruments/cryptocurrencies"
-    return send(calls, "GET", path, items_of(Cryptocurrency), params=params)
+    return send(calls, "GET", path, items_of(Cryptocurrency), params=params, timeout=timeout)
 
 
-def _cryptocurrency(calls: SessionCalls, symbol: str) -> Operation[Cryptocurrency]:
+def _cryptocurrency(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[Cryptocurrency]:
     """One cryptocurrency (``GET /instruments/cryptocurrencies/{symbol}``), ``BTC/USD``."""
     path = encode_path("instruments", "cryptocurrencies", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Cryptocurrency))
+    return send(calls, "GET", path, data_of(Cryptocurrency), timeout=timeout)
 
 
 def _warrants(
-    calls: SessionCalls, symbols: Iterable[str] | str | None = None
+    calls: SessionCalls, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
 ) -> Operation[list[Warrant]]:
     """Warrants, all or by symbol (``GET /instruments/warrants``)."""
     params = {"symbol[]": _args.strings(symbols, "symbols")}
-    return send(calls, "GET", "/instruments/warrants", items_of(Warrant), params=params)
+    return send(
+        calls, "GET", "/instruments/warrants", items_of(Warrant), params=params, timeout=timeout
+    )
 
 
-def _warrant(calls: SessionCalls, symbol: str) -> Operation[Warrant]:
+def _warrant(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[Warrant]:
     """One warrant (``GET /instruments/warrants/{symbol}``)."""
     path = encode_path("instruments", "warrants", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Warrant))
+    return send(calls, "GET", path, data_of(Warrant), timeout=timeout)
 
 
 def _quantity_decimal_precisions(
     calls: SessionCalls,
+    *,
+    timeout: float | None = None,
 ) -> Operation[list[QuantityDecimalPrecision]]:
     """How finely quantities may be split (``GET /instruments/quantity-decimal-precisions``)."""
     path = "/instruments/quantity-decimal-precisions"
-    return send(calls, "GET", path, items_of(QuantityDecimalPrecision))
+    return send(calls, "GET", path, items_of(QuantityDecimalPrecision), timeout=timeout)
 
 
 class InstrumentsAPI:

@@ -380,6 +380,7 @@ def _market_data(
     future_options: Iterable[str] | str | None = None,
     cryptocurrencies: Iterable[str] | str | None = None,
     indices: Iterable[str] | str | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[MarketData]]:
     """Quotes for up to 100 symbols of any types (``GET /market-data/by-type``).
 
@@ -421,11 +422,13 @@ def _market_data(
     params: dict[str, QueryValue] = {
         key: _comma_joined(symbols, name) for key, (symbols, name) in groups.items() if symbols
     }
-    return send(calls, "GET", "/market-data/by-type", items_of(MarketData), params=params)
+    return send(
+        calls, "GET", "/market-data/by-type", items_of(MarketData), params=params, timeout=timeout
+    )
 
 
 def _market_metrics(
-    calls: SessionCalls, symbols: Iterable[str] | str
+    calls: SessionCalls, symbols: Iterable[str] | str, *, timeout: float | None = None
 ) -> Operation[list[MarketMetrics]]:
     """Volatility and other metrics of ``symbols`` (``GET /market-metrics?symbols=A,B``).
 
@@ -434,20 +437,28 @@ def _market_metrics(
     """
     found = _args.required_strings(symbols, "symbols")
     params: dict[str, QueryValue] = {"symbols": _comma_joined(found, "symbols")}
-    return send(calls, "GET", "/market-metrics", items_of(MarketMetrics), params=params)
+    return send(
+        calls, "GET", "/market-metrics", items_of(MarketMetrics), params=params, timeout=timeout
+    )
 
 
-def _dividends(calls: SessionCalls, symbol: str) -> Operation[list[Dividend]]:
+def _dividends(
+    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+) -> Operation[list[Dividend]]:
     """A symbol's past dividends
     (``GET /market-metrics/historic-corporate-events/dividends/{symbol}``)."""
     path = encode_path(
         "market-metrics", "historic-corporate-events", "dividends", _args.segment(symbol, "symbol")
     )
-    return send(calls, "GET", path, items_of(Dividend))
+    return send(calls, "GET", path, items_of(Dividend), timeout=timeout)
 
 
 def _earnings(
-    calls: SessionCalls, symbol: str, *, start_date: date | None = None
+    calls: SessionCalls,
+    symbol: str,
+    *,
+    start_date: date | None = None,
+    timeout: float | None = None,
 ) -> Operation[list[EarningsReport]]:
     """A symbol's past earnings reports, from ``start_date`` (a ``date``) on if given
     (``GET /market-metrics/historic-corporate-events/earnings-reports/{symbol}``)."""
@@ -458,10 +469,10 @@ def _earnings(
         _args.segment(symbol, "symbol"),
     )
     params: dict[str, QueryValue] = {"start-date": _args.optional_day(start_date, "start_date")}
-    return send(calls, "GET", path, items_of(EarningsReport), params=params)
+    return send(calls, "GET", path, items_of(EarningsReport), params=params, timeout=timeout)
 
 
-def _risk_free_rate(calls: SessionCalls) -> Operation[Decimal]:
+def _risk_free_rate(calls: SessionCalls, *, timeout: float | None = None) -> Operation[Decimal]:
     """The risk-free rate the platform prices with, a fraction
     (``GET /margin-requirements-public-configuration``)."""
     decode_configuration = data_of(_PublicConfiguration)
@@ -469,48 +480,62 @@ def _risk_free_rate(calls: SessionCalls) -> Operation[Decimal]:
     def decode(response: Response) -> Decimal:
         return decode_configuration(response).risk_free_rate
 
-    return send(calls, "GET", "/margin-requirements-public-configuration", decode)
+    return send(calls, "GET", "/margin-requirements-public-configuration", decode, timeout=timeout)
 
 
-def _symbol_search(calls: SessionCalls, text: str) -> Operation[list[SymbolSearchResult]]:
+def _symbol_search(
+    calls: SessionCalls, text: str, *, timeout: float | None = None
+) -> Operation[list[SymbolSearchResult]]:
     """Symbols matching ``text`` (``GET /symbols/search/{text}``, the text percent-encoded)."""
     path = encode_path("symbols", "search", _args.segment(text, "search text"))
-    return send(calls, "GET", path, items_of(SymbolSearchResult))
+    return send(calls, "GET", path, items_of(SymbolSearchResult), timeout=timeout)
 
 
 def _market_sessions(
-    calls: SessionCalls, instrument_collections: Iterable[MarketCollection | str] | str
+    calls: SessionCalls,
+    instrument_collections: Iterable[MarketCollection | str] | str,
+    *,
+    timeout: float | None = None,
 ) -> Operation[list[MarketSession]]:
     """Whether each collection's market is open now, and its previous and next sessions
     (``GET /market-time/sessions/current?instrument-collections[]=...``)."""
     found = _args.required_strings(instrument_collections, "instrument_collections")
     params: dict[str, QueryValue] = {"instrument-collections[]": found}
     return send(
-        calls, "GET", "/market-time/sessions/current", items_of(MarketSession), params=params
+        calls,
+        "GET",
+        "/market-time/sessions/current",
+        items_of(MarketSession),
+        params=params,
+        timeout=timeout,
     )
 
 
-def _equity_holidays(calls: SessionCalls) -> Operation[MarketCalendar]:
+def _equity_holidays(
+    calls: SessionCalls, *, timeout: float | None = None
+) -> Operation[MarketCalendar]:
     """The equity market's holidays and half days (``GET /market-time/equities/holidays``)."""
-    return send(calls, "GET", "/market-time/equities/holidays", data_of(MarketCalendar))
+    return send(
+        calls, "GET", "/market-time/equities/holidays", data_of(MarketCalendar), timeout=timeout
+    )
 
 
 def _futures_holidays(
-    calls: SessionCalls, exchange: MarketCollection | str
+    calls: SessionCalls, exchange: MarketCollection | str, *, timeout: float | None = None
 ) -> Operation[MarketCalendar]:
     """A futures exchange's holidays and half days
     (``GET /market-time/futures/holidays/{exchange}``, e.g. ``CME``, ``CFE``)."""
     path = encode_path("market-time", "futures", "holidays", _args.segment(exchange, "exchange"))
-    return send(calls, "GET", path, data_of(MarketCalendar))
+    return send(calls, "GET", path, data_of(MarketCalendar), timeout=timeout)
 
 
-def _quote_token(calls: SessionCalls) -> Operation[QuoteToken]:
+def _quote_token(calls: SessionCalls, *, timeout: float | None = None) -> Operation[QuoteToken]:
     """A token and URL for the DXLink streamer (``GET /api-quote-tokens``); lasts 24 hours.
 
     A user with no customer record gets an ``ApiError`` whose ``code`` is
     :data:`QUOTE_STREAMER_CUSTOMER_NOT_FOUND`.
     """
-    return send(calls, "GET", "/api-quote-tokens", data_of(QuoteToken))
+    return send(calls, "GET", "/api-quote-tokens", data_of(QuoteToken), timeout=timeout)
 
 
 class MarketDataAPI:

@@ -1705,6 +1705,7 @@ def _dry_run_order(
     order: NewOrder,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
+    timeout: float | None = None,
 ) -> Operation[OrderResponse]:
     """Check an order without placing it (``POST /accounts/{n}/orders/dry-run``).
 
@@ -1717,7 +1718,15 @@ def _dry_run_order(
     if tick_sizes:
         _check_ticks([order], tick_sizes)
     path = _path(account_number, "orders", "dry-run")
-    return send(calls, "POST", path, data_of(OrderResponse), json=order.to_json(), idempotent=True)
+    return send(
+        calls,
+        "POST",
+        path,
+        data_of(OrderResponse),
+        json=order.to_json(),
+        idempotent=True,
+        timeout=timeout,
+    )
 
 
 def _unsettled(
@@ -1846,6 +1855,7 @@ def _replace_order(
     change: Replacement,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
+    timeout: float | None = None,
 ) -> Operation[Order]:
     """Cancel-replace a working order (``PUT /accounts/{n}/orders/{id}``); sent once.
 
@@ -1857,7 +1867,9 @@ def _replace_order(
     if tick_sizes:
         _check_ticks([change], tick_sizes)
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "PUT", path, data_of(Order), json=change.to_json(), idempotent=False)
+    return send(
+        calls, "PUT", path, data_of(Order), json=change.to_json(), idempotent=False, timeout=timeout
+    )
 
 
 def _edit_order(
@@ -1867,6 +1879,7 @@ def _edit_order(
     change: Replacement,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
+    timeout: float | None = None,
 ) -> Operation[Order]:
     """Edit a working order's price and terms (``PATCH /accounts/{n}/orders/{id}``); sent once.
 
@@ -1876,16 +1889,37 @@ def _edit_order(
     if tick_sizes:
         _check_ticks([change], tick_sizes)
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "PATCH", path, data_of(Order), json=change.to_json(), idempotent=False)
+    return send(
+        calls,
+        "PATCH",
+        path,
+        data_of(Order),
+        json=change.to_json(),
+        idempotent=False,
+        timeout=timeout,
+    )
 
 
 def _dry_run_replacement(
-    calls: SessionCalls, account_number: str, order_id: int | str, change: Replacement
+    calls: SessionCalls,
+    account_number: str,
+    order_id: int | str,
+    change: Replacement,
+    *,
+    timeout: float | None = None,
 ) -> Operation[OrderResponse]:
     """Check a replacement without making it (``POST /accounts/{n}/orders/{id}/dry-run``)."""
     _require(change, Replacement, "change")
     path = _path(account_number, "orders", _order_id(order_id), "dry-run")
-    return send(calls, "POST", path, data_of(OrderResponse), json=change.to_json(), idempotent=True)
+    return send(
+        calls,
+        "POST",
+        path,
+        data_of(OrderResponse),
+        json=change.to_json(),
+        idempotent=True,
+        timeout=timeout,
+    )
 
 
 def _decode_order_or_response(response: Response) -> Order:
@@ -1898,7 +1932,7 @@ def _decode_order_or_response(response: Response) -> Order:
 
 
 def _reconfirm_order(
-    calls: SessionCalls, account_number: str, order_id: int | str
+    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
 ) -> Operation[Order]:
     """Reconfirm an order the server holds for confirmation
     (``POST /accounts/{n}/orders/{id}/reconfirm``); sent once.
@@ -1907,32 +1941,38 @@ def _reconfirm_order(
     ``cannot_reconfirm_order``.
     """
     path = _path(account_number, "orders", _order_id(order_id), "reconfirm")
-    return send(calls, "POST", path, _decode_order_or_response, idempotent=False)
+    return send(calls, "POST", path, _decode_order_or_response, idempotent=False, timeout=timeout)
 
 
 def _cancel_order(
-    calls: SessionCalls, account_number: str, order_id: int | str
+    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
 ) -> Operation[Order]:
     """Cancel a working order (``DELETE /accounts/{n}/orders/{id}``); sent once.
 
     The answer is the order, now ``Cancelled`` (or ``Cancel Requested``).
     """
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "DELETE", path, data_of(Order), idempotent=False)
+    return send(calls, "DELETE", path, data_of(Order), idempotent=False, timeout=timeout)
 
 
-def _live_orders(calls: SessionCalls, account_number: str) -> Operation[list[Order]]:
+def _live_orders(
+    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+) -> Operation[list[Order]]:
     """The account's orders of the day in every status, plus working GTC orders
     (``GET /accounts/{n}/orders/live``, every page)."""
     build = _list_builder(calls, _path(account_number, "orders", "live"))
     machine, retry = calls.machine, calls.settings.retry
-    return flows.operation(machine, lambda ctx: _all_items(ctx, machine, retry, build, Order))
+    return flows.operation(
+        machine, lambda ctx: _all_items(ctx, machine, retry, build, Order), timeout=timeout
+    )
 
 
-def _order(calls: SessionCalls, account_number: str, order_id: int | str) -> Operation[Order]:
+def _order(
+    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
+) -> Operation[Order]:
     """One order (``GET /accounts/{n}/orders/{id}``)."""
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "GET", path, data_of(Order))
+    return send(calls, "GET", path, data_of(Order), timeout=timeout)
 
 
 def _order_history(
@@ -1949,6 +1989,7 @@ def _order_history(
     underlying_instrument_type: InstrumentType | str | None = None,
     sort: str | None = None,
     per_page: int | None = None,
+    timeout: float | None = None,
 ) -> Pager[Order]:
     """The account's past orders (``GET /accounts/{n}/orders``), fetched a page at a time.
 
@@ -1973,7 +2014,9 @@ def _order_history(
         "sort": _args.sort(sort),
     }
     path = _path(account_number, "orders")
-    return pager(calls, path, page_of(Order), params, per_page=_args.per_page(per_page))
+    return pager(
+        calls, path, page_of(Order), params, per_page=_args.per_page(per_page), timeout=timeout
+    )
 
 
 def _place_complex_order(
@@ -2093,50 +2136,75 @@ def _dry_run_complex_order(
     order: NewComplexOrder,
     *,
     tick_sizes: Sequence[TickSize] | None = None,
+    timeout: float | None = None,
 ) -> Operation[OrderResponse]:
     """Check a complex order without placing it (``POST /accounts/{n}/complex-orders/dry-run``)."""
     _require(order, NewComplexOrder, "order")
     if tick_sizes:
         _check_ticks(order.components, tick_sizes)
     path = _path(account_number, "complex-orders", "dry-run")
-    return send(calls, "POST", path, data_of(OrderResponse), json=order.to_json(), idempotent=True)
+    return send(
+        calls,
+        "POST",
+        path,
+        data_of(OrderResponse),
+        json=order.to_json(),
+        idempotent=True,
+        timeout=timeout,
+    )
 
 
-def _live_complex_orders(calls: SessionCalls, account_number: str) -> Operation[list[ComplexOrder]]:
+def _live_complex_orders(
+    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+) -> Operation[list[ComplexOrder]]:
     """Complex orders with an order placed today (``GET /accounts/{n}/complex-orders/live``)."""
     build = _list_builder(calls, _path(account_number, "complex-orders", "live"))
     machine, retry = calls.machine, calls.settings.retry
     return flows.operation(
-        machine, lambda ctx: _all_items(ctx, machine, retry, build, ComplexOrder)
+        machine, lambda ctx: _all_items(ctx, machine, retry, build, ComplexOrder), timeout=timeout
     )
 
 
 def _complex_order(
-    calls: SessionCalls, account_number: str, complex_order_id: int | str
+    calls: SessionCalls,
+    account_number: str,
+    complex_order_id: int | str,
+    *,
+    timeout: float | None = None,
 ) -> Operation[ComplexOrder]:
     """One complex order (``GET /accounts/{n}/complex-orders/{id}``)."""
     path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
-    return send(calls, "GET", path, data_of(ComplexOrder))
+    return send(calls, "GET", path, data_of(ComplexOrder), timeout=timeout)
 
 
 def _cancel_complex_order(
-    calls: SessionCalls, account_number: str, complex_order_id: int | str
+    calls: SessionCalls,
+    account_number: str,
+    complex_order_id: int | str,
+    *,
+    timeout: float | None = None,
 ) -> Operation[ComplexOrder]:
     """Cancel a complex order by its own id (``DELETE /accounts/{n}/complex-orders/{id}``);
     sent once. Cancel it this way, not through its orders."""
     path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
-    return send(calls, "DELETE", path, data_of(ComplexOrder), idempotent=False)
+    return send(calls, "DELETE", path, data_of(ComplexOrder), idempotent=False, timeout=timeout)
 
 
 def _margin_dry_run(
-    calls: SessionCalls, account_number: str, order: NewOrder
+    calls: SessionCalls, account_number: str, order: NewOrder, *, timeout: float | None = None
 ) -> Operation[MarginDryRunResult]:
     """What an order would do to margin and buying power
     (``POST /margin/accounts/{n}/dry-run``, the order as body); places nothing."""
     _require(order, NewOrder, "order")
     path = encode_path("margin", "accounts", _args.account_number(account_number), "dry-run")
     return send(
-        calls, "POST", path, data_of(MarginDryRunResult), json=order.to_json(), idempotent=True
+        calls,
+        "POST",
+        path,
+        data_of(MarginDryRunResult),
+        json=order.to_json(),
+        idempotent=True,
+        timeout=timeout,
     )
 
 

@@ -238,6 +238,8 @@ class SessionMachine:
         # error text (a server may echo the token it just refused).
         self._retired: deque[str] = deque(maxlen=8)
         self._renewal_postponed_until = 0.0
+        # The current token's lifetime when it arrived (None: unknown, as after load()).
+        self._lifetime: float | None = None
         #: Other secrets to keep out of error texts (a proxy password, say).
         self.extra_secrets: tuple[str, ...] = ()
 
@@ -492,7 +494,7 @@ class SessionMachine:
         if state is SessionState.AUTHENTICATED:
             assert self._expires_at is not None
             remaining = self._expires_at.timestamp() - now
-            if remaining > self.refresh_margin:
+            if remaining > self._margin():
                 return AuthNeed.NONE
             if self._pending is not None:
                 # Someone is renewing; the current token may still carry us.
@@ -507,6 +509,15 @@ class SessionMachine:
         raise LocalProtocolError(
             f"cannot {Action.AUTHORIZE.value} in state {state.name}", state=state.name
         )
+
+    def _margin(self) -> float:
+        """How long before expiry the current token counts as due: ``refresh_margin``, or
+        half the token's lifetime when that is shorter. A server that issues tokens for
+        less than the margin would otherwise have every token due the moment it arrives,
+        and every request renew it."""
+        if self._lifetime is None:
+            return self.refresh_margin
+        return min(self.refresh_margin, self._lifetime / 2)
 
     def _can_renew(self) -> bool:
         if self._scheme is AuthScheme.OAUTH:
@@ -748,6 +759,7 @@ class SessionMachine:
         self._retire(self._token)
         self._token, self._expires_at = token, expires_at
         self._renewal_postponed_until = 0.0
+        self._lifetime = expires_at.timestamp() - now
         access = AccessTokenIssued(token, expires_at, AuthScheme.SESSION.value)
         self._emit(access, hook_errors)
         events.append(access)
@@ -848,6 +860,7 @@ class SessionMachine:
         self._retire(self._token)
         self._token, self._expires_at = token, expires_at
         self._renewal_postponed_until = 0.0
+        self._lifetime = seconds
         access = AccessTokenIssued(token, expires_at, AuthScheme.OAUTH.value)
         self._emit(access, hook_errors)
         events.append(access)

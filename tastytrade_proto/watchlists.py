@@ -183,14 +183,18 @@ def _deleted(response: Response) -> None:
 # -- endpoints -------------------------------------------------------------------------------
 
 
-def _watchlists(calls: SessionCalls) -> Operation[list[Watchlist]]:
+def _watchlists(calls: SessionCalls, *, timeout: float | None = None) -> Operation[list[Watchlist]]:
     """The user's watchlists (``GET /watchlists``)."""
-    return send(calls, "GET", "/watchlists", items_of(Watchlist))
+    return send(calls, "GET", "/watchlists", items_of(Watchlist), timeout=timeout)
 
 
-def _watchlist(calls: SessionCalls, name: str) -> Operation[Watchlist]:
+def _watchlist(
+    calls: SessionCalls, name: str, *, timeout: float | None = None
+) -> Operation[Watchlist]:
     """One of the user's watchlists (``GET /watchlists/{name}``); unknown names raise NotFound."""
-    return send(calls, "GET", encode_path("watchlists", _name(name)), data_of(Watchlist))
+    return send(
+        calls, "GET", encode_path("watchlists", _name(name)), data_of(Watchlist), timeout=timeout
+    )
 
 
 def _create_watchlist(
@@ -200,6 +204,7 @@ def _create_watchlist(
     *,
     group_name: str | None = None,
     order_index: int | None = None,
+    timeout: float | None = None,
 ) -> Operation[Watchlist]:
     """Create a watchlist (``POST /watchlists``); sent once, never retried.
 
@@ -207,7 +212,15 @@ def _create_watchlist(
     pairs or bare symbols. A name already taken is refused by the API.
     """
     body = _body(name, entries, group_name, order_index)
-    return send(calls, "POST", "/watchlists", data_of(Watchlist), json=body, idempotent=False)
+    return send(
+        calls,
+        "POST",
+        "/watchlists",
+        data_of(Watchlist),
+        json=body,
+        idempotent=False,
+        timeout=timeout,
+    )
 
 
 def _replace_watchlist(
@@ -217,15 +230,18 @@ def _replace_watchlist(
     *,
     group_name: str | None = None,
     order_index: int | None = None,
+    timeout: float | None = None,
 ) -> Operation[Watchlist]:
     """Replace every entry (and the group and order) of a watchlist
     (``PUT /watchlists/{name}``); idempotent, so retried like a read."""
     body = _body(name, entries, group_name, order_index)
     path = encode_path("watchlists", _name(name))
-    return send(calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True)
+    return send(calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True, timeout=timeout)
 
 
-def _delete_watchlist(calls: SessionCalls, name: str) -> Operation[None]:
+def _delete_watchlist(
+    calls: SessionCalls, name: str, *, timeout: float | None = None
+) -> Operation[None]:
     """Delete a watchlist (``DELETE /watchlists/{name}``); sent once, never retried.
 
     A retry after a delete that went through would answer 404 and turn a
@@ -235,35 +251,43 @@ def _delete_watchlist(calls: SessionCalls, name: str) -> Operation[None]:
     this call means there was no such list.
     """
     path = encode_path("watchlists", _name(name))
-    return send(calls, "DELETE", path, _deleted, idempotent=False)
+    return send(calls, "DELETE", path, _deleted, idempotent=False, timeout=timeout)
 
 
 def _public_watchlists(
-    calls: SessionCalls, *, counts_only: bool | None = None
+    calls: SessionCalls, *, counts_only: bool | None = None, timeout: float | None = None
 ) -> Operation[list[Watchlist]]:
     """tastytrade's public watchlists (``GET /public-watchlists``).
 
     With ``counts_only=True`` each comes with ``watchlist_entry_count`` and no entries.
     """
     params: dict[str, QueryValue] = {"counts-only": counts_only}
-    return send(calls, "GET", "/public-watchlists", _public_watchlist_list, params=params)
+    return send(
+        calls, "GET", "/public-watchlists", _public_watchlist_list, params=params, timeout=timeout
+    )
 
 
-def _public_watchlist(calls: SessionCalls, name: str) -> Operation[Watchlist]:
+def _public_watchlist(
+    calls: SessionCalls, name: str, *, timeout: float | None = None
+) -> Operation[Watchlist]:
     """One public watchlist (``GET /public-watchlists/{name}``)."""
     path = encode_path("public-watchlists", _name(name))
-    return send(calls, "GET", path, _public_watchlist_one)
+    return send(calls, "GET", path, _public_watchlist_one, timeout=timeout)
 
 
-def _pairs_watchlists(calls: SessionCalls) -> Operation[list[PairsWatchlist]]:
+def _pairs_watchlists(
+    calls: SessionCalls, *, timeout: float | None = None
+) -> Operation[list[PairsWatchlist]]:
     """tastytrade's pairs watchlists (``GET /pairs-watchlists``)."""
-    return send(calls, "GET", "/pairs-watchlists", items_of(PairsWatchlist))
+    return send(calls, "GET", "/pairs-watchlists", items_of(PairsWatchlist), timeout=timeout)
 
 
-def _pairs_watchlist(calls: SessionCalls, name: str) -> Operation[PairsWatchlist]:
+def _pairs_watchlist(
+    calls: SessionCalls, name: str, *, timeout: float | None = None
+) -> Operation[PairsWatchlist]:
     """One pairs watchlist (``GET /pairs-watchlists/{name}``)."""
     path = encode_path("pairs-watchlists", _name(name))
-    return send(calls, "GET", path, data_of(PairsWatchlist))
+    return send(calls, "GET", path, data_of(PairsWatchlist), timeout=timeout)
 
 
 class WatchlistsAPI:

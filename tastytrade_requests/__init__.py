@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import signal
 import ssl
 import threading
 import time
@@ -65,38 +66,34 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def _finish_in_worker(
+def _finish_despite_interrupts(
     attempt: Callable[[], Response | TransportError],
 ) -> tuple[Response | TransportError, BaseException | None]:
     """The :data:`~tastytrade_proto.operation.Shield` of a synchronous session.
 
-    Only the main thread can be interrupted (a signal: ``KeyboardInterrupt``);
-    there the send runs on a worker thread while the main thread waits for it,
-    holding back any interruption until the answer is in. The send's own
-    timeout bounds the wait.
+    Only the main thread is ever interrupted (by a signal: Ctrl-C's
+    ``KeyboardInterrupt``). There, while the send is out, ``SIGINT`` is only
+    noted; once the answer is in, the handler it would have run is run, and
+    what it raises is handed back to be raised after the answer is with the
+    core. The send's own timeout bounds the wait.
     """
     if threading.current_thread() is not threading.main_thread():
         return attempt(), None
-    box: list[Any] = []
-
-    def work() -> None:
+    noted: list[Any] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # ignored, or the OS default: nothing Python would raise
+        return attempt(), None
+    signal.signal(signal.SIGINT, lambda signum, frame: noted.append(frame))
+    try:
+        outcome = attempt()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if noted:
         try:
-            box.append(attempt())
-        except BaseException as exc:  # a bug below the transport: raised in the caller
-            box.append(exc)
-
-    worker = threading.Thread(target=work, name="tastytrade-must-complete", daemon=True)
-    worker.start()
-    interrupted: BaseException | None = None
-    while worker.is_alive():
-        try:
-            worker.join()
-        except BaseException as exc:  # KeyboardInterrupt, or a signal handler's exception
-            interrupted = interrupted or exc
-    outcome = box[0]
-    if isinstance(outcome, (Response, TransportError)):
-        return outcome, interrupted
-    raise outcome
+            previous(signal.SIGINT, noted[0])
+        except BaseException as exc:  # KeyboardInterrupt, as a rule
+            return outcome, exc
+    return outcome, None
 
 
 def _retries(client: requests.Session) -> bool:
@@ -122,6 +119,8 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
     raw = reply.raw
     connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
     sock = getattr(connection, "sock", None)
+    # read1 (urllib3 2.2+) returns after one socket read; read would wait for the whole chunk.
+    read = raw.read1 if hasattr(raw, "read1") else raw.read
     chunks: list[bytes] = []
     while True:
         left = deadline - time.monotonic()
@@ -133,7 +132,7 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
             except OSError:
                 sock = None  # closed under us: the read below says how
         try:
-            chunk = raw.read(65536, decode_content=True)
+            chunk = read(65536, decode_content=True)
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
             raise _PastDeadline(str(exc)) from None
         except urllib3.exceptions.HTTPError as exc:
@@ -216,7 +215,7 @@ class Session(SyncSession):
             clock=time.time,
             sleep=time.sleep,
             ask=self._prompt,
-            shield=_finish_in_worker,
+            shield=_finish_despite_interrupts,
             lock=self._lock,
         )
 

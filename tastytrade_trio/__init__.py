@@ -47,11 +47,19 @@ def _port(url: SplitResult) -> int:
 async def _finish_shielded(
     attempt: Awaitable[Response | TransportError],
 ) -> tuple[Response | TransportError, BaseException | None]:
-    """The :data:`~tastytrade_proto.operation.AsyncShield` for trio: the send runs in a
-    shielded cancel scope (its own deadline still bounds it); a cancellation of the
-    caller meanwhile is delivered by trio at the caller's next checkpoint."""
+    """The :data:`~tastytrade_proto.operation.AsyncShield` for trio.
+
+    The send runs in a shielded cancel scope (its own deadline still bounds it).
+    A cancellation of the caller meanwhile is taken at the checkpoint after it and
+    handed back, to be raised once the answer is with the core: the caller sees
+    its cancellation, as under asyncio, and the core has the answer.
+    """
     with trio.CancelScope(shield=True):
         outcome = await attempt
+    try:
+        await trio.lowlevel.checkpoint()
+    except trio.Cancelled as cancelled:
+        return outcome, cancelled
     return outcome, None
 
 

@@ -90,7 +90,9 @@ def test_each_kind_of_session_gets_its_form() -> None:
     assert session.balances is session.balances
     assert Replaying(http).balances is not session.balances
     shown = str(inspect.signature(session.balances))
-    assert shown.startswith("(account_number: 'str', *, currency: 'str | None' = None)")
+    assert shown.startswith(
+        "(account_number: 'str', *, currency: 'str | None' = None, timeout: 'float | None' = None)"
+    )
     assert "calls" not in str(inspect.signature(session.rows))
     assert "balances" in (session.balances.__doc__ or "")
     assert isinstance(session.calls.balances("5WT1"), Operation)
@@ -140,3 +142,25 @@ def test_the_async_iterator_and_every_page_at_once() -> None:
         _rows(session.calls).all(), http.send, clock=FakeClock(), sleep=FakeClock().sleep
     )
     assert [r.n for r in everything] == [0, 1, 2, 3]
+
+
+def test_every_endpoint_and_call_takes_a_timeout() -> None:
+    from tastytrade_proto.api import API
+    from tastytrade_proto.client import AsyncSession, SessionCalls, SyncSession
+    from tastytrade_proto.endpoint import Paged
+
+    declared = [
+        (name, value)
+        for name in dir(API)
+        if isinstance(value := inspect.getattr_static(API, name), (Endpoint, Paged))
+    ]
+    assert len(declared) > 70
+    for name, endpoint in declared:
+        parameter = endpoint.signature.parameters.get("timeout")
+        assert parameter is not None, name
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is None
+    calls = ("login_with_password", "login_with_remember_token", "login_with_oauth", "refresh")
+    calls += ("submit_second_factor", "answer_security_question", "validate", "logout", "request")
+    for kind in (SessionCalls, SyncSession, AsyncSession):
+        for name in calls:
+            assert "timeout" in inspect.signature(getattr(kind, name)).parameters, (kind, name)

@@ -180,10 +180,17 @@ class FakeTastytradeServer:
         conn = raw
         try:
             if self._server_context is not None:
-                conn = self._server_context.wrap_socket(raw, server_side=True)
+                # Known to stop() before the handshake, so that a client that connects and
+                # never speaks cannot keep stop() waiting for this thread.
+                conn = self._server_context.wrap_socket(
+                    raw, server_side=True, do_handshake_on_connect=False
+                )
                 with self._lock:
                     self._connections.discard(raw)
                     self._connections.add(conn)
+                    if self._stopping.is_set():
+                        return
+                conn.do_handshake()
             self._http_loop(conn)
         except (OSError, ssl.SSLError, h11.ProtocolError):
             pass  # the client went away, or spoke something else: nothing to answer
