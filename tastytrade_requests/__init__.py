@@ -104,6 +104,12 @@ def _retries(client: requests.Session) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=32)
+def _total(seconds: float) -> urllib3.Timeout:
+    """urllib3's timeout for a whole request (made once per value: it is a hot path)."""
+    return urllib3.Timeout(total=seconds)
+
+
 class _PastDeadline(Exception):
     """The answer's body did not arrive before the request's deadline."""
 
@@ -230,7 +236,7 @@ class Session(SyncSession):
                 self._prepare(request),
                 # urllib3's total covers the connect and the wait for the head; the body is
                 # read below against the same deadline.
-                timeout=urllib3.Timeout(total=seconds),
+                timeout=_total(seconds),
                 allow_redirects=False,
                 **settings,
             )
