@@ -134,7 +134,11 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
             raise _PastDeadline("")
         if sock is not None:
             try:
-                sock.settimeout(left)
+                # urllib3 set it to what was left when the head was awaited: lower it only
+                # once it would let a read run past the deadline (settimeout is a syscall).
+                current = sock.gettimeout()
+                if current is None or current > left:
+                    sock.settimeout(left)
             except OSError:
                 sock = None  # closed under us: the read below says how
         try:
