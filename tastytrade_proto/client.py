@@ -11,8 +11,10 @@ Nothing here sends anything.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -330,6 +332,10 @@ class _SessionBase:
         self.calls = SessionCalls(settings, on_token=token_store, machine=machine, entropy=entropy)
         self.settings = settings
         self._prompt = prompt
+        #: Held while the session machine is read or changed outside ``run`` (building a
+        #: login's first request, dumping): a synchronous transport shared by threads sets
+        #: it to the lock its ``run`` holds around the core.
+        self.core_lock: AbstractContextManager[Any] = contextlib.nullcontext()
 
     @property
     def machine(self) -> SessionMachine:
@@ -341,11 +347,18 @@ class _SessionBase:
         """Placements whose outcome never reached their caller (the call was cancelled
         while the order was out): look each up with ``find_order`` or
         ``find_complex_order`` before placing it again."""
-        return tuple(self.calls.unsettled_orders.values())
+        with self.core_lock:
+            return tuple(self.calls.unsettled_orders.values())
 
     def dump(self, *, include_client_secret: bool = False) -> str:
         """The session as JSON, to resume it elsewhere (the client secret only if asked)."""
-        return self.machine.dump(include_client_secret=include_client_secret)
+        with self.core_lock:
+            return self.machine.dump(include_client_secret=include_client_secret)
+
+    def discard_unsettled(self, external_identifier: str) -> None:
+        """Stop listing a placement in :attr:`unsettled_orders` (you settled it yourself)."""
+        with self.core_lock:
+            self.calls.unsettled_orders.pop(external_identifier, None)
 
     @classmethod
     def load(cls: type[S], text: str, *, client_secret: str | None = None, **settings: Any) -> S:
@@ -379,6 +392,13 @@ class SyncSession(_SessionBase, API, abc.ABC):
     def close(self) -> None:
         """Release the transport's resources (a caller-supplied client is left open)."""
 
+    def _start(self, make: Callable[[], Operation[T]]) -> T:
+        """Run the operation ``make()`` builds; a login builds its first request at once, so
+        the building is done under :attr:`core_lock` too."""
+        with self.core_lock:
+            operation = make()
+        return self.run(operation)
+
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         build, calls, run = endpoint.build, self.calls, self.run
 
@@ -405,8 +425,8 @@ class SyncSession(_SessionBase, API, abc.ABC):
         timeout: float | None = None,
     ) -> Events:
         """Log in with a password (and a code: up front, through ``prompt``, or afterwards)."""
-        return self.run(
-            self.calls.login_with_password(
+        return self._start(
+            lambda: self.calls.login_with_password(
                 login,
                 password,
                 remember_me=remember_me,
@@ -425,8 +445,8 @@ class SyncSession(_SessionBase, API, abc.ABC):
         timeout: float | None = None,
     ) -> Events:
         """Log in with a single-use remember token; the new one goes to ``token_store``."""
-        return self.run(
-            self.calls.login_with_remember_token(
+        return self._start(
+            lambda: self.calls.login_with_remember_token(
                 login,
                 remember_token,
                 remember_me=remember_me,
@@ -444,19 +464,19 @@ class SyncSession(_SessionBase, API, abc.ABC):
         timeout: float | None = None,
     ) -> Events:
         """Start an OAuth session (the only scheme the live API accepts today)."""
-        return self.run(
-            self.calls.login_with_oauth(
+        return self._start(
+            lambda: self.calls.login_with_oauth(
                 client_secret, refresh_token, client_id=client_id, timeout=timeout
             )
         )
 
     def submit_second_factor(self, otp: str, *, timeout: float | None = None) -> Events:
         """Send the one-time code after ``SecondFactorRequired``."""
-        return self.run(self.calls.submit_second_factor(otp, timeout=timeout))
+        return self._start(lambda: self.calls.submit_second_factor(otp, timeout=timeout))
 
     def answer_security_question(self, answer: str, *, timeout: float | None = None) -> Events:
         """Answer the device challenge's security question."""
-        return self.run(self.calls.answer_security_question(answer, timeout=timeout))
+        return self._start(lambda: self.calls.answer_security_question(answer, timeout=timeout))
 
     def refresh(self, *, timeout: float | None = None) -> Events:
         """Mint a new OAuth access token now (it also happens on demand)."""

@@ -276,10 +276,19 @@ def login_with_oauth(
     return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
+def _refresh(ctx: Context, machine: SessionMachine) -> Flow[Events]:
+    yield from _wait_for_exchange(ctx, machine)
+    return (yield from _exchange(ctx, machine, machine.refresh()))
+
+
 def refresh(machine: SessionMachine, *, timeout: float | None = None) -> Operation[Events]:
-    """Mint a new OAuth access token now (tokens are also renewed on demand)."""
-    request = machine.refresh()
-    return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
+    """Mint a new OAuth access token now (tokens are also renewed on demand).
+
+    If another caller's exchange is in flight it waits for it first, then
+    refreshes: many callers may ask at once. Unlike the logins, it checks the
+    session's state at its first step, not when it is made.
+    """
+    return _operation(machine, lambda ctx: _refresh(ctx, machine), timeout=timeout)
 
 
 def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:

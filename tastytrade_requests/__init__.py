@@ -115,9 +115,9 @@ class _PastDeadline(Exception):
 
 
 def urlsplit_host(url: str) -> str:
-    """``host:port`` of an absolute URL, for messages."""
+    """``host:port`` of an absolute URL, for messages (any ``user:password@`` left out)."""
     rest = url.split("://", 1)[-1]
-    return rest.split("/", 1)[0]
+    return rest.split("/", 1)[0].rpartition("@")[2]
 
 
 def _read_by(reply: requests.Response, deadline: float) -> bytes:
@@ -214,6 +214,7 @@ class Session(SyncSession):
         # threads sharing this session see one session machine, one refresh at a time.
         # Reentrant: a token_store that calls back into the session must not deadlock.
         self._lock = threading.RLock()
+        self.core_lock = self._lock
 
     def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connection."""
@@ -248,6 +249,10 @@ class Session(SyncSession):
                 body = _read_by(reply, deadline)
             finally:
                 reply.close()
+            if self._http.hooks.get("response"):
+                # A client of yours lends its response hooks; they see the whole answer.
+                reply._content, reply._content_consumed = body, True
+                reply = requests.hooks.dispatch_hook("response", self._http.hooks, reply)
         except requests.ConnectTimeout as exc:
             raise TransportTimeout(f"connect timed out: {exc}", request_sent=False) from None
         except (requests.Timeout, _PastDeadline) as exc:
@@ -273,7 +278,8 @@ class Session(SyncSession):
         prepared.prepare_headers({k: v for k, v in headers.items() if v is not None})
         prepared.prepare_body(request.body or None, None)  # Content-Length, as requests sets it
         prepared.prepare_cookies(http.cookies)
-        prepared.hooks = http.hooks
+        # No hooks here: requests would run them before the streamed body is read, and a hook
+        # reading reply.text would take the body away. _send runs them once it has the body.
         return prepared
 
     def close(self) -> None:

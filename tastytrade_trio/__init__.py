@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import os
 import random
@@ -44,23 +45,48 @@ def _port(url: SplitResult) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
+@trio.lowlevel.enable_ki_protection
 async def _finish_shielded(
     attempt: Awaitable[Response | TransportError],
 ) -> tuple[Response | TransportError, BaseException | None]:
     """The :data:`~tastytrade_proto.operation.AsyncShield` for trio.
 
-    The send runs in a shielded cancel scope (its own deadline still bounds it).
-    A cancellation of the caller meanwhile is taken at the checkpoint after it and
-    handed back, to be raised once the answer is with the core: the caller sees
-    its cancellation, as under asyncio, and the core has the answer.
+    The send runs as a system task of its own (its own deadline still bounds it):
+    neither a cancellation nor Ctrl-C can abort it, since trio delivers
+    ``KeyboardInterrupt`` to the main task by aborting whatever it waits on, shielded
+    or not. This task waits for it in a shielded scope, holding any
+    ``KeyboardInterrupt`` and any cancellation that arrives meanwhile, and hands them
+    back to be raised once the answer is with the core, as under asyncio.
     """
-    with trio.CancelScope(shield=True):
-        outcome = await attempt
+    finished = trio.Event()
+    box: list[Any] = []
+
+    async def send() -> None:
+        try:
+            box.append(await attempt)
+        except BaseException as exc:  # a bug, or the run ending: raised in the caller
+            box.append(exc)
+        finally:
+            finished.set()
+
+    trio.lowlevel.spawn_system_task(send, context=contextvars.copy_context())
+    held: BaseException | None = None
+    while not finished.is_set():
+        try:
+            with trio.CancelScope(shield=True):
+                await finished.wait()
+        except KeyboardInterrupt as exc:
+            held = held or exc
     try:
         await trio.lowlevel.checkpoint()
     except trio.Cancelled as cancelled:
-        return outcome, cancelled
-    return outcome, None
+        held = held or cancelled
+    except KeyboardInterrupt as exc:
+        held = held or exc
+    outcome = box[0]
+    if isinstance(outcome, (Response, TransportError)):
+        return outcome, held
+    raise outcome
 
 
 class ConnectionPool:
