@@ -171,10 +171,9 @@ class Operation(Generic[T]):
     ``timeout`` (seconds, or ``None`` for the transport's own setting) is how
     long each of its requests may take, from connecting to the last byte of
     the answer; drivers read it from :attr:`timeout`. ``on_outcome`` is
-    called once when the outcome reaches the driver (:meth:`next_step`
-    returns :class:`Done` or raises a ``TastytradeError``), never when the
-    operation is cancelled: an order placement uses it to forget an order
-    whose outcome its caller has now seen.
+    called once, by :meth:`settle`, when a driver hands the outcome to its
+    caller, never when the operation is cancelled: an order placement uses it
+    to forget an order whose outcome its caller has now seen.
     """
 
     def __init__(
@@ -221,13 +220,11 @@ class Operation(Generic[T]):
         except StopIteration as stop:
             self._state = OperationState.DONE
             self._result = stop.value
-            self._outcome_reached()
             return Done(stop.value)
         except TastytradeError as exc:
             self._state = OperationState.FAILED
             if self._scrub is not None:
                 self._scrub(exc)
-            self._outcome_reached()
             raise
         except BaseException:
             self._state = OperationState.FAILED
@@ -291,7 +288,14 @@ class Operation(Generic[T]):
                     self._flow.send(pending)
         self._flow.close()
 
-    def _outcome_reached(self) -> None:
+    def settle(self) -> None:
+        """Say that the outcome is reaching the caller: :class:`Done`'s value is being
+        returned, or the error :meth:`next_step` raised is being let through.
+
+        Runs ``on_outcome`` once (later calls do nothing). :func:`drive` and
+        :func:`drive_async` call it; a loop of your own should too, or an
+        interrupted order placement it completed stays in ``unsettled_orders``.
+        """
         hook, self._on_outcome = self._on_outcome, None
         if hook is not None:
             hook()
@@ -304,22 +308,21 @@ class Operation(Generic[T]):
             )
 
 
-#: A synchronous driver's way to finish a must-complete send: ``shield(attempt)``
-#: calls ``attempt()`` and returns what it returned, together with whatever
-#: interrupted the caller meanwhile (``KeyboardInterrupt``, say) or ``None``. The
-#: interruption is held back until the answer is with the core, then re-raised.
-#: ``tastytrade_requests`` runs the attempt on a worker thread and waits for it.
-Shield = Callable[
-    [Callable[[], Union[Response, TransportError]]],
-    tuple[Union[Response, TransportError], Union[BaseException, None]],
-]
+#: A synchronous driver's way to finish a must-complete send: ``shield(work)``
+#: calls ``work()`` and returns what it returned, together with whatever
+#: interrupted the caller meanwhile (``KeyboardInterrupt``, say) or ``None``.
+#: ``work`` sends the request, hands the answer to the operation and lets the
+#: core take it in (a new token reaches the token store), so an interruption
+#: held back until ``work`` returns can lose nothing. ``tastytrade_requests``
+#: holds ``SIGINT`` back in the main thread meanwhile.
+Shield = Callable[[Callable[[], Any]], tuple[Any, Union[BaseException, None]]]
 
 #: :data:`Shield` for an event loop: ``await shield(attempt)`` awaits the
-#: awaitable ``attempt`` to its end even if the calling task is cancelled, and
-#: returns its result with the cancellation that arrived meanwhile (or ``None``).
-#: asyncio: run it as a task and ``asyncio.shield`` it until done. trio: await it in
-#: a shielded ``CancelScope`` and return ``None``; trio delivers the cancellation at
-#: the caller's next checkpoint.
+#: awaitable ``attempt`` (the send) to its end even if the calling task is
+#: cancelled, and returns its result with the cancellation (or ``KeyboardInterrupt``)
+#: that arrived meanwhile, or ``None``; the driver raises it after the hand-over.
+#: asyncio: run it as a task and ``asyncio.shield`` it until done. trio: run it as a
+#: system task and wait for it in a shielded scope, holding ``KeyboardInterrupt``.
 AsyncShield = Callable[
     [Awaitable[Union[Response, TransportError]]],
     Awaitable[tuple[Union[Response, TransportError], Union[BaseException, None]]],
@@ -349,6 +352,25 @@ def _hand_over(operation: Operation[Any], outcome: Response | TransportError) ->
         operation.receive(outcome)
 
 
+def _take_answer(
+    operation: Operation[Any],
+    send: Callable[[Request], Response],
+    request: Request,
+    clock: Callable[[], float],
+    guard: AbstractContextManager[Any],
+) -> Send | Wait | Ask | Done[Any] | Exception:
+    """Send, hand the answer over and let the core take it in: what a shield covers.
+
+    Returns the operation's next step, or the error taking the answer in raised.
+    """
+    _hand_over(operation, _attempt(send, request))
+    try:
+        with guard:
+            return operation.next_step(clock())
+    except Exception as exc:  # raised by the driver, once the shield is done
+        return exc
+
+
 def drive(
     operation: Operation[T],
     send: Callable[[Request], Response],
@@ -367,35 +389,47 @@ def drive(
     that interrupts it (``KeyboardInterrupt``, a bug) cancels the operation
     first, so the session machine is never left waiting. A ``Send`` marked
     ``must_complete`` goes through ``shield`` when one is given (see
-    :data:`Shield`), so that an interruption waits for its answer.
+    :data:`Shield`): the send, the hand-over and the core taking the answer in
+    run before an interruption is let through.
 
-    ``lock`` (a ``threading.Lock``, say) is held around every call into the
-    operation that reads or changes the session machine, never around a send
-    or a sleep: with it, any number of threads may drive operations of one
-    session at once.
+    ``lock`` (a ``threading.RLock``: a token store may call back into the
+    session) is held around every call into the operation that reads or
+    changes the session machine, never around a send or a sleep: with it, any
+    number of threads may drive operations of one session at once.
     """
     guard: AbstractContextManager[Any] = lock if lock is not None else contextlib.nullcontext()
+    step: Send | Wait | Ask | Done[T] | None = None
     try:
         while True:
-            with guard:
-                step = operation.next_step(clock())
-            if isinstance(step, Done):
-                return step.value
-            if isinstance(step, Wait):
-                sleep(step.seconds)
-            elif isinstance(step, Ask):
+            if step is None:
+                with guard:
+                    step = operation.next_step(clock())
+            current, step = step, None
+            if isinstance(current, Done):
+                operation.settle()
+                return current.value
+            if isinstance(current, Wait):
+                sleep(current.seconds)
+            elif isinstance(current, Ask):
                 if ask is None:
-                    raise _no_prompt(step)
-                operation.provide(ask(step))
-            elif step.must_complete and shield is not None:
-                outcome, interrupted = shield(functools.partial(_attempt, send, step.request))
-                _hand_over(operation, outcome)
+                    raise _no_prompt(current)
+                operation.provide(ask(current))
+            elif current.must_complete and shield is not None:
+                work = functools.partial(
+                    _take_answer, operation, send, current.request, clock, guard
+                )
+                taken, interrupted = shield(work)
                 if interrupted is not None:
                     raise interrupted
+                if isinstance(taken, Exception):
+                    raise taken
+                step = taken
             else:
-                _hand_over(operation, _attempt(send, step.request))
-    except BaseException:
+                _hand_over(operation, _attempt(send, current.request))
+    except BaseException as exc:
         with guard:
+            if isinstance(exc, TastytradeError) and operation.state is OperationState.FAILED:
+                operation.settle()  # the operation's own error reaches the caller
             operation.cancel()
         raise
 
@@ -420,6 +454,7 @@ async def drive_async(
         while True:
             step = operation.next_step(clock())
             if isinstance(step, Done):
+                operation.settle()
                 return step.value
             if isinstance(step, Wait):
                 await sleep(step.seconds)
@@ -434,7 +469,9 @@ async def drive_async(
                     raise interrupted
             else:
                 _hand_over(operation, await _attempt_async(send, step.request))
-    except BaseException:
+    except BaseException as exc:
+        if isinstance(exc, TastytradeError) and operation.state is OperationState.FAILED:
+            operation.settle()  # the operation's own error reaches the caller
         operation.cancel()
         raise
 

@@ -1434,21 +1434,26 @@ def _watch_send(
     inner: Flow[T], request: Request, sent: list[bool], on_send: Callable[[], None]
 ) -> Flow[T]:
     """Run ``inner`` step for step, noting in ``sent`` when it sends ``request`` itself
-    (rather than a login or token refresh before it), and calling ``on_send`` then."""
+    (rather than a login or token refresh before it), and calling ``on_send`` once a
+    transport has handled it (not for a step only ever yielded to a cancelling driver)."""
     try:
         step = next(inner)
         while True:
-            if isinstance(step, Send) and (step.request.method, step.request.url) == (
+            ours = isinstance(step, Send) and (step.request.method, step.request.url) == (
                 request.method,
                 request.url,
-            ):
+            )
+            if ours:
                 sent.append(True)
-                on_send()
             try:
                 answer = yield step
             except TransportError as exc:
+                if ours:  # handed to a transport, and it may have gone out
+                    on_send()
                 step = inner.throw(exc)
             else:
+                if ours:
+                    on_send()
                 step = inner.send(answer)
     except StopIteration as stop:
         result: T = stop.value
@@ -1657,6 +1662,7 @@ def _post_once(
     decode: Callable[[Response], T],
     identifier: str,
     on_send: Callable[[], None],
+    on_not_placed: Callable[[], None],
 ) -> Flow[tuple[T | None, TastytradeError | None]]:
     """Send a non-idempotent ``request`` once: its result, or the ambiguous error it met.
 
@@ -1674,6 +1680,7 @@ def _post_once(
         if sent and _ambiguous(error):
             return None, error
         machine.scrub_error(error)  # it travels as an attribute, outside the operation's scrub
+        on_not_placed()  # settled, even if the caller is no longer there to hear it
         where = "the server refused it" if sent else "it was never sent"
         raise OrderNotPlaced(
             f"the order {identifier!r} was not placed ({where}): {error}",
@@ -1788,7 +1795,7 @@ def _place_order(
     def flow(ctx: Context) -> Flow[PlacedOrder]:
         sent_at.append(ctx.now)
         placed, error = yield from _post_once(
-            ctx, machine, retry, request, _decode_placed, identifier, note
+            ctx, machine, retry, request, _decode_placed, identifier, note, forget
         )
         if error is None:
             assert placed is not None and placed.order is not None
@@ -2044,6 +2051,8 @@ def _place_complex_order(
     delays = _check_delays(reconcile_delays)
     identifier = _identifier(calls, order.external_identifier)
     order = order.with_external_identifier(identifier)
+    if identifier not in order.identifiers:  # every order has its own: name it by the first
+        identifier = order.components[0].external_identifier or identifier
     account = _args.account_number(account_number)
     config, machine, retry = calls.settings.config, calls.machine, calls.settings.retry
     request = config.request("POST", _path(account, "complex-orders"), json_body=order.to_json())
@@ -2058,7 +2067,7 @@ def _place_complex_order(
     def flow(ctx: Context) -> Flow[PlacedComplexOrder]:
         sent_at.append(ctx.now)
         placed, error = yield from _post_once(
-            ctx, machine, retry, request, _decode_complex_placed, identifier, note
+            ctx, machine, retry, request, _decode_complex_placed, identifier, note, forget
         )
         if error is None:
             assert placed is not None

@@ -66,26 +66,24 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
-def _finish_despite_interrupts(
-    attempt: Callable[[], Response | TransportError],
-) -> tuple[Response | TransportError, BaseException | None]:
+def _finish_despite_interrupts(work: Callable[[], T]) -> tuple[T, BaseException | None]:
     """The :data:`~tastytrade_proto.operation.Shield` of a synchronous session.
 
     Only the main thread is ever interrupted (by a signal: Ctrl-C's
-    ``KeyboardInterrupt``). There, while the send is out, ``SIGINT`` is only
-    noted; once the answer is in, the handler it would have run is run, and
-    what it raises is handed back to be raised after the answer is with the
-    core. The send's own timeout bounds the wait.
+    ``KeyboardInterrupt``). There, while ``work`` sends and the core takes the
+    answer in, ``SIGINT`` is only noted; then the handler it would have run is
+    run, and what it raises is handed back to be raised. The send's own
+    timeout bounds the wait.
     """
     if threading.current_thread() is not threading.main_thread():
-        return attempt(), None
+        return work(), None
     noted: list[Any] = []
     previous = signal.getsignal(signal.SIGINT)
     if not callable(previous):  # ignored, or the OS default: nothing Python would raise
-        return attempt(), None
+        return work(), None
     signal.signal(signal.SIGINT, lambda signum, frame: noted.append(frame))
     try:
-        outcome = attempt()
+        outcome = work()
     finally:
         signal.signal(signal.SIGINT, previous)
     if noted:

@@ -511,3 +511,136 @@ def test_tokens_shorter_than_the_margin_do_not_renew_in_a_loop() -> None:
             session.customer()
     assert api.count("POST", "/oauth/token") == 1
     assert api.count("GET", "/customers/me") == 5
+
+
+# -- 6. found in review ----------------------------------------------------------------------
+
+
+def test_trio_holds_ctrl_c_until_a_refresh_answer_is_with_the_core() -> None:
+    # trio delivers Ctrl-C to the main task by aborting what it waits on, shielded or not.
+    import trio
+
+    from tastytrade_trio import Session
+
+    store = Store()
+    api = FakeTastytradeAPI(rotate_refresh_tokens=True)
+    with FakeTastytradeServer(api) as server:
+
+        async def body() -> None:
+            session = Session(base_url=server.base_url, token_store=store)
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            api.inject(Fault(FaultKind.SLOW, delay=0.6, path="/oauth/token"))
+            main = threading.main_thread().ident
+            assert main is not None
+            timer = threading.Timer(0.15, signal.pthread_kill, (main, signal.SIGINT))
+            timer.start()
+            with pytest.raises(KeyboardInterrupt):
+                await session.refresh()
+            timer.cancel()
+            await session.refresh()  # the stored token is the live one
+            await session.close()
+
+        trio.run(body)
+    assert len([e for e in store.events if isinstance(e, RefreshTokenRotated)]) == 3
+
+
+def test_threads_may_all_ask_for_a_refresh_at_once() -> None:
+    from tastytrade_requests import Session
+
+    api = FakeTastytradeAPI(rotate_refresh_tokens=True)
+    failures: list[BaseException] = []
+    with FakeTastytradeServer(api) as server, Session(base_url=server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        start = threading.Barrier(8)
+
+        def work() -> None:
+            try:
+                start.wait()
+                for _ in range(5):
+                    session.refresh()
+                session.dump()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        session.customer()  # the last rotated token is the one held: renewing still works
+        session.refresh()
+    assert failures == []
+    assert api.count("POST", "/oauth/token") == 1 + 40 + 1  # one at a time, each waited for
+
+
+def test_a_requests_client_whose_hook_reads_the_body_loses_nothing() -> None:
+    import requests
+
+    from tastytrade_requests import Session
+
+    seen: list[int] = []
+    client = requests.Session()
+    client.hooks["response"].append(lambda reply, **_: seen.append(len(reply.text)))
+    store = Store()
+    api = FakeTastytradeAPI(rotate_refresh_tokens=True)
+    with FakeTastytradeServer(api) as server:
+        with Session(base_url=server.base_url, client=client, token_store=store) as session:
+            session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            order = NewOrder.limit(NewLeg.equity("AAPL", "Buy to Open", 1), Decimal("-1.00"))
+            placed = session.place_order(ACCOUNT, order)
+        client.close()
+    assert not placed.reconciled and placed.response is not None
+    assert store.last(RefreshTokenRotated) and all(n > 0 for n in seen[:2])
+
+
+def test_a_placement_cancelled_before_its_post_leaves_nothing_unsettled() -> None:
+    api = FakeTastytradeAPI(rotate_refresh_tokens=True, access_token_lifetime=30)
+    order = NewOrder.limit(NewLeg.equity("AAPL", "Buy to Open", 1), Decimal("-1.00"))
+    with FakeTastytradeServer(api) as server:
+        h = Harness("aiohttp", server)
+
+        async def body() -> None:
+            first = h.session()
+            await first.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            session = resumed(h, first, ssl_context=None)  # due: renews before the POST
+            await first.close()
+            api.access_token_lifetime = 900
+            api.inject(Fault(FaultKind.SLOW, delay=0.5, path="/oauth/token"))
+            assert await cancel_after(h, 0.1, lambda: session.place_order(ACCOUNT, order))
+            assert session.unsettled_orders == ()  # no POST went out: nothing to look for
+            await session.close()
+
+        h.run(body)
+    assert api.count("POST", f"/accounts/{ACCOUNT}/orders") == 0
+
+
+def test_a_complex_order_whose_orders_all_have_identifiers_is_found_by_the_reported_one(
+    server: FakeTastytradeServer,
+) -> None:
+    from tastytrade_proto.orders import NewComplexOrder, OrderOutcomeUnknown
+
+    close = NewLeg.equity("AAPL", "Sell to Close", 1)
+    bracket = NewComplexOrder.otoco(
+        NewOrder.limit(NewLeg.equity("AAPL", "Buy to Open", 1), "-150.00").with_external_identifier(
+            "entry-9"
+        ),
+        NewOrder.limit(close, "230.00", time_in_force="GTC").with_external_identifier("tp-9"),
+        NewOrder.stop(close, "140.00", time_in_force="GTC").with_external_identifier("sl-9"),
+    )
+    h = Harness("requests", server)
+    server.api.inject(
+        Fault(FaultKind.DISCONNECT, method="POST", path="/accounts/", after_handling=True)
+    )
+    server.api.inject(Fault(FaultKind.SERVER_ERROR, status=503, path="/accounts/", times=4))
+
+    async def body() -> None:
+        session = h.session(retry=RetryPolicy(base=0.01))
+        await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        with pytest.raises(OrderOutcomeUnknown) as info:  # placed, and every look failed
+            await session.place_complex_order(ACCOUNT, bracket, reconcile_delays=(0.01,))
+        assert info.value.external_identifier == "entry-9"
+        found = await session.find_complex_order(ACCOUNT, info.value.external_identifier)
+        assert found is not None and found.complex_order is not None
+        await session.close()
+
+    h.run(body)
