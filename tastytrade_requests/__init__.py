@@ -121,6 +121,8 @@ def urlsplit_host(url: str) -> str:
 def _read_by(reply: requests.Response, deadline: float) -> bytes:
     """The whole body of a streamed ``reply``, each socket read bounded by ``deadline``."""
     raw = reply.raw
+    if not isinstance(raw, urllib3.response.BaseHTTPResponse):  # an adapter of yours: its way
+        return reply.content
     connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
     sock = getattr(connection, "sock", None)
     # read1 (urllib3 2.2+) returns after one socket read; read would wait for the whole chunk.
