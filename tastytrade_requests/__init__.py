@@ -233,6 +233,7 @@ class Session(SyncSession):
     def _send(self, request: Request, timeout: float | None = None) -> Response:
         seconds = self.settings.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
+        reply: requests.Response | None = None
         try:
             settings = self._http.merge_environment_settings(
                 request.url, self._proxies or {}, True, self._verify, None
@@ -245,10 +246,7 @@ class Session(SyncSession):
                 allow_redirects=False,
                 **settings,
             )
-            try:
-                body = _read_by(reply, deadline)
-            finally:
-                reply.close()
+            body = _read_by(reply, deadline)
             if self._http.hooks.get("response"):
                 # A client of yours lends its response hooks; they see the whole answer.
                 reply._content, reply._content_consumed = body, True
@@ -263,6 +261,9 @@ class Session(SyncSession):
             raise TransportError(f"{type(exc).__name__}: {exc}", request_sent=not refused) from None
         except requests.RequestException as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            if reply is not None:  # back to the pool when read to the end, else closed
+                reply.close()
         return Response(reply.status_code, tuple(reply.headers.items()), body)
 
     def _prepare(self, request: Request) -> requests.PreparedRequest:
