@@ -99,6 +99,10 @@ async def _finish_shielded(
             if task.cancelled():  # the send itself was cancelled (the loop is closing)
                 raise
             interrupted = interrupted or exc
+        except BaseException as exc:  # a bug below the transport: the cancellation still wins
+            if interrupted is not None:
+                raise interrupted from exc
+            raise
 
 
 class Session(AsyncSession):
