@@ -7,7 +7,6 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import random
 import ssl
@@ -148,11 +147,9 @@ class Session(AsyncSession):
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connection."""
-        timeout = operation.timeout
-        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
         return await drive_async(
             operation,
-            send,
+            self.timed(operation, self._send),
             clock=time.time,
             sleep=asyncio.sleep,
             ask=self._prompt,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -32,6 +33,7 @@ from .http import (
     ClientConfig,
     Environment,
     QueryValue,
+    Request,
     Response,
 )
 from .operation import Ask, Operation
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_TIMEOUT", "AsyncSession", "SessionCalls", "SyncSession", "TransportSettings"]
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: Seconds a request may take, as in the reference SDK.
 DEFAULT_TIMEOUT = 30.0
@@ -341,6 +344,13 @@ class _SessionBase:
     def machine(self) -> SessionMachine:
         """The core's session state machine (state, user, expiry, tokens)."""
         return self.calls.machine
+
+    @staticmethod
+    def timed(operation: Operation[Any], send: Callable[..., R]) -> Callable[[Request], R]:
+        """A transport's ``send(request, timeout=None)`` bound to ``operation``'s own
+        timeout, when it has one (``None`` lets the transport use the session's)."""
+        timeout = operation.timeout
+        return send if timeout is None else functools.partial(send, timeout=timeout)
 
     @property
     def unsettled_orders(self) -> tuple[UnsettledOrder, ...]:

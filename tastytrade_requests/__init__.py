@@ -218,11 +218,9 @@ class Session(SyncSession):
 
     def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connection."""
-        timeout = operation.timeout
-        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
         return drive(
             operation,
-            send,
+            self.timed(operation, self._send),
             clock=time.time,
             sleep=time.sleep,
             ask=self._prompt,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextvars
-import functools
 import os
 import random
 import ssl
@@ -172,11 +171,9 @@ class Session(AsyncSession):
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connections."""
-        timeout = operation.timeout
-        send = self._send if timeout is None else functools.partial(self._send, timeout=timeout)
         return await drive_async(
             operation,
-            send,
+            self.timed(operation, self._send),
             clock=time.time,
             sleep=trio.sleep,
             ask=self._prompt,
