@@ -28,7 +28,7 @@ from server import ACCOUNT, BenchmarkAPI
 from timing import interleaved, median, ratio, table
 
 from tastytrade_proto import Response, Send, drive
-from tastytrade_proto.client import SessionCalls, TransportSettings
+from tastytrade_proto.sessions import SessionCalls, TransportSettings
 from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 
 NOW = 1_790_000_000.0  # a fixed clock: the access token never comes due

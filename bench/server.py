@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tastytrade_proto.http import Request
+from tastytrade_proto.protocol.http import Request
 from tastytrade_proto.testing import FakeTastytradeAPI, FakeTastytradeServer, _fake_orders
 from tastytrade_proto.testing._fake_instruments import ChainSpec, InstrumentCatalog
 

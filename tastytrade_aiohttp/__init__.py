@@ -1,7 +1,7 @@
 """tastytrade over ``aiohttp``: an asyncio transport for tastytrade-proto.
 
 It moves bytes and waits; every call, flow, retry and error mapping lives in
-:mod:`tastytrade_proto` (the calls in :class:`tastytrade_proto.client.AsyncSession`).
+:mod:`tastytrade_proto` (the calls in :class:`tastytrade_proto.sessions.AsyncSession`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tastytrade_proto import (
     TransportTimeout,
     drive_async,
 )
-from tastytrade_proto.client import AsyncSession
+from tastytrade_proto.sessions import AsyncSession
 
 __all__ = ["Session"]
 
@@ -83,7 +83,7 @@ def _no_silent_resend(http: aiohttp.ClientSession) -> None:
 async def _finish_shielded(
     attempt: Awaitable[Response | TransportError],
 ) -> tuple[Response | TransportError, BaseException | None]:
-    """The :data:`~tastytrade_proto.operation.AsyncShield` for asyncio.
+    """The :data:`~tastytrade_proto.protocol.operation.AsyncShield` for asyncio.
 
     The send runs as a task of its own, awaited through ``asyncio.shield`` until it
     ends; a cancellation of the caller meanwhile is held and handed back, to be
@@ -115,7 +115,7 @@ class Session(AsyncSession):
     arrives; ``prompt``, a coroutine function, answers a second-factor
     :class:`~tastytrade_proto.Ask`, so that logins ask instead of raising
     ``SecondFactorRequired``. Other keywords are those of
-    :class:`~tastytrade_proto.client.AsyncSession`. As an async context
+    :class:`~tastytrade_proto.sessions.AsyncSession`. As an async context
     manager it logs out on exit.
 
     The ``aiohttp.ClientSession`` is created on the first request, inside the

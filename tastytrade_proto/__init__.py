@@ -12,18 +12,8 @@ models; every session offers every endpoint (:class:`API`).
 
 from typing import TYPE_CHECKING, Any
 
-from . import flows, values
+from . import values
 from ._version import __version__
-from .endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
-from .envelope import (
-    MAX_BODY_BYTES,
-    Envelope,
-    Pagination,
-    decode_envelope,
-    error_from_response,
-    parse_json,
-    parse_retry_after,
-)
 from .errors import (
     CLASSIC_OTP_INVALID_CODE,
     CLASSIC_OTP_REQUIRED_CODE,
@@ -49,7 +39,29 @@ from .errors import (
     ValidationFailed,
     VersionNotSupported,
 )
-from .events import (
+from .models import ApiEnum, Model, PriceEffect, model, signed, unsigned
+from .protocol import flows
+from .protocol.auth import (
+    ALLOWED,
+    DEFAULT_ACCESS_TOKEN_LIFETIME,
+    REFRESH_MARGIN,
+    Action,
+    AuthNeed,
+    AuthScheme,
+    SessionMachine,
+    SessionState,
+)
+from .protocol.endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
+from .protocol.envelope import (
+    MAX_BODY_BYTES,
+    Envelope,
+    Pagination,
+    decode_envelope,
+    error_from_response,
+    parse_json,
+    parse_retry_after,
+)
+from .protocol.events import (
     AccessTokenIssued,
     Event,
     LoggedIn,
@@ -60,7 +72,7 @@ from .events import (
     TokenEvent,
     User,
 )
-from .http import (
+from .protocol.http import (
     CERTIFICATION,
     DEFAULT_ACCEPT_VERSION,
     DEFAULT_USER_AGENT,
@@ -74,8 +86,7 @@ from .http import (
     encode_path,
     encode_query,
 )
-from .models import ApiEnum, Model, PriceEffect, model, signed, unsigned
-from .operation import (
+from .protocol.operation import (
     Ask,
     Context,
     Done,
@@ -88,17 +99,7 @@ from .operation import (
     drive,
     drive_async,
 )
-from .retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
-from .session import (
-    ALLOWED,
-    DEFAULT_ACCESS_TOKEN_LIFETIME,
-    REFRESH_MARGIN,
-    Action,
-    AuthNeed,
-    AuthScheme,
-    SessionMachine,
-    SessionState,
-)
+from .protocol.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
 from .timestamps import format_datetime, parse_datetime
 
 __all__ = [
@@ -211,7 +212,7 @@ _WIRE = frozenset({"HTTP11Connection", "parse_response", "serialize_request"})
 if TYPE_CHECKING:
     from . import accounts, instruments, market_data, orders, watchlists
     from .api import API
-    from .wire import HTTP11Connection, parse_response, serialize_request
+    from .protocol.wire import HTTP11Connection, parse_response, serialize_request
 
 
 def __getattr__(name: str) -> Any:
@@ -222,5 +223,5 @@ def __getattr__(name: str) -> Any:
     if name == "API":
         return importlib.import_module(".api", __name__).API
     if name in _WIRE:
-        return getattr(importlib.import_module(".wire", __name__), name)
+        return getattr(importlib.import_module(".protocol.wire", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ The rules, the same in every area:
 * **date-times** are aware :class:`~datetime.datetime` (``utcoffset()`` is
   not ``None``) and go out in UTC;
 * **path segments** (a symbol, a name, an account number) are strings with
-  something besides spaces; :func:`~tastytrade_proto.http.encode_path`
+  something besides spaces; :func:`~tastytrade_proto.protocol.http.encode_path`
   percent-encodes them and refuses ``.`` and ``..``;
 * **ids** (order, complex order, transaction) are positive whole numbers: an
   ``int`` (not a ``bool``) or a string of ASCII digits;

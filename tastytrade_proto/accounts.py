@@ -1,6 +1,6 @@
 """Customer and accounts, money and holdings: the ``/customers`` and ``/accounts`` areas.
 
-Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
+Endpoints (on every session, see :mod:`tastytrade_proto.protocol.endpoint`):
 :attr:`AccountsAPI.customer`, :attr:`~AccountsAPI.accounts`,
 :attr:`~AccountsAPI.account`, :attr:`~AccountsAPI.trading_status`,
 :attr:`~AccountsAPI.balances`, :attr:`~AccountsAPI.balance_snapshots` (paged),
@@ -25,16 +25,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 from . import _args
-from .endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
-from .envelope import decode_envelope
 from .errors import LocalProtocolError
-from .http import Response, encode_path
 from .models import ApiEnum, Effect, Model, decode_model, model
-from .operation import Operation
+from .protocol.endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
+from .protocol.envelope import decode_envelope
+from .protocol.http import Response, encode_path
+from .protocol.operation import Operation
 from .values import field
 
 if TYPE_CHECKING:
-    from .client import SessionCalls
+    from .sessions import SessionCalls
 
 __all__ = [
     "TIME_BACK",

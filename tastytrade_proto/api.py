@@ -1,9 +1,9 @@
 """Every endpoint of the API, gathered from the modules of its areas.
 
-:class:`API` is mixed into :class:`~tastytrade_proto.client.SessionCalls`
-(each endpoint returns an :class:`~tastytrade_proto.operation.Operation`),
-:class:`~tastytrade_proto.client.SyncSession` (each runs) and
-:class:`~tastytrade_proto.client.AsyncSession` (each is awaited). A new endpoint
+:class:`API` is mixed into :class:`~tastytrade_proto.sessions.SessionCalls`
+(each endpoint returns an :class:`~tastytrade_proto.protocol.operation.Operation`),
+:class:`~tastytrade_proto.sessions.SyncSession` (each runs) and
+:class:`~tastytrade_proto.sessions.AsyncSession` (each is awaited). A new endpoint
 is declared in its area's module and nowhere else.
 """
 

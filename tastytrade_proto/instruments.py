@@ -1,6 +1,6 @@
 """Instruments: equities, options and chains, futures and future options, crypto, warrants.
 
-Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
+Endpoints (on every session, see :mod:`tastytrade_proto.protocol.endpoint`):
 
 * equities: :attr:`InstrumentsAPI.equity`, :attr:`~InstrumentsAPI.equities`,
   :attr:`~InstrumentsAPI.active_equities` (paginated);
@@ -43,14 +43,14 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from . import _args
 from .accounts import InstrumentType
-from .endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
 from .errors import LocalProtocolError
-from .http import encode_path
 from .models import ApiEnum, Model, model
-from .operation import Operation
+from .protocol.endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
+from .protocol.http import encode_path
+from .protocol.operation import Operation
 
 if TYPE_CHECKING:
-    from .client import SessionCalls
+    from .sessions import SessionCalls
 
 __all__ = [
     "CompactOptionChain",

@@ -1,6 +1,6 @@
 """Market data and metrics, dividends and earnings, symbol search, market sessions, quote tokens.
 
-Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
+Endpoints (on every session, see :mod:`tastytrade_proto.protocol.endpoint`):
 :attr:`MarketDataAPI.market_data` (quotes by instrument type, 100 symbols a call),
 :attr:`~MarketDataAPI.market_metrics`, :attr:`~MarketDataAPI.dividends`,
 :attr:`~MarketDataAPI.earnings`, :attr:`~MarketDataAPI.risk_free_rate`,
@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Annotated
 
 from . import _args
 from .accounts import InstrumentType
-from .endpoint import Endpoint, data_of, items_of, send
 from .errors import LocalProtocolError
-from .http import QueryValue, Response, encode_path
 from .models import ApiEnum, Key, Model, model
-from .operation import Operation
+from .protocol.endpoint import Endpoint, data_of, items_of, send
+from .protocol.http import QueryValue, Response, encode_path
+from .protocol.operation import Operation
 from .values import field
 
 if TYPE_CHECKING:
-    from .client import SessionCalls
+    from .sessions import SessionCalls
 
 __all__ = [
     "MAX_MARKET_DATA_SYMBOLS",

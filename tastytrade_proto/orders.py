@@ -40,10 +40,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-from . import _args, flows
+from . import _args
 from .accounts import InstrumentType, QuantityDirection
-from .endpoint import Endpoint, Paged, Pager, data_of, page_of, pager, send
-from .envelope import Envelope, decode_envelope, error_from_response
 from .errors import (
     DecodeError,
     LocalProtocolError,
@@ -53,7 +51,6 @@ from .errors import (
     TastytradeError,
     TransportError,
 )
-from .http import QueryValue, Request, Response, encode_path
 from .instruments import TickSize, tick_size_for
 from .models import (
     ApiEnum,
@@ -66,13 +63,17 @@ from .models import (
     model,
     unsigned,
 )
-from .operation import Context, Flow, Operation, Send, Wait
-from .retry import RetryPolicy
-from .session import SessionMachine
+from .protocol import flows
+from .protocol.auth import SessionMachine
+from .protocol.endpoint import Endpoint, Paged, Pager, data_of, page_of, pager, send
+from .protocol.envelope import Envelope, decode_envelope, error_from_response
+from .protocol.http import QueryValue, Request, Response, encode_path
+from .protocol.operation import Context, Flow, Operation, Send, Wait
+from .protocol.retry import RetryPolicy
 from .values import frozen, replace
 
 if TYPE_CHECKING:
-    from .client import SessionCalls
+    from .sessions import SessionCalls
 
 __all__ = [
     "MAX_LEGS",

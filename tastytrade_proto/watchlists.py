@@ -1,6 +1,6 @@
 """Watchlists: the user's own, tastytrade's public ones, and pairs watchlists.
 
-Endpoints (on every session, see :mod:`tastytrade_proto.endpoint`):
+Endpoints (on every session, see :mod:`tastytrade_proto.protocol.endpoint`):
 :attr:`WatchlistsAPI.watchlists`, :attr:`~WatchlistsAPI.watchlist`,
 :attr:`~WatchlistsAPI.create_watchlist`, :attr:`~WatchlistsAPI.replace_watchlist`,
 :attr:`~WatchlistsAPI.delete_watchlist`, :attr:`~WatchlistsAPI.public_watchlists`,
@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import _args
 from .accounts import InstrumentType
-from .endpoint import Endpoint, data_of, items_of, send
-from .envelope import decode_envelope
 from .errors import LocalProtocolError
-from .http import QueryValue, Response, encode_path
 from .models import Model, decode_list, decode_model, model
-from .operation import Operation
+from .protocol.endpoint import Endpoint, data_of, items_of, send
+from .protocol.envelope import decode_envelope
+from .protocol.http import QueryValue, Response, encode_path
+from .protocol.operation import Operation
 
 if TYPE_CHECKING:
-    from .client import SessionCalls
+    from .sessions import SessionCalls
 
 __all__ = [
     "PairsEquation",

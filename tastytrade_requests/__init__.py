@@ -1,7 +1,7 @@
 """tastytrade over ``requests``: a synchronous transport for tastytrade-proto.
 
 It moves bytes and waits; every call, flow, retry and error mapping lives in
-:mod:`tastytrade_proto` (the calls in :class:`tastytrade_proto.client.SyncSession`).
+:mod:`tastytrade_proto` (the calls in :class:`tastytrade_proto.sessions.SyncSession`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tastytrade_proto import (
     TransportTimeout,
     drive,
 )
-from tastytrade_proto.client import SyncSession
+from tastytrade_proto.sessions import SyncSession
 
 __all__ = ["Session"]
 
@@ -67,7 +67,7 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
 
 
 def _finish_despite_interrupts(work: Callable[[], T]) -> tuple[T, BaseException | None]:
-    """The :data:`~tastytrade_proto.operation.Shield` of a synchronous session.
+    """The :data:`~tastytrade_proto.protocol.operation.Shield` of a synchronous session.
 
     Only the main thread is ever interrupted (by a signal: Ctrl-C's
     ``KeyboardInterrupt``). There, while ``work`` sends and the core takes the
@@ -177,7 +177,7 @@ class Session(SyncSession):
     ``prompt`` answers a second-factor :class:`~tastytrade_proto.Ask`
     (``lambda ask: input("code: ")`` will do), so that logins ask instead of
     raising ``SecondFactorRequired``. Other keywords are those of
-    :class:`~tastytrade_proto.client.SyncSession`. As a context manager it
+    :class:`~tastytrade_proto.sessions.SyncSession`. As a context manager it
     logs out on exit.
     """
 

@@ -16,11 +16,11 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import h11
 import trio
 
-from tastytrade_proto.client import AsyncSession
 from tastytrade_proto.errors import TransportError, TransportTimeout
-from tastytrade_proto.http import Request, Response
-from tastytrade_proto.operation import Ask, Operation, drive_async
-from tastytrade_proto.wire import HTTP11Connection
+from tastytrade_proto.protocol.http import Request, Response
+from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
+from tastytrade_proto.protocol.wire import HTTP11Connection
+from tastytrade_proto.sessions import AsyncSession
 
 __all__ = ["ConnectionPool", "Session"]
 
@@ -48,7 +48,7 @@ def _port(url: SplitResult) -> int:
 async def _finish_shielded(
     attempt: Awaitable[Response | TransportError],
 ) -> tuple[Response | TransportError, BaseException | None]:
-    """The :data:`~tastytrade_proto.operation.AsyncShield` for trio.
+    """The :data:`~tastytrade_proto.protocol.operation.AsyncShield` for trio.
 
     The send runs as a system task of its own (its own deadline still bounds it):
     neither a cancellation nor Ctrl-C can abort it, since trio delivers
@@ -143,7 +143,7 @@ async def _tunnel(stream: trio.abc.Stream, proxy: SplitResult, host: str, port: 
 class Session(AsyncSession):
     """A tastytrade session over trio streams; ``async with`` logs out on exit.
 
-    Settings as for :class:`~tastytrade_proto.client.AsyncSession` (and
+    Settings as for :class:`~tastytrade_proto.sessions.AsyncSession` (and
     ``tastytrade_requests.Session``), plus ``ssl_context``, ``client`` (a
     :class:`ConnectionPool` to share) and an async ``prompt``; ``proxy`` is
     reached with an HTTP CONNECT tunnel.

@@ -73,7 +73,6 @@ from tastytrade_proto import (
     TastytradeError,
     TokenEvent,
 )
-from tastytrade_proto.operation import drive
 from tastytrade_proto.orders import (
     NewLeg,
     NewOrder,
@@ -82,6 +81,7 @@ from tastytrade_proto.orders import (
     PlacedOrder,
     Replacement,
 )
+from tastytrade_proto.protocol.operation import drive
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,

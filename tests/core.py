@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from tastytrade_proto import Operation, Request, Response, drive
-from tastytrade_proto.client import SessionCalls, TransportSettings
+from tastytrade_proto.sessions import SessionCalls, TransportSettings
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 from .conftest import sample

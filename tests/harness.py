@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tastytrade_proto import Ask
-from tastytrade_proto.endpoint import AsyncPageIterator, PageIterator
+from tastytrade_proto.protocol.endpoint import AsyncPageIterator, PageIterator
 from tastytrade_proto.testing import DEMO_OTP, FakeTastytradeServer
 
 TRANSPORTS = ["requests", "aiohttp", "trio"]

@@ -40,9 +40,9 @@ from tastytrade_proto.accounts import (
     Transaction,
     TransactionType,
 )
-from tastytrade_proto.client import SessionCalls, TransportSettings
-from tastytrade_proto.endpoint import PageIterator, Pager, send
-from tastytrade_proto.http import Request, Response
+from tastytrade_proto.protocol.endpoint import PageIterator, Pager, send
+from tastytrade_proto.protocol.http import Request, Response
+from tastytrade_proto.sessions import SessionCalls, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,

@@ -7,8 +7,8 @@ import inspect
 from typing import Any, TypeVar
 
 from tastytrade_proto import Operation, Response, drive, drive_async
-from tastytrade_proto.client import AsyncSession, SessionCalls, SyncSession
-from tastytrade_proto.endpoint import (
+from tastytrade_proto.models import Model, model
+from tastytrade_proto.protocol.endpoint import (
     AsyncPageIterator,
     Endpoint,
     Page,
@@ -18,7 +18,7 @@ from tastytrade_proto.endpoint import (
     page_of,
     pager,
 )
-from tastytrade_proto.models import Model, model
+from tastytrade_proto.sessions import AsyncSession, SessionCalls, SyncSession
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 from .core import target
@@ -146,8 +146,8 @@ def test_the_async_iterator_and_every_page_at_once() -> None:
 
 def test_every_endpoint_and_call_takes_a_timeout() -> None:
     from tastytrade_proto.api import API
-    from tastytrade_proto.client import AsyncSession, SessionCalls, SyncSession
-    from tastytrade_proto.endpoint import Paged
+    from tastytrade_proto.protocol.endpoint import Paged
+    from tastytrade_proto.sessions import AsyncSession, SessionCalls, SyncSession
 
     declared = [
         (name, value)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tastytrade_proto.api import API
-from tastytrade_proto.endpoint import Endpoint, Paged
+from tastytrade_proto.protocol.endpoint import Endpoint, Paged
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,

@@ -1,4 +1,4 @@
-"""Responses into data or errors (tastytrade_proto.envelope), from the real API's bodies."""
+"""Responses into data or errors (tastytrade_proto.protocol.envelope), from the real API's bodies."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from tastytrade_proto import (
     parse_json,
     parse_retry_after,
 )
-from tastytrade_proto.envelope import Envelope
+from tastytrade_proto.protocol.envelope import Envelope
 
 from .conftest import sample_response
 

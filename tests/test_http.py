@@ -1,4 +1,4 @@
-"""Requests, responses, environments and request building (tastytrade_proto.http)."""
+"""Requests, responses, environments and request building (tastytrade_proto.protocol.http)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,6 @@ from tastytrade_proto import (
     drive,
 )
 from tastytrade_proto.accounts import InstrumentType
-from tastytrade_proto.client import SessionCalls, TransportSettings
-from tastytrade_proto.endpoint import items_of, send
 from tastytrade_proto.market_data import (
     QUOTE_STREAMER_CUSTOMER_NOT_FOUND,
     ClosePriceType,
@@ -35,6 +33,8 @@ from tastytrade_proto.market_data import (
     QuoteToken,
     SymbolSearchResult,
 )
+from tastytrade_proto.protocol.endpoint import items_of, send
+from tastytrade_proto.sessions import SessionCalls, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,

@@ -83,7 +83,7 @@ def test_sync_and_async_sessions_offer_the_same_calls() -> None:
     """The two bases are twins by necessity (def vs async def): keep them from drifting."""
     import inspect
 
-    from tastytrade_proto.client import AsyncSession, SyncSession
+    from tastytrade_proto.sessions import AsyncSession, SyncSession
 
     def calls(cls: type) -> dict[str, inspect.Signature]:
         return {

@@ -22,8 +22,8 @@ from tastytrade_proto import (
     drive,
 )
 from tastytrade_proto.accounts import InstrumentType
-from tastytrade_proto.client import SessionCalls, TransportSettings
-from tastytrade_proto.endpoint import data_of, send
+from tastytrade_proto.protocol.endpoint import data_of, send
+from tastytrade_proto.sessions import SessionCalls, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,

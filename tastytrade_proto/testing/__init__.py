@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import TransportError
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 
 __all__ = [
     "DEMO_CLIENT_SECRET",

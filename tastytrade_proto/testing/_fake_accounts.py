@@ -33,8 +33,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response
 from ..models import unsigned
+from ..protocol.http import Request, Response
 from ..timestamps import parse_datetime
 from ._fakekit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
 

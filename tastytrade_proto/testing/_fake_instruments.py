@@ -27,8 +27,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LocalProtocolError
-from ..http import Request, Response
 from ..instruments import occ_symbol, occ_to_streamer, parse_occ
+from ..protocol.http import Request, Response
 from ._fakekit import SEGMENT, Route, data, money, not_found, paginate, query, query_one
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 from ._fakekit import SEGMENT, Refused, Route, data, query, query_one, refuse
 
 if TYPE_CHECKING:

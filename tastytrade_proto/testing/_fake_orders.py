@@ -36,7 +36,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, InvalidOperation
 from math import gcd
 from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 from . import _fake_accounts
 from ._fakekit import (
     ACCOUNT,

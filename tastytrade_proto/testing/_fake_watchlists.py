@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 from ._fakekit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, refuse
 
 if TYPE_CHECKING:

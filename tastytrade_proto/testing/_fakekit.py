@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 
 if TYPE_CHECKING:
     from .fake import FakeTastytradeAPI

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
-from ..http import Request, Response
+from ..protocol.http import Request, Response
 from . import _fake_accounts, _fake_instruments, _fake_market, _fake_orders, _fake_watchlists
 from ._fakekit import Refused, Route, error, query, query_one, refuse, reply
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import h11
 
-from ..http import Environment, Request
+from ..protocol.http import Environment, Request
 from .fake import FakeTastytradeAPI, Reply
 
 __all__ = ["FakeTastytradeServer"]
@@ -79,7 +79,7 @@ class FakeTastytradeServer:
 
     @property
     def environment(self) -> Environment:
-        """An :class:`~tastytrade_proto.http.Environment` pointing at this server."""
+        """An :class:`~tastytrade_proto.protocol.http.Environment` pointing at this server."""
         return Environment("fake", self.base_url)
 
     def client_ssl_context(self) -> ssl.SSLContext:

@@ -45,9 +45,9 @@ from collections.abc import Awaitable, Callable, Generator
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar, Union
 
-from .errors import LocalProtocolError, TastytradeError, TransportError
+from ..errors import LocalProtocolError, TastytradeError, TransportError
+from ..values import frozen
 from .http import Request, Response
-from .values import frozen
 
 __all__ = [
     "Ask",

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import RateLimited, ResponseError, TastytradeError, TransportError
-from .values import field, frozen
+from ..errors import RateLimited, ResponseError, TastytradeError, TransportError
+from ..values import field, frozen
 
 __all__ = ["DEFAULT_RETRY", "NO_RETRY", "RetryPolicy"]
 

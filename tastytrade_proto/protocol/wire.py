@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import h11
 
-from .errors import DecodeError, LocalProtocolError, TransportError
+from ..errors import DecodeError, LocalProtocolError, TransportError
 from .http import Request, Response
 
 __all__ = ["HTTP11Connection", "parse_response", "serialize_request"]

@@ -15,8 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ._redact import redact_body
-from .errors import (
+from .._redact import redact_body
+from ..errors import (
     CLASSIC_OTP_INVALID_CODE,
     CLASSIC_OTP_REQUIRED_CODE,
     ApiError,
@@ -37,9 +37,9 @@ from .errors import (
     ValidationFailed,
     VersionNotSupported,
 )
+from ..timestamps import parse_http_date
+from ..values import frozen
 from .http import Response
-from .timestamps import parse_http_date
-from .values import frozen
 
 __all__ = [
     "MAX_BODY_BYTES",

@@ -5,7 +5,7 @@ Theory of operation
 :class:`SessionMachine` holds one user's credentials and tokens and knows,
 for both authentication schemes the API has had, which request comes next.
 It never sends anything: methods that start an exchange *return* the
-:class:`~tastytrade_proto.http.Request` to send and move the machine into the
+:class:`~tastytrade_proto.protocol.http.Request` to send and move the machine into the
 state that waits for its answer; :meth:`SessionMachine.receive` takes that
 answer (and ``now``, POSIX seconds) and returns what happened as events, or
 raises a :class:`~tastytrade_proto.errors.TastytradeError`.
@@ -37,8 +37,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeGuard, TypeVar
 
-from .envelope import error_from_response, parse_json, shape_error
-from .errors import (
+from ..errors import (
     ApiError,
     DecodeError,
     DeviceChallengeRequired,
@@ -50,6 +49,9 @@ from .errors import (
     SessionExpired,
     TastytradeError,
 )
+from ..timestamps import parse_datetime
+from ..values import field, frozen
+from .envelope import error_from_response, parse_json, shape_error
 from .events import (
     AccessTokenIssued,
     Event,
@@ -70,8 +72,6 @@ from .http import (
     Response,
     _normalize_headers,
 )
-from .timestamps import parse_datetime
-from .values import field, frozen
 
 __all__ = [
     "ALLOWED",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Union
 
-from .values import field, frozen
+from ..values import field, frozen
 
 __all__ = [
     "AccessTokenIssued",

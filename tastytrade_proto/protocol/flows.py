@@ -1,6 +1,6 @@
-"""Every multi-step flow, written once, as an :class:`~tastytrade_proto.operation.Operation`.
+"""Every multi-step flow, written once, as an :class:`~tastytrade_proto.protocol.operation.Operation`.
 
-Each public function here takes a :class:`~tastytrade_proto.session.SessionMachine`
+Each public function here takes a :class:`~tastytrade_proto.protocol.auth.SessionMachine`
 and returns an operation for a transport to drive. Authentication flows
 return the session's events; :func:`call`, :func:`page` and :func:`paginate`
 return what their decoder makes of the response.
@@ -9,7 +9,7 @@ The building blocks are public so that longer flows (an order placement that
 reconciles, an endpoint with several calls) can be written once on top of
 them: :func:`request_flow` and :func:`ensure_authenticated` are generators to
 ``yield from`` inside a flow, and :func:`operation` turns a flow into an
-:class:`~tastytrade_proto.operation.Operation`.
+:class:`~tastytrade_proto.protocol.operation.Operation`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ._redact import scrub
-from .envelope import Envelope, decode_envelope, error_from_response
-from .errors import (
+from .._redact import scrub
+from ..errors import (
     ApiError,
     DecodeError,
     DeviceChallengeRequired,
@@ -34,11 +33,12 @@ from .errors import (
     TastytradeError,
     TransportError,
 )
+from .auth import AuthNeed, SessionMachine, SessionState
+from .envelope import Envelope, decode_envelope, error_from_response
 from .events import Event
 from .http import Request, Response
 from .operation import Ask, Context, Flow, Operation, Send, Wait
 from .retry import DEFAULT_RETRY, RetryPolicy
-from .session import AuthNeed, SessionMachine, SessionState
 
 __all__ = [
     "AUTH_POLL_INTERVAL",
@@ -210,7 +210,7 @@ def login_with_password(
     :class:`~tastytrade_proto.errors.SecondFactorRequired` (after starting a
     device challenge, if that is the variant) and the machine waits in
     ``AWAITING_SECOND_FACTOR`` for :func:`submit_second_factor`. With
-    ``prompt=True`` it yields an :class:`~tastytrade_proto.operation.Ask`
+    ``prompt=True`` it yields an :class:`~tastytrade_proto.protocol.operation.Ask`
     step instead, takes the answer, and asks again after a wrong one (up to
     :data:`SECOND_FACTOR_ATTEMPTS` times).
     """

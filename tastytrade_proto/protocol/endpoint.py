@@ -5,10 +5,10 @@ module of its API area (``accounts``, ``orders``, ...), declared on that
 area's mixin as ``name = Endpoint(build)``. The descriptor hands each kind of
 session its own form of the same call:
 
-* on a :class:`~tastytrade_proto.client.SessionCalls`, the :class:`Operation` itself,
+* on a :class:`~tastytrade_proto.sessions.SessionCalls`, the :class:`Operation` itself,
   for a custom transport to drive;
-* on a :class:`~tastytrade_proto.client.SyncSession`, a function that runs it;
-* on an :class:`~tastytrade_proto.client.AsyncSession`, a coroutine function.
+* on a :class:`~tastytrade_proto.sessions.SyncSession`, a function that runs it;
+* on an :class:`~tastytrade_proto.sessions.AsyncSession`, a coroutine function.
 
 A paginated list is declared with :class:`Paged`, whose ``build`` returns a
 :class:`Pager`; sessions turn it into a lazy iterator that fetches a page
@@ -22,15 +22,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+from ..models import M, decode_list, decode_model
+from ..values import frozen
 from . import flows
 from .envelope import Envelope, Pagination, decode_envelope
 from .http import QueryValue, Request, Response
-from .models import M, decode_list, decode_model
 from .operation import Operation
-from .values import frozen
 
 if TYPE_CHECKING:
-    from .client import AsyncSession, SessionCalls, SyncSession
+    from ..sessions import AsyncSession, SessionCalls, SyncSession
 
 __all__ = [
     "AsyncPageIterator",

@@ -3,7 +3,7 @@
 A transport's ``Session`` subclasses :class:`SyncSession` (``tastytrade_requests``)
 or :class:`AsyncSession` (``tastytrade_aiohttp``, ``tastytrade_trio``), which hold
 every call once and run each through the transport's ``run`` (usually
-:func:`~tastytrade_proto.operation.drive` or :func:`~tastytrade_proto.operation.drive_async`
+:func:`~tastytrade_proto.protocol.operation.drive` or :func:`~tastytrade_proto.protocol.operation.drive_async`
 with its own ``send``). The transport adds only ``run``, ``send`` and ``close``.
 Nothing here sends anything.
 """
@@ -20,13 +20,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-from . import flows
 from .api import API
-from .endpoint import AsyncPageIterator, Endpoint, Paged, PageIterator, Pager
-from .envelope import decode_envelope
 from .errors import LocalProtocolError, TastytradeError
-from .events import TokenEvent
-from .http import (
+from .protocol import flows
+from .protocol.auth import SessionMachine
+from .protocol.endpoint import AsyncPageIterator, Endpoint, Paged, PageIterator, Pager
+from .protocol.envelope import decode_envelope
+from .protocol.events import TokenEvent
+from .protocol.http import (
     CERTIFICATION,
     DEFAULT_USER_AGENT,
     PRODUCTION,
@@ -36,9 +37,8 @@ from .http import (
     Request,
     Response,
 )
-from .operation import Ask, Operation
-from .retry import DEFAULT_RETRY, RetryPolicy
-from .session import SessionMachine
+from .protocol.operation import Ask, Operation
+from .protocol.retry import DEFAULT_RETRY, RetryPolicy
 from .values import field, frozen, replace
 
 if TYPE_CHECKING:

@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any, Union
 from urllib.parse import SplitResult, quote, urlsplit
 
-from ._redact import REDACTED, SECRET_HEADERS, redact_body
-from ._version import __version__
-from .errors import LocalProtocolError
-from .values import field, frozen
+from .._redact import REDACTED, SECRET_HEADERS, redact_body
+from .._version import __version__
+from ..errors import LocalProtocolError
+from ..values import field, frozen
 
 __all__ = [
     "CERTIFICATION",
