@@ -3,7 +3,8 @@
 A transport's ``Session`` subclasses :class:`SyncSession` (``tastytrade_requests``)
 or :class:`AsyncSession` (``tastytrade_aiohttp``, ``tastytrade_trio``), which hold
 every call once and run each through the transport's ``run`` (usually
-:func:`~tastytrade_proto.protocol.operation.drive` or :func:`~tastytrade_proto.protocol.operation.drive_async`
+:func:`~tastytrade_proto.protocol.drive` or
+:func:`~tastytrade_proto.protocol.drive_async`
 with its own ``send``). The transport adds only ``run``, ``send`` and ``close``.
 Nothing here sends anything.
 """

@@ -1,4 +1,4 @@
-"""Responses into data or errors (tastytrade_proto.protocol.envelope), from the real API's bodies."""
+"""Responses into data or errors (protocol.envelope), from the real API's bodies."""
 
 from __future__ import annotations
 

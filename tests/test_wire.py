@@ -1,4 +1,4 @@
-"""HTTP/1.1 bytes with h11 (tastytrade_proto.protocol.wire), including a login request's exact bytes."""
+"""HTTP/1.1 bytes with h11 (protocol.wire), including a login request's exact bytes."""
 
 from __future__ import annotations
 

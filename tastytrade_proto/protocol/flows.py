@@ -1,4 +1,4 @@
-"""Every multi-step flow, written once, as an :class:`~tastytrade_proto.protocol.operation.Operation`.
+"""Every multi-step flow, written once, as an :class:`~.operation.Operation`.
 
 Each public function here takes a :class:`~tastytrade_proto.protocol.auth.SessionMachine`
 and returns an operation for a transport to drive. Authentication flows
