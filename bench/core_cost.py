@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the sans-I/O core costs per call, with no HTTP at all.
 
-A logged-in ``SessionCalls`` builds ``GET balances`` and ``GET positions`` (50
+A logged-in ``Operations`` builds ``GET balances`` and ``GET positions`` (50
 of them) and reads the answers the fake API gives, handed back in memory. Timed,
 in interleaved rounds:
 
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from server import ACCOUNT, BenchmarkAPI
 from timing import interleaved, median, ratio, table
 
-from tastytrade_proto import Response, Send, drive
-from tastytrade_proto.sessions import SessionCalls, TransportSettings
+from tastytrade_proto.protocol import Response, Send, drive
+from tastytrade_proto.sessions import Operations, TransportSettings
 from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 
 NOW = 1_790_000_000.0  # a fixed clock: the access token never comes due
@@ -40,7 +40,7 @@ def _no_sleep(seconds: float) -> None:
 
 def measure(number: int, repeat: int) -> str:
     fake = BenchmarkAPI()
-    calls = SessionCalls(TransportSettings.resolve(base_url="http://127.0.0.1:1"))
+    calls = Operations(TransportSettings.resolve(base_url="http://127.0.0.1:1"))
 
     def through_fake(request: Any) -> Response:
         return fake.handle(request).response

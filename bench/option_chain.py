@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from timing import table
 
 from tastytrade_proto.instruments import NestedOptionChain
-from tastytrade_proto.protocol.endpoint import items_of
+from tastytrade_proto.models import items_of
 from tastytrade_proto.protocol.http import Response
 from tastytrade_proto.testing._fake_instruments import nested_chain
 

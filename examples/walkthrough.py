@@ -12,17 +12,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from tastytrade_proto import (
-    CERTIFICATION,
-    Operation,
-    Request,
-    Response,
-    SecondFactorRequired,
-    SessionMachine,
-    TokenEvent,
-    drive,
-    flows,
-)
+from tastytrade_proto import CERTIFICATION, SecondFactorRequired, TokenEvent
+from tastytrade_proto.protocol import AuthMachine, Operation, Request, Response, drive, flows
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 LOGIN_REPLY: dict[str, Any] = {
@@ -66,7 +57,7 @@ class Walkthrough:
         self.statuses.append(response.status)
         return response
 
-    def run(self, label: str, machine: SessionMachine, op: Operation[T]) -> None:
+    def run(self, label: str, machine: AuthMachine, op: Operation[T]) -> None:
         first = len(self.server.requests)
         self.statuses.clear()
         try:
@@ -105,14 +96,14 @@ def main() -> None:
     )
     walk = Walkthrough(server, clock)
 
-    legacy = SessionMachine(environment=CERTIFICATION, on_token=saved.append)
+    legacy = AuthMachine(environment=CERTIFICATION, on_token=saved.append)
     walk.run("password login", legacy, flows.login_with_password(legacy, "demo", "pass-word"))
     walk.run("one-time code", legacy, flows.submit_second_factor(legacy, "123456"))
     walk.run("validate", legacy, flows.validate(legacy))
 
     # A new process that kept only the remember token logs in with it.
     remember = legacy.remember_token or ""
-    again = SessionMachine(environment=CERTIFICATION, on_token=saved.append)
+    again = AuthMachine(environment=CERTIFICATION, on_token=saved.append)
     walk.run(
         "remember-token login", again, flows.login_with_remember_token(again, "demo", remember)
     )
@@ -120,7 +111,7 @@ def main() -> None:
     walk.run("logout", again, flows.logout(again))
 
     # OAuth, the only scheme the live API accepts today.
-    oauth = SessionMachine(environment=CERTIFICATION, on_token=saved.append)
+    oauth = AuthMachine(environment=CERTIFICATION, on_token=saved.append)
     walk.run("OAuth login", oauth, flows.login_with_oauth(oauth, "client-secret", "refresh"))
     clock.advance(870)  # inside the 60 s margin: the next call refreshes first
     customer = oauth.config.request("GET", "/customers/me")

@@ -18,16 +18,8 @@ from typing import Any, TypeVar
 import aiohttp
 from yarl import URL
 
-from tastytrade_proto import (
-    Ask,
-    LocalProtocolError,
-    Operation,
-    Request,
-    Response,
-    TransportError,
-    TransportTimeout,
-    drive_async,
-)
+from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
+from tastytrade_proto.protocol import Operation, Request, Response, drive_async
 from tastytrade_proto.sessions import AsyncSession
 
 __all__ = ["Session"]
@@ -152,7 +144,7 @@ class Session(AsyncSession):
             self.timed(operation, self._send),
             clock=time.time,
             sleep=asyncio.sleep,
-            ask=self._prompt,
+            ask=self.prompt,
             shield=_finish_shielded,
         )
 

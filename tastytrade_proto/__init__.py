@@ -1,22 +1,30 @@
-"""tastytrade-proto: a sans-I/O client core for the tastytrade brokerage API.
+"""tastytrade-proto: a client for the tastytrade brokerage API, with a sans-I/O core.
 
-The core builds :class:`Request` values and interprets :class:`Response`
-values; it never opens a socket, sleeps or reads a clock. Transports
-(``tastytrade_requests``, ``tastytrade_aiohttp``, ``tastytrade_trio``, or your
-own) drive its :class:`Operation` steps. See ``docs/architecture.md``.
+This package is what application code uses: a transport's ``Session``
+(``tastytrade_requests``, ``tastytrade_aiohttp`` or ``tastytrade_trio``) offers
+every call; what the calls take and return lives here.
 
-The REST API lives in one module per area (:mod:`.accounts`, :mod:`.orders`,
-:mod:`.instruments`, :mod:`.market_data`, :mod:`.watchlists`), each with its
-models; every session offers every endpoint (:class:`API`).
+* The API's areas, each a module with its models and its endpoints:
+  :mod:`.accounts`, :mod:`.orders`, :mod:`.instruments`, :mod:`.market_data`,
+  :mod:`.watchlists`, and :mod:`.authentication` (logins, refresh, logout).
+* Building orders: :class:`NewOrder`, :class:`NewLeg`, :class:`NewComplexOrder`,
+  :class:`Replacement`, and what placing one ends in (:class:`PlacedOrder`,
+  :class:`OrderNotPlaced`, :class:`OrderOutcomeUnknown`).
+* Every error is a :class:`TastytradeError` (:mod:`.errors`).
+* Where to talk: :class:`Environment`, :data:`PRODUCTION`, :data:`CERTIFICATION`.
+* What a ``token_store`` receives (:class:`TokenEvent`) and what a ``prompt``
+  is asked (:class:`Ask`); how calls are retried (:class:`RetryPolicy`).
+
+Writing a transport, or testing at the protocol level? See
+:mod:`tastytrade_proto.protocol`. A fake API to test against:
+:mod:`tastytrade_proto.testing`.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from . import values
+from ._deprecation import deprecated_names
 from ._version import __version__
 from .errors import (
-    CLASSIC_OTP_INVALID_CODE,
-    CLASSIC_OTP_REQUIRED_CODE,
     ApiError,
     AuthenticationError,
     DecodeError,
@@ -39,28 +47,9 @@ from .errors import (
     ValidationFailed,
     VersionNotSupported,
 )
-from .models import ApiEnum, Model, PriceEffect, model, signed, unsigned
-from .protocol import flows
-from .protocol.auth import (
-    ALLOWED,
-    DEFAULT_ACCESS_TOKEN_LIFETIME,
-    REFRESH_MARGIN,
-    Action,
-    AuthNeed,
-    AuthScheme,
-    SessionMachine,
-    SessionState,
-)
-from .protocol.endpoint import AsyncPageIterator, Endpoint, Page, Paged, PageIterator, Pager
-from .protocol.envelope import (
-    MAX_BODY_BYTES,
-    Envelope,
-    Pagination,
-    decode_envelope,
-    error_from_response,
-    parse_json,
-    parse_retry_after,
-)
+from .models import ApiEnum, Model, PriceEffect
+from .protocol.endpoint import AsyncPageIterator, Page, PageIterator
+from .protocol.envelope import Envelope, Pagination
 from .protocol.events import (
     AccessTokenIssued,
     Event,
@@ -72,147 +61,211 @@ from .protocol.events import (
     TokenEvent,
     User,
 )
-from .protocol.http import (
-    CERTIFICATION,
-    DEFAULT_ACCEPT_VERSION,
-    DEFAULT_USER_AGENT,
-    PRODUCTION,
-    ClientConfig,
-    Environment,
-    QueryValue,
-    Request,
-    Response,
-    encode_json,
-    encode_path,
-    encode_query,
-)
-from .protocol.operation import (
-    Ask,
-    Context,
-    Done,
-    Flow,
-    Operation,
-    OperationState,
-    Send,
-    Step,
-    Wait,
-    drive,
-    drive_async,
-)
+from .protocol.http import CERTIFICATION, PRODUCTION, Environment
+from .protocol.operation import Ask
 from .protocol.retry import DEFAULT_RETRY, NO_RETRY, RetryPolicy
-from .timestamps import format_datetime, parse_datetime
 
 __all__ = [
-    "ALLOWED",
-    "API",
     "CERTIFICATION",
-    "CLASSIC_OTP_INVALID_CODE",
-    "CLASSIC_OTP_REQUIRED_CODE",
-    "DEFAULT_ACCEPT_VERSION",
-    "DEFAULT_ACCESS_TOKEN_LIFETIME",
     "DEFAULT_RETRY",
-    "DEFAULT_USER_AGENT",
-    "MAX_BODY_BYTES",
     "NO_RETRY",
     "PRODUCTION",
-    "REFRESH_MARGIN",
     "AccessTokenIssued",
-    "Action",
+    "Account",
     "ApiEnum",
     "ApiError",
     "Ask",
     "AsyncPageIterator",
-    "AuthNeed",
-    "AuthScheme",
     "AuthenticationError",
-    "ClientConfig",
-    "Context",
+    "Balances",
+    "ComplexOrder",
+    "ComplexOrderType",
     "DecodeError",
     "DeviceChallengeRequired",
-    "Done",
-    "Endpoint",
     "Envelope",
     "Environment",
     "ErrorDetail",
     "Event",
-    "Flow",
     "Forbidden",
-    "HTTP11Connection",
+    "InstrumentType",
     "InvalidCredentials",
+    "InvalidOrder",
     "InvalidSecondFactor",
     "LocalProtocolError",
     "LoggedIn",
     "LoggedOut",
     "Model",
+    "NewComplexOrder",
+    "NewLeg",
+    "NewOrder",
     "NotFound",
     "OAuthError",
-    "Operation",
-    "OperationState",
+    "Order",
+    "OrderAction",
+    "OrderNotPlaced",
+    "OrderOutcomeUnknown",
+    "OrderStatus",
+    "OrderType",
     "Page",
     "PageIterator",
-    "Paged",
-    "Pager",
     "Pagination",
+    "PlacedComplexOrder",
+    "PlacedOrder",
+    "Position",
     "PriceEffect",
-    "QueryValue",
     "RateLimited",
     "RefreshTokenRotated",
     "RememberTokenIssued",
-    "Request",
-    "Response",
+    "Replacement",
     "ResponseError",
     "RetryPolicy",
     "SecondFactorRequired",
-    "Send",
     "ServerError",
     "SessionExpired",
-    "SessionMachine",
-    "SessionState",
     "SessionValidated",
-    "Step",
     "TastytradeError",
+    "TickSizeError",
+    "TimeInForce",
     "TokenEvent",
     "TransportError",
     "TransportTimeout",
+    "UnsettledOrder",
     "User",
     "ValidationFailed",
     "VersionNotSupported",
-    "Wait",
     "__version__",
     "accounts",
-    "decode_envelope",
-    "drive",
-    "drive_async",
-    "encode_json",
-    "encode_path",
-    "encode_query",
-    "error_from_response",
-    "flows",
-    "format_datetime",
+    "authentication",
     "instruments",
     "market_data",
-    "model",
     "orders",
-    "parse_datetime",
-    "parse_json",
-    "parse_response",
-    "parse_retry_after",
-    "serialize_request",
-    "signed",
-    "unsigned",
-    "values",
     "watchlists",
 ]
 
-# The API's areas hold most of the models, and ``wire`` needs h11: they are imported on first
+# The areas hold most of the models: they, and the names taken from them, load on first
 # use (PEP 562), so that ``import tastytrade_proto`` stays light (docs/performance.md).
-_AREAS = frozenset({"accounts", "instruments", "market_data", "orders", "watchlists"})
-_WIRE = frozenset({"HTTP11Connection", "parse_response", "serialize_request"})
+_AREAS = frozenset(
+    {"accounts", "authentication", "instruments", "market_data", "orders", "watchlists"}
+)
+_FROM_AREAS = {
+    **dict.fromkeys(("Account", "Balances", "InstrumentType", "Position"), "accounts"),
+    **dict.fromkeys(
+        (
+            "ComplexOrder",
+            "ComplexOrderType",
+            "InvalidOrder",
+            "NewComplexOrder",
+            "NewLeg",
+            "NewOrder",
+            "Order",
+            "OrderAction",
+            "OrderNotPlaced",
+            "OrderOutcomeUnknown",
+            "OrderStatus",
+            "OrderType",
+            "PlacedComplexOrder",
+            "PlacedOrder",
+            "Replacement",
+            "TickSizeError",
+            "TimeInForce",
+            "UnsettledOrder",
+        ),
+        "orders",
+    ),
+}
 
 if TYPE_CHECKING:
-    from . import accounts, instruments, market_data, orders, watchlists
-    from .api import API
-    from .protocol.wire import HTTP11Connection, parse_response, serialize_request
+    from . import accounts, authentication, instruments, market_data, orders, watchlists
+    from .accounts import Account, Balances, InstrumentType, Position
+    from .orders import (
+        ComplexOrder,
+        ComplexOrderType,
+        InvalidOrder,
+        NewComplexOrder,
+        NewLeg,
+        NewOrder,
+        Order,
+        OrderAction,
+        OrderNotPlaced,
+        OrderOutcomeUnknown,
+        OrderStatus,
+        OrderType,
+        PlacedComplexOrder,
+        PlacedOrder,
+        Replacement,
+        TickSizeError,
+        TimeInForce,
+        UnsettledOrder,
+    )
+
+
+def _moved(home: str, name: str) -> tuple[str, Any]:
+    def get() -> Any:
+        import importlib
+
+        module = importlib.import_module(home)
+        return module if name == "" else getattr(module, name)
+
+    return (f"{home}.{name}" if name else home), get
+
+
+# Names this package exported before the two tiers (0.x); each still works, with a warning.
+_DEPRECATED = {
+    **{
+        name: _moved("tastytrade_proto.protocol", name)
+        for name in (
+            "DEFAULT_ACCEPT_VERSION",
+            "DEFAULT_USER_AGENT",
+            "MAX_BODY_BYTES",
+            "API",
+            "AuthNeed",
+            "AuthScheme",
+            "ClientConfig",
+            "Done",
+            "Endpoint",
+            "HTTP11Connection",
+            "Operation",
+            "OperationState",
+            "Paged",
+            "Pager",
+            "QueryValue",
+            "Request",
+            "Response",
+            "Send",
+            "Step",
+            "Wait",
+            "decode_envelope",
+            "drive",
+            "drive_async",
+            "encode_json",
+            "encode_path",
+            "encode_query",
+            "error_from_response",
+            "parse_json",
+            "parse_response",
+            "parse_retry_after",
+            "serialize_request",
+        )
+    },
+    "SessionMachine": _moved("tastytrade_proto.protocol", "AuthMachine"),
+    "SessionState": _moved("tastytrade_proto.protocol", "AuthState"),
+    **{
+        name: _moved("tastytrade_proto.protocol.auth", name)
+        for name in ("ALLOWED", "DEFAULT_ACCESS_TOKEN_LIFETIME", "REFRESH_MARGIN", "Action")
+    },
+    **{name: _moved("tastytrade_proto.protocol.operation", name) for name in ("Context", "Flow")},
+    **{
+        name: _moved("tastytrade_proto.errors", name)
+        for name in ("CLASSIC_OTP_INVALID_CODE", "CLASSIC_OTP_REQUIRED_CODE")
+    },
+    **{name: _moved("tastytrade_proto.models", name) for name in ("model", "signed", "unsigned")},
+    **{
+        name: _moved("tastytrade_proto.timestamps", name)
+        for name in ("format_datetime", "parse_datetime")
+    },
+    "flows": _moved("tastytrade_proto.protocol.flows", ""),
+}
+_deprecated = deprecated_names(__name__, _DEPRECATED)
 
 
 def __getattr__(name: str) -> Any:
@@ -220,8 +273,7 @@ def __getattr__(name: str) -> Any:
 
     if name in _AREAS:
         return importlib.import_module(f".{name}", __name__)
-    if name == "API":
-        return importlib.import_module(".api", __name__).API
-    if name in _WIRE:
-        return getattr(importlib.import_module(".protocol.wire", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    area = _FROM_AREAS.get(name)
+    if area is not None:
+        return getattr(importlib.import_module(f".{area}", __name__), name)
+    return _deprecated(name)

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timezone
 
 from .errors import LocalProtocolError
-from .models import _show
+from .models import show_value
 from .timestamps import format_datetime
 
 __all__ = [
@@ -79,14 +79,14 @@ def strings(values: object, name: str, *, empty_ok: bool = False) -> list[str] |
         found: list[object] = [values]
     elif isinstance(values, (bytes, bytearray, Mapping)) or not isinstance(values, Iterable):
         raise LocalProtocolError(
-            f"{name} must be a list of strings (or one string), got {_show(values)}"
+            f"{name} must be a list of strings (or one string), got {show_value(values)}"
         )
     else:
         found = list(values)
     for item in found:
         if not isinstance(item, str) or not item.strip():
             raise LocalProtocolError(
-                f"{name}: each item must be a non-empty string, got {_show(item)}"
+                f"{name}: each item must be a non-empty string, got {show_value(item)}"
             )
     if not found and not empty_ok:
         raise LocalProtocolError(
@@ -109,7 +109,7 @@ def required_strings(values: object, name: str) -> list[str]:
 def segment(value: object, name: str) -> str:
     """A path segment: a string with something besides spaces."""
     if not isinstance(value, str) or not value.strip():
-        raise LocalProtocolError(f"{name} must be a non-empty string, got {_show(value)}")
+        raise LocalProtocolError(f"{name} must be a non-empty string, got {show_value(value)}")
     return str(value)
 
 
@@ -128,7 +128,7 @@ def identifier(value: object, what: str) -> int:
     if number is None or not 0 < number <= _MAX_ID:
         raise LocalProtocolError(
             f"the {what} must be a positive whole number (an int or a string of digits), "
-            f"got {_show(value)}"
+            f"got {show_value(value)}"
         )
     return number
 
@@ -139,7 +139,7 @@ def per_page(value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PER_PAGE:
         raise LocalProtocolError(
-            f"per_page must be a whole number from 1 to {MAX_PER_PAGE}, got {_show(value)}"
+            f"per_page must be a whole number from 1 to {MAX_PER_PAGE}, got {show_value(value)}"
         )
     return int(value)
 
@@ -150,7 +150,7 @@ def choice(value: object, allowed: tuple[str, ...], name: str) -> str | None:
         return None
     if not isinstance(value, str) or value not in allowed:
         listed = ", ".join(repr(a) for a in allowed)
-        raise LocalProtocolError(f"{name} must be one of {listed}; got {_show(value)}")
+        raise LocalProtocolError(f"{name} must be one of {listed}; got {show_value(value)}")
     return str(value)
 
 
@@ -165,7 +165,7 @@ def sort(value: object) -> str | None:
 def day(value: object, name: str) -> str:
     """A date as ``YYYY-MM-DD``; a datetime, a string or anything else is refused."""
     if isinstance(value, datetime) or not isinstance(value, date):
-        raise LocalProtocolError(f"{name} must be a date (not a datetime), got {_show(value)}")
+        raise LocalProtocolError(f"{name} must be a date (not a datetime), got {show_value(value)}")
     return value.isoformat()
 
 
@@ -183,7 +183,7 @@ def utc(value: object, name: str) -> datetime:
         except (ValueError, TypeError, OverflowError):  # a bad tzinfo, or out of range in UTC
             pass
     raise LocalProtocolError(
-        f"{name} must be an aware datetime (with a timezone), got {_show(value)}"
+        f"{name} must be an aware datetime (with a timezone), got {show_value(value)}"
     )
 
 

@@ -22,19 +22,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from . import _args
 from .errors import LocalProtocolError
-from .models import ApiEnum, Effect, Model, decode_model, model
-from .protocol.endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
+from .models import ApiEnum, Effect, Model, data_of, decode_model, items_of, model, page_of
+from .protocol.endpoint import CallContext, Endpoint, Paged, Pager, build_call, build_pager
 from .protocol.envelope import decode_envelope
 from .protocol.http import Response, encode_path
 from .protocol.operation import Operation
 from .values import field
-
-if TYPE_CHECKING:
-    from .sessions import SessionCalls
 
 __all__ = [
     "TIME_BACK",
@@ -466,13 +463,13 @@ class MarginReport(Model):
     groups: tuple[MarginReportEntry, ...] = ()
 
 
-def _customer(calls: SessionCalls, *, timeout: float | None = None) -> Operation[Customer]:
+def _customer(calls: CallContext, *, timeout: float | None = None) -> Operation[Customer]:
     """The logged-in customer (``GET /customers/me``)."""
-    return send(calls, "GET", "/customers/me", data_of(Customer), timeout=timeout)
+    return build_call(calls, "GET", "/customers/me", data_of(Customer), timeout=timeout)
 
 
 def _accounts(
-    calls: SessionCalls, *, include_closed: bool = False, timeout: float | None = None
+    calls: CallContext, *, include_closed: bool = False, timeout: float | None = None
 ) -> Operation[list[Account]]:
     """The customer's accounts (``GET /customers/me/accounts``); closed ones only if asked."""
     decode_items = items_of(AccountAuthority)
@@ -481,27 +478,27 @@ def _accounts(
         found = decode_items(response)
         return [a.account for a in found if include_closed or not a.account.is_closed]
 
-    return send(calls, "GET", "/customers/me/accounts", decode, timeout=timeout)
+    return build_call(calls, "GET", "/customers/me/accounts", decode, timeout=timeout)
 
 
 def _account(
-    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, *, timeout: float | None = None
 ) -> Operation[Account]:
     """One account (``GET /customers/me/accounts/{n}``)."""
     path = encode_path("customers", "me", "accounts", _args.account_number(account_number))
-    return send(calls, "GET", path, data_of(Account), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Account), timeout=timeout)
 
 
 def _trading_status(
-    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, *, timeout: float | None = None
 ) -> Operation[TradingStatus]:
     """What the account may trade (``GET /accounts/{n}/trading-status``)."""
     path = encode_path("accounts", _args.account_number(account_number), "trading-status")
-    return send(calls, "GET", path, data_of(TradingStatus), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(TradingStatus), timeout=timeout)
 
 
 def _balances(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     currency: str | None = None,
@@ -511,11 +508,11 @@ def _balances(
     segments = ["accounts", _args.account_number(account_number), "balances"]
     if currency is not None:
         segments.append(_args.segment(currency, "currency"))
-    return send(calls, "GET", encode_path(*segments), data_of(Balances), timeout=timeout)
+    return build_call(calls, "GET", encode_path(*segments), data_of(Balances), timeout=timeout)
 
 
 def _positions(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     underlying_symbols: Iterable[str] | str | None = None,
@@ -545,11 +542,11 @@ def _positions(
         "include-marks": include_marks,
     }
     path = encode_path("accounts", _args.account_number(account_number), "positions")
-    return send(calls, "GET", path, items_of(Position), params=params, timeout=timeout)
+    return build_call(calls, "GET", path, items_of(Position), params=params, timeout=timeout)
 
 
 def _balance_snapshots(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     snapshot_date: date | None = None,
@@ -575,13 +572,13 @@ def _balance_snapshots(
         "end-date": _args.optional_day(end_date, "end_date"),
     }
     path = encode_path("accounts", _args.account_number(account_number), "balance-snapshots")
-    return pager(
+    return build_pager(
         calls, path, page_of(Balances), params, per_page=_args.per_page(per_page), timeout=timeout
     )
 
 
 def _net_liquidating_value_history(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     time_back: str | None = None,
@@ -602,11 +599,11 @@ def _net_liquidating_value_history(
         else _args.utc(start_time, "start_time").strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     path = encode_path("accounts", _args.account_number(account_number), "net-liq", "history")
-    return send(calls, "GET", path, items_of(NetLiqOhlc), params=params, timeout=timeout)
+    return build_call(calls, "GET", path, items_of(NetLiqOhlc), params=params, timeout=timeout)
 
 
 def _transactions(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     per_page: int = 250,
@@ -655,7 +652,7 @@ def _transactions(
         "currency": currency,
     }
     path = encode_path("accounts", _args.account_number(account_number), "transactions")
-    return pager(
+    return build_pager(
         calls,
         path,
         page_of(Transaction),
@@ -666,7 +663,7 @@ def _transactions(
 
 
 def _transaction(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     transaction_id: int | str,
     *,
@@ -678,18 +675,18 @@ def _transaction(
     """
     number = _args.identifier(transaction_id, "transaction id")
     path = encode_path("accounts", _args.account_number(account_number), "transactions", number)
-    return send(calls, "GET", path, data_of(Transaction), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Transaction), timeout=timeout)
 
 
 def _total_fees(
-    calls: SessionCalls, account_number: str, day: date, *, timeout: float | None = None
+    calls: CallContext, account_number: str, day: date, *, timeout: float | None = None
 ) -> Operation[TotalFees]:
     """The account's fees on one day (``GET /accounts/{n}/transactions/total-fees?date=``)."""
     params = {"date": _args.day(day, "day")}
     path = encode_path(
         "accounts", _args.account_number(account_number), "transactions", "total-fees"
     )
-    return send(calls, "GET", path, data_of(TotalFees), params=params, timeout=timeout)
+    return build_call(calls, "GET", path, data_of(TotalFees), params=params, timeout=timeout)
 
 
 # Where a margin report nests its objects: report -> groups (one per underlying)
@@ -719,7 +716,7 @@ def _margin_report(response: Response) -> MarginReport:
 
 
 def _margin_requirements(
-    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, *, timeout: float | None = None
 ) -> Operation[MarginReport]:
     """The account's margin report (``GET /margin/accounts/{n}/requirements``).
 
@@ -727,7 +724,7 @@ def _margin_requirements(
     entries it sometimes puts in ``groups`` are left out.
     """
     path = encode_path("margin", "accounts", _args.account_number(account_number), "requirements")
-    return send(calls, "GET", path, _margin_report, timeout=timeout)
+    return build_call(calls, "GET", path, _margin_report, timeout=timeout)
 
 
 class AccountsAPI:

@@ -39,18 +39,15 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from . import _args
 from .accounts import InstrumentType
 from .errors import LocalProtocolError
-from .models import ApiEnum, Model, model
-from .protocol.endpoint import Endpoint, Paged, Pager, data_of, items_of, page_of, pager, send
+from .models import ApiEnum, Model, data_of, items_of, model, page_of
+from .protocol.endpoint import CallContext, Endpoint, Paged, Pager, build_call, build_pager
 from .protocol.http import encode_path
 from .protocol.operation import Operation
-
-if TYPE_CHECKING:
-    from .sessions import SessionCalls
 
 __all__ = [
     "CompactOptionChain",
@@ -650,14 +647,14 @@ def _product_code(code: str) -> str:
     return _args.segment(_args.segment(code, "product code").lstrip("/"), "product code")
 
 
-def _equity(calls: SessionCalls, symbol: str, *, timeout: float | None = None) -> Operation[Equity]:
+def _equity(calls: CallContext, symbol: str, *, timeout: float | None = None) -> Operation[Equity]:
     """One equity (``GET /instruments/equities/{symbol}``); ``BRK/B`` is sent as ``BRK%2FB``."""
     path = encode_path("instruments", "equities", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Equity), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Equity), timeout=timeout)
 
 
 def _equities(
-    calls: SessionCalls,
+    calls: CallContext,
     symbols: Iterable[str] | str | None = None,
     *,
     lendability: Lendability | str | None = None,
@@ -672,13 +669,13 @@ def _equities(
         "is-index": is_index,
         "is-etf": is_etf,
     }
-    return send(
+    return build_call(
         calls, "GET", "/instruments/equities", items_of(Equity), params=params, timeout=timeout
     )
 
 
 def _active_equities(
-    calls: SessionCalls,
+    calls: CallContext,
     *,
     lendability: Lendability | str | None = None,
     per_page: int | None = None,
@@ -690,7 +687,7 @@ def _active_equities(
     """
     params = {"lendability": str(lendability) if lendability is not None else None}
     size = _args.per_page(per_page)
-    return pager(
+    return build_pager(
         calls,
         "/instruments/equities/active",
         page_of(Equity),
@@ -701,17 +698,17 @@ def _active_equities(
 
 
 def _equity_option(
-    calls: SessionCalls, symbol: str, *, active: bool | None = None, timeout: float | None = None
+    calls: CallContext, symbol: str, *, active: bool | None = None, timeout: float | None = None
 ) -> Operation[EquityOption]:
     """One equity option by OCC symbol (``GET /instruments/equity-options/{symbol}``)."""
     path = encode_path("instruments", "equity-options", _args.segment(symbol, "symbol"))
-    return send(
+    return build_call(
         calls, "GET", path, data_of(EquityOption), params={"active": active}, timeout=timeout
     )
 
 
 def _equity_options(
-    calls: SessionCalls,
+    calls: CallContext,
     symbols: Iterable[str] | str,
     *,
     active: bool | None = None,
@@ -724,7 +721,7 @@ def _equity_options(
         "active": active,
         "with-expired": with_expired,
     }
-    return send(
+    return build_call(
         calls,
         "GET",
         "/instruments/equity-options",
@@ -735,34 +732,34 @@ def _equity_options(
 
 
 def _option_chain(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[list[EquityOption]]:
     """Every option of an underlying as full instruments (``GET /option-chains/{symbol}``)."""
     path = encode_path("option-chains", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, items_of(EquityOption), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(EquityOption), timeout=timeout)
 
 
 def _nested_option_chain(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[list[NestedOptionChain]]:
     """The chains of an underlying by expiration and strike (``GET /option-chains/{s}/nested``).
 
     One :class:`NestedOptionChain` per option root.
     """
     path = encode_path("option-chains", _args.segment(symbol, "symbol"), "nested")
-    return send(calls, "GET", path, items_of(NestedOptionChain), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(NestedOptionChain), timeout=timeout)
 
 
 def _compact_option_chain(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[list[CompactOptionChain]]:
     """The chains of an underlying as symbol lists (``GET /option-chains/{symbol}/compact``)."""
     path = encode_path("option-chains", _args.segment(symbol, "symbol"), "compact")
-    return send(calls, "GET", path, items_of(CompactOptionChain), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(CompactOptionChain), timeout=timeout)
 
 
 def _futures(
-    calls: SessionCalls,
+    calls: CallContext,
     symbols: Iterable[str] | str | None = None,
     *,
     product_codes: Iterable[str] | str | None = None,
@@ -776,28 +773,28 @@ def _futures(
         "symbol[]": _args.strings(symbols, "symbols"),
         "product-code[]": _args.strings(product_codes, "product_codes"),
     }
-    return send(
+    return build_call(
         calls, "GET", "/instruments/futures", items_of(Future), params=params, timeout=timeout
     )
 
 
-def _future(calls: SessionCalls, symbol: str, *, timeout: float | None = None) -> Operation[Future]:
+def _future(calls: CallContext, symbol: str, *, timeout: float | None = None) -> Operation[Future]:
     """One future (``GET /instruments/futures/{symbol}``); ``/ESZ6`` is sent as ``%2FESZ6``."""
     path = encode_path("instruments", "futures", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Future), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Future), timeout=timeout)
 
 
 def _future_products(
-    calls: SessionCalls, *, timeout: float | None = None
+    calls: CallContext, *, timeout: float | None = None
 ) -> Operation[list[FutureProduct]]:
     """Every future product (``GET /instruments/future-products``)."""
-    return send(
+    return build_call(
         calls, "GET", "/instruments/future-products", items_of(FutureProduct), timeout=timeout
     )
 
 
 def _future_product(
-    calls: SessionCalls, exchange: str, code: str, *, timeout: float | None = None
+    calls: CallContext, exchange: str, code: str, *, timeout: float | None = None
 ) -> Operation[FutureProduct]:
     """One future product (``GET /instruments/future-products/{exchange}/{code}``).
 
@@ -806,19 +803,19 @@ def _future_product(
     path = encode_path(
         "instruments", "future-products", _args.segment(exchange, "exchange"), _product_code(code)
     )
-    return send(calls, "GET", path, data_of(FutureProduct), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(FutureProduct), timeout=timeout)
 
 
 def _future_option_products(
-    calls: SessionCalls, *, timeout: float | None = None
+    calls: CallContext, *, timeout: float | None = None
 ) -> Operation[list[FutureOptionProduct]]:
     """Every future option product (``GET /instruments/future-option-products``)."""
     path = "/instruments/future-option-products"
-    return send(calls, "GET", path, items_of(FutureOptionProduct), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(FutureOptionProduct), timeout=timeout)
 
 
 def _future_option_product(
-    calls: SessionCalls, exchange: str, root_symbol: str, *, timeout: float | None = None
+    calls: CallContext, exchange: str, root_symbol: str, *, timeout: float | None = None
 ) -> Operation[FutureOptionProduct]:
     """One future option product (``GET /instruments/future-option-products/{exch}/{root}``)."""
     path = encode_path(
@@ -827,23 +824,23 @@ def _future_option_product(
         _args.segment(exchange, "exchange"),
         _product_code(root_symbol),
     )
-    return send(calls, "GET", path, data_of(FutureOptionProduct), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(FutureOptionProduct), timeout=timeout)
 
 
 def _future_option(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[FutureOption]:
     """One future option (``GET /instruments/future-options/{symbol}``)."""
     path = encode_path("instruments", "future-options", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(FutureOption), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(FutureOption), timeout=timeout)
 
 
 def _future_options(
-    calls: SessionCalls, symbols: Iterable[str] | str, *, timeout: float | None = None
+    calls: CallContext, symbols: Iterable[str] | str, *, timeout: float | None = None
 ) -> Operation[list[FutureOption]]:
     """Future options by symbol (``GET /instruments/future-options?symbol[]=…``)."""
     params = {"symbol[]": _args.required_strings(symbols, "symbols")}
-    return send(
+    return build_call(
         calls,
         "GET",
         "/instruments/future-options",
@@ -854,67 +851,67 @@ def _future_options(
 
 
 def _nested_future_option_chain(
-    calls: SessionCalls, product_code: str, *, timeout: float | None = None
+    calls: CallContext, product_code: str, *, timeout: float | None = None
 ) -> Operation[NestedFutureOptionChain]:
     """A product's future option chain (``GET /futures-option-chains/{code}/nested``).
 
     ``product_code`` is ``ES`` (``/ES`` is taken to mean ``ES``).
     """
     path = encode_path("futures-option-chains", _product_code(product_code), "nested")
-    return send(calls, "GET", path, data_of(NestedFutureOptionChain), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(NestedFutureOptionChain), timeout=timeout)
 
 
 def _future_option_chain(
-    calls: SessionCalls, product_code: str, *, timeout: float | None = None
+    calls: CallContext, product_code: str, *, timeout: float | None = None
 ) -> Operation[list[FutureOption]]:
     """A product's future options as full instruments (``GET /futures-option-chains/{code}``)."""
     path = encode_path("futures-option-chains", _product_code(product_code))
-    return send(calls, "GET", path, items_of(FutureOption), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(FutureOption), timeout=timeout)
 
 
 def _cryptocurrencies(
-    calls: SessionCalls, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
+    calls: CallContext, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
 ) -> Operation[list[Cryptocurrency]]:
     """Cryptocurrencies, all or by symbol (``GET /instruments/cryptocurrencies``)."""
     params = {"symbol[]": _args.strings(symbols, "symbols")}
     path = "/instruments/cryptocurrencies"
-    return send(calls, "GET", path, items_of(Cryptocurrency), params=params, timeout=timeout)
+    return build_call(calls, "GET", path, items_of(Cryptocurrency), params=params, timeout=timeout)
 
 
 def _cryptocurrency(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[Cryptocurrency]:
     """One cryptocurrency (``GET /instruments/cryptocurrencies/{symbol}``), ``BTC/USD``."""
     path = encode_path("instruments", "cryptocurrencies", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Cryptocurrency), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Cryptocurrency), timeout=timeout)
 
 
 def _warrants(
-    calls: SessionCalls, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
+    calls: CallContext, symbols: Iterable[str] | str | None = None, *, timeout: float | None = None
 ) -> Operation[list[Warrant]]:
     """Warrants, all or by symbol (``GET /instruments/warrants``)."""
     params = {"symbol[]": _args.strings(symbols, "symbols")}
-    return send(
+    return build_call(
         calls, "GET", "/instruments/warrants", items_of(Warrant), params=params, timeout=timeout
     )
 
 
 def _warrant(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[Warrant]:
     """One warrant (``GET /instruments/warrants/{symbol}``)."""
     path = encode_path("instruments", "warrants", _args.segment(symbol, "symbol"))
-    return send(calls, "GET", path, data_of(Warrant), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Warrant), timeout=timeout)
 
 
 def _quantity_decimal_precisions(
-    calls: SessionCalls,
+    calls: CallContext,
     *,
     timeout: float | None = None,
 ) -> Operation[list[QuantityDecimalPrecision]]:
     """How finely quantities may be split (``GET /instruments/quantity-decimal-precisions``)."""
     path = "/instruments/quantity-decimal-precisions"
-    return send(calls, "GET", path, items_of(QuantityDecimalPrecision), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(QuantityDecimalPrecision), timeout=timeout)
 
 
 class InstrumentsAPI:

@@ -19,19 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from . import _args
 from .accounts import InstrumentType
 from .errors import LocalProtocolError
-from .models import ApiEnum, Key, Model, model
-from .protocol.endpoint import Endpoint, data_of, items_of, send
+from .models import ApiEnum, Key, Model, data_of, items_of, model
+from .protocol.endpoint import CallContext, Endpoint, build_call
 from .protocol.http import QueryValue, Response, encode_path
 from .protocol.operation import Operation
 from .values import field
-
-if TYPE_CHECKING:
-    from .sessions import SessionCalls
 
 __all__ = [
     "MAX_MARKET_DATA_SYMBOLS",
@@ -372,7 +369,7 @@ def _comma_joined(found: list[str], what: str) -> str:
 
 
 def _market_data(
-    calls: SessionCalls,
+    calls: CallContext,
     *,
     equities: Iterable[str] | str | None = None,
     equity_options: Iterable[str] | str | None = None,
@@ -422,13 +419,13 @@ def _market_data(
     params: dict[str, QueryValue] = {
         key: _comma_joined(symbols, name) for key, (symbols, name) in groups.items() if symbols
     }
-    return send(
+    return build_call(
         calls, "GET", "/market-data/by-type", items_of(MarketData), params=params, timeout=timeout
     )
 
 
 def _market_metrics(
-    calls: SessionCalls, symbols: Iterable[str] | str, *, timeout: float | None = None
+    calls: CallContext, symbols: Iterable[str] | str, *, timeout: float | None = None
 ) -> Operation[list[MarketMetrics]]:
     """Volatility and other metrics of ``symbols`` (``GET /market-metrics?symbols=A,B``).
 
@@ -437,24 +434,24 @@ def _market_metrics(
     """
     found = _args.required_strings(symbols, "symbols")
     params: dict[str, QueryValue] = {"symbols": _comma_joined(found, "symbols")}
-    return send(
+    return build_call(
         calls, "GET", "/market-metrics", items_of(MarketMetrics), params=params, timeout=timeout
     )
 
 
 def _dividends(
-    calls: SessionCalls, symbol: str, *, timeout: float | None = None
+    calls: CallContext, symbol: str, *, timeout: float | None = None
 ) -> Operation[list[Dividend]]:
     """A symbol's past dividends
     (``GET /market-metrics/historic-corporate-events/dividends/{symbol}``)."""
     path = encode_path(
         "market-metrics", "historic-corporate-events", "dividends", _args.segment(symbol, "symbol")
     )
-    return send(calls, "GET", path, items_of(Dividend), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(Dividend), timeout=timeout)
 
 
 def _earnings(
-    calls: SessionCalls,
+    calls: CallContext,
     symbol: str,
     *,
     start_date: date | None = None,
@@ -469,10 +466,10 @@ def _earnings(
         _args.segment(symbol, "symbol"),
     )
     params: dict[str, QueryValue] = {"start-date": _args.optional_day(start_date, "start_date")}
-    return send(calls, "GET", path, items_of(EarningsReport), params=params, timeout=timeout)
+    return build_call(calls, "GET", path, items_of(EarningsReport), params=params, timeout=timeout)
 
 
-def _risk_free_rate(calls: SessionCalls, *, timeout: float | None = None) -> Operation[Decimal]:
+def _risk_free_rate(calls: CallContext, *, timeout: float | None = None) -> Operation[Decimal]:
     """The risk-free rate the platform prices with, a fraction
     (``GET /margin-requirements-public-configuration``)."""
     decode_configuration = data_of(_PublicConfiguration)
@@ -480,19 +477,21 @@ def _risk_free_rate(calls: SessionCalls, *, timeout: float | None = None) -> Ope
     def decode(response: Response) -> Decimal:
         return decode_configuration(response).risk_free_rate
 
-    return send(calls, "GET", "/margin-requirements-public-configuration", decode, timeout=timeout)
+    return build_call(
+        calls, "GET", "/margin-requirements-public-configuration", decode, timeout=timeout
+    )
 
 
 def _symbol_search(
-    calls: SessionCalls, text: str, *, timeout: float | None = None
+    calls: CallContext, text: str, *, timeout: float | None = None
 ) -> Operation[list[SymbolSearchResult]]:
     """Symbols matching ``text`` (``GET /symbols/search/{text}``, the text percent-encoded)."""
     path = encode_path("symbols", "search", _args.segment(text, "search text"))
-    return send(calls, "GET", path, items_of(SymbolSearchResult), timeout=timeout)
+    return build_call(calls, "GET", path, items_of(SymbolSearchResult), timeout=timeout)
 
 
 def _market_sessions(
-    calls: SessionCalls,
+    calls: CallContext,
     instrument_collections: Iterable[MarketCollection | str] | str,
     *,
     timeout: float | None = None,
@@ -501,7 +500,7 @@ def _market_sessions(
     (``GET /market-time/sessions/current?instrument-collections[]=...``)."""
     found = _args.required_strings(instrument_collections, "instrument_collections")
     params: dict[str, QueryValue] = {"instrument-collections[]": found}
-    return send(
+    return build_call(
         calls,
         "GET",
         "/market-time/sessions/current",
@@ -512,30 +511,30 @@ def _market_sessions(
 
 
 def _equity_holidays(
-    calls: SessionCalls, *, timeout: float | None = None
+    calls: CallContext, *, timeout: float | None = None
 ) -> Operation[MarketCalendar]:
     """The equity market's holidays and half days (``GET /market-time/equities/holidays``)."""
-    return send(
+    return build_call(
         calls, "GET", "/market-time/equities/holidays", data_of(MarketCalendar), timeout=timeout
     )
 
 
 def _futures_holidays(
-    calls: SessionCalls, exchange: MarketCollection | str, *, timeout: float | None = None
+    calls: CallContext, exchange: MarketCollection | str, *, timeout: float | None = None
 ) -> Operation[MarketCalendar]:
     """A futures exchange's holidays and half days
     (``GET /market-time/futures/holidays/{exchange}``, e.g. ``CME``, ``CFE``)."""
     path = encode_path("market-time", "futures", "holidays", _args.segment(exchange, "exchange"))
-    return send(calls, "GET", path, data_of(MarketCalendar), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(MarketCalendar), timeout=timeout)
 
 
-def _quote_token(calls: SessionCalls, *, timeout: float | None = None) -> Operation[QuoteToken]:
+def _quote_token(calls: CallContext, *, timeout: float | None = None) -> Operation[QuoteToken]:
     """A token and URL for the DXLink streamer (``GET /api-quote-tokens``); lasts 24 hours.
 
     A user with no customer record gets an ``ApiError`` whose ``code`` is
     :data:`QUOTE_STREAMER_CUSTOMER_NOT_FOUND`.
     """
-    return send(calls, "GET", "/api-quote-tokens", data_of(QuoteToken), timeout=timeout)
+    return build_call(calls, "GET", "/api-quote-tokens", data_of(QuoteToken), timeout=timeout)
 
 
 class MarketDataAPI:

@@ -30,6 +30,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, TypeVar
 
 from .errors import DecodeError
+from .protocol.envelope import Envelope, decode_envelope
+from .protocol.http import Response
 from .timestamps import parse_datetime
 from .values import MISSING, Field, dataclass_transform, field, fields, frozen
 
@@ -39,9 +41,12 @@ __all__ = [
     "Key",
     "Model",
     "PriceEffect",
+    "data_of",
     "decode_list",
     "decode_model",
+    "items_of",
     "model",
+    "page_of",
     "signed",
     "unsigned",
 ]
@@ -75,7 +80,8 @@ class _Invalid(DecodeError):
         return _Invalid(self.problem, path)
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A short ``repr`` of a value for an error message (never raises, never huge)."""
     try:
         text = repr(value)
     except Exception:  # a caller's object whose repr fails must not hide the real problem
@@ -151,15 +157,15 @@ def _to_decimal(value: Any) -> Decimal:
         try:
             number = Decimal(value)
         except InvalidOperation:
-            raise _Invalid(f"expected a decimal, got {_show(value)}") from None
+            raise _Invalid(f"expected a decimal, got {show_value(value)}") from None
     elif kind is Decimal:
         number = value
     elif kind is int:
         number = Decimal(value)
     else:
-        raise _Invalid(f"expected a decimal, got {_show(value)}")
+        raise _Invalid(f"expected a decimal, got {show_value(value)}")
     if not _in_range(number):
-        raise _Invalid(f"expected a finite decimal in range, got {_show(value)}")
+        raise _Invalid(f"expected a finite decimal in range, got {show_value(value)}")
     return number
 
 
@@ -199,7 +205,7 @@ def _to_int(value: Any) -> int:
             and number == number.to_integral_value()
         ):
             return int(number)
-    raise _Invalid(f"expected a whole number, got {_show(value)}")
+    raise _Invalid(f"expected a whole number, got {show_value(value)}")
 
 
 def _to_str(value: Any) -> str:
@@ -207,7 +213,7 @@ def _to_str(value: Any) -> str:
         return str(value)
     if type(value) is int or type(value) is Decimal:  # ids the API sometimes sends as numbers
         return str(value)
-    raise _Invalid(f"expected a string, got {_show(value)}")
+    raise _Invalid(f"expected a string, got {show_value(value)}")
 
 
 def _to_bool(value: Any) -> bool:
@@ -215,7 +221,7 @@ def _to_bool(value: Any) -> bool:
         return bool(value)
     if value in ("true", "false"):
         return bool(value == "true")
-    raise _Invalid(f"expected true or false, got {_show(value)}")
+    raise _Invalid(f"expected true or false, got {show_value(value)}")
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -232,7 +238,7 @@ def _to_datetime(value: Any) -> datetime:
             return _EPOCH + timedelta(milliseconds=value)
         except (OverflowError, ValueError):
             pass
-    raise _Invalid(f"expected a date-time with an offset, got {_show(value)}")
+    raise _Invalid(f"expected a date-time with an offset, got {show_value(value)}")
 
 
 def _to_date(value: Any) -> date:
@@ -241,7 +247,7 @@ def _to_date(value: Any) -> date:
             return date.fromisoformat(value)
         except ValueError:
             pass
-    raise _Invalid(f"expected a YYYY-MM-DD date, got {_show(value)}")
+    raise _Invalid(f"expected a YYYY-MM-DD date, got {show_value(value)}")
 
 
 def _to_any(value: Any) -> Any:
@@ -253,14 +259,14 @@ def _enum_converter(kind: type[ApiEnum]) -> Callable[[Any], Any]:
 
     def convert(value: Any) -> Any:
         if type(value) is not str:
-            raise _Invalid(f"expected a {kind.__name__} name, got {_show(value)}")
+            raise _Invalid(f"expected a {kind.__name__} name, got {show_value(value)}")
         known = members.get(value)
         if known is not None:
             return known
         try:
             return kind(value)  # an unknown value: kept by ApiEnum._missing_
         except ValueError:
-            raise _Invalid(f"expected a {kind.__name__} name, got {_show(value)}") from None
+            raise _Invalid(f"expected a {kind.__name__} name, got {show_value(value)}") from None
 
     return convert
 
@@ -282,7 +288,7 @@ def _each(convert: Callable[[Any], Any], items: list[Any]) -> list[Any]:
 def _tuple_converter(item: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> tuple[Any, ...]:
         if type(value) is not list:
-            raise _Invalid(f"expected a list, got {_show(value)}")
+            raise _Invalid(f"expected a list, got {show_value(value)}")
         return tuple(_each(item, value))
 
     return convert
@@ -290,7 +296,7 @@ def _tuple_converter(item: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 def _mapping_converter(value: Any) -> Mapping[str, Any]:
     if type(value) is not dict:
-        raise _Invalid(f"expected an object, got {_show(value)}")
+        raise _Invalid(f"expected an object, got {show_value(value)}")
     return types.MappingProxyType(value)
 
 
@@ -404,13 +410,13 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     lines = [
         "def decode(data):",
         "    if data.__class__ is not dict:",
-        f"        raise _Invalid('expected a {cls.__name__} object, got ' + _show(data))",
+        f"        raise _Invalid('expected a {cls.__name__} object, got ' + show_value(data))",
         "    get = data.get",
         "    obj = _new(twin)",
         "    key = None",
         "    try:",
     ]
-    env: dict[str, Any] = {"_Invalid": _Invalid, "_show": _show, "_new": object.__new__}
+    env: dict[str, Any] = {"_Invalid": _Invalid, "show_value": show_value, "_new": object.__new__}
     # The object is filled in as an instance of a subclass that keeps object's own __setattr__
     # and __delattr__ (one C slot holds both), so each field is a plain slot store, which the
     # interpreter specializes: about twice as fast as calling the slot's __set__. It then gets
@@ -512,8 +518,38 @@ def decode_model(kind: type[M], value: Any, *, what: str | None = None) -> M:
 def decode_list(kind: type[M], items: Any, *, what: str = "items") -> list[M]:
     """A list of ``kind`` models from a decoded JSON list."""
     if type(items) is not list:
-        raise DecodeError(f"{what}: expected a list, got {_show(items)}")
+        raise DecodeError(f"{what}: expected a list, got {show_value(items)}")
     try:
         return _each(kind._decoder(), items)
     except _Invalid as invalid:
         raise DecodeError(f"cannot read {kind.__name__}: {what}{invalid.message}") from None
+
+
+# -- decoders for endpoint modules ------------------------------------------------------------
+
+
+def data_of(kind: type[M]) -> Callable[[Response], M]:
+    """A decoder reading the envelope's ``data`` as one ``kind``."""
+
+    def decode(response: Response) -> M:
+        return decode_model(kind, decode_envelope(response).data, what="data")
+
+    return decode
+
+
+def items_of(kind: type[M]) -> Callable[[Response], list[M]]:
+    """A decoder reading the envelope's ``data.items`` as a list of ``kind``."""
+
+    def decode(response: Response) -> list[M]:
+        return decode_list(kind, decode_envelope(response).items, what="data.items")
+
+    return decode
+
+
+def page_of(kind: type[M]) -> Callable[[Envelope], list[M]]:
+    """A page decoder (for a :class:`~.protocol.endpoint.Pager`) reading ``data.items``."""
+
+    def decode(envelope: Envelope) -> list[M]:
+        return decode_list(kind, envelope.items, what="data.items")
+
+    return decode

@@ -38,7 +38,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from . import _args
 from .accounts import InstrumentType, QuantityDirection
@@ -57,23 +57,22 @@ from .models import (
     Effect,
     M,
     Model,
-    _show,
+    data_of,
     decode_list,
     decode_model,
     model,
+    page_of,
+    show_value,
     unsigned,
 )
 from .protocol import flows
-from .protocol.auth import SessionMachine
-from .protocol.endpoint import Endpoint, Paged, Pager, data_of, page_of, pager, send
+from .protocol.auth import AuthMachine
+from .protocol.endpoint import CallContext, Endpoint, Paged, Pager, build_call, build_pager
 from .protocol.envelope import Envelope, decode_envelope, error_from_response
 from .protocol.http import QueryValue, Request, Response, encode_path
 from .protocol.operation import Context, Flow, Operation, Send, Wait
 from .protocol.retry import RetryPolicy
 from .values import frozen, replace
-
-if TYPE_CHECKING:
-    from .sessions import SessionCalls
 
 __all__ = [
     "MAX_LEGS",
@@ -672,7 +671,7 @@ def _enum(kind: type[E], value: Any, what: str) -> E:
             member = None
     if member is None or not member.known:
         allowed = ", ".join(repr(m.value) for m in kind)
-        raise InvalidOrder(f"{what} must be one of {allowed}; got {_show(value)}")
+        raise InvalidOrder(f"{what} must be one of {allowed}; got {show_value(value)}")
     return member
 
 
@@ -683,14 +682,14 @@ def _decimal(value: Any, what: str) -> Decimal:
             " (use Decimal or a string: a float is not exact)" if isinstance(value, float) else ""
         )
         raise InvalidOrder(
-            f"{what} must be a Decimal, an int or a decimal string{hint}; got {_show(value)}"
+            f"{what} must be a Decimal, an int or a decimal string{hint}; got {show_value(value)}"
         )
     if isinstance(value, str) and len(value) > 60:
-        raise InvalidOrder(f"{what} is not a decimal: {_show(value)}")
+        raise InvalidOrder(f"{what} is not a decimal: {show_value(value)}")
     try:
         number = value if isinstance(value, Decimal) else Decimal(value)
     except (InvalidOperation, ValueError):
-        raise InvalidOrder(f"{what} is not a decimal: {_show(value)}") from None
+        raise InvalidOrder(f"{what} is not a decimal: {show_value(value)}") from None
     if not number.is_finite():
         raise InvalidOrder(f"{what} must be a finite number, got {number}")
     exponent = number.as_tuple().exponent
@@ -704,12 +703,12 @@ def _decimal(value: Any, what: str) -> Decimal:
 
 def _text(value: Any, what: str, limit: int = _MAX_TEXT) -> str:
     if not isinstance(value, str) or not value:
-        raise InvalidOrder(f"{what} must be a non-empty string, got {_show(value)}")
+        raise InvalidOrder(f"{what} must be a non-empty string, got {show_value(value)}")
     if len(value) > limit:
         raise InvalidOrder(f"{what} is longer than {limit} characters")
     if not value.isprintable() or value != value.strip():
         raise InvalidOrder(
-            f"{what} must be printable, without leading or trailing spaces: {_show(value)}"
+            f"{what} must be printable, without leading or trailing spaces: {show_value(value)}"
         )
     return value
 
@@ -721,7 +720,7 @@ def _plain(number: Decimal) -> str:
 
 def _as_date(value: Any, what: str) -> date:
     if not isinstance(value, date) or isinstance(value, datetime):
-        raise InvalidOrder(f"{what} must be a date (not a datetime), got {_show(value)}")
+        raise InvalidOrder(f"{what} must be a date (not a datetime), got {show_value(value)}")
     return value
 
 
@@ -813,7 +812,9 @@ class NewLeg:
         symbol = _text(self.symbol, "symbol", _MAX_SYMBOL)
         action = _enum(OrderAction, self.action, "action")
         if not isinstance(self.fractional, bool):
-            raise InvalidOrder(f"fractional must be True or False, got {_show(self.fractional)}")
+            raise InvalidOrder(
+                f"fractional must be True or False, got {show_value(self.fractional)}"
+            )
         if self.fractional and kind is not InstrumentType.EQUITY:
             raise InvalidOrder(
                 "only an equity leg can be marked fractional "
@@ -895,11 +896,11 @@ def _legs(value: Any) -> tuple[NewLeg, ...]:
     if isinstance(value, NewLeg):
         return (value,)
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise InvalidOrder(f"legs must be a NewLeg or a sequence of them, got {_show(value)}")
+        raise InvalidOrder(f"legs must be a NewLeg or a sequence of them, got {show_value(value)}")
     legs = tuple(value)
     for leg in legs:
         if not isinstance(leg, NewLeg):
-            raise InvalidOrder(f"each leg must be a NewLeg, got {_show(leg)}")
+            raise InvalidOrder(f"each leg must be a NewLeg, got {show_value(leg)}")
     return legs
 
 
@@ -1285,12 +1286,14 @@ class NewComplexOrder:
     def __post_init__(self) -> None:
         kind = _enum(ComplexOrderType, self.type, "type")
         if isinstance(self.orders, (str, bytes, Mapping)) or not isinstance(self.orders, Iterable):
-            raise InvalidOrder(f"orders must be a sequence of NewOrder, got {_show(self.orders)}")
+            raise InvalidOrder(
+                f"orders must be a sequence of NewOrder, got {show_value(self.orders)}"
+            )
         orders = tuple(self.orders)
         trigger = () if self.trigger_order is None else (self.trigger_order,)
         for order in (*orders, *trigger):
             if not isinstance(order, NewOrder):
-                raise InvalidOrder(f"each order must be a NewOrder, got {_show(order)}")
+                raise InvalidOrder(f"each order must be a NewOrder, got {show_value(order)}")
         has_trigger, count = _COMPLEX_SHAPES[kind]
         if has_trigger and self.trigger_order is None:
             raise InvalidOrder(f"an {kind.value} order needs a trigger_order")
@@ -1417,7 +1420,7 @@ def new_external_identifier(entropy: Callable[[int], bytes]) -> str:
     return "tp-" + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
 
 
-def _identifier(calls: SessionCalls, given: str | None) -> str:
+def _identifier(calls: CallContext, given: str | None) -> str:
     if given is not None:
         return given
     if calls.entropy is None:
@@ -1482,7 +1485,7 @@ def _accepted(error: TastytradeError) -> bool:
 
 def _all_items(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     retry: RetryPolicy,
     build: Callable[[int], Request],
     kind: type[M],
@@ -1500,7 +1503,9 @@ def _all_items(
             rows = [row for row in rows if keep(row)]
         return decode_list(kind, rows, what="data.items")
 
-    return (yield from flows._paginate(ctx, machine, build, decode_page, retry, _MAX_LOOKUP_PAGES))
+    return (
+        yield from flows.paginate_flow(ctx, machine, build, decode_page, retry, _MAX_LOOKUP_PAGES)
+    )
 
 
 def _carries(identifiers: Collection[str]) -> Callable[[Any], bool]:
@@ -1524,7 +1529,7 @@ def _since(sent_at: float) -> Callable[[Order], bool]:
     return lambda order: order.received_at is None or order.received_at >= earliest
 
 
-def _list_builder(calls: SessionCalls, path: str) -> Callable[[int], Request]:
+def _list_builder(calls: CallContext, path: str) -> Callable[[int], Request]:
     config = calls.settings.config
 
     def build(offset: int) -> Request:
@@ -1548,7 +1553,7 @@ def _check_delays(delays: Any) -> tuple[float, ...]:
 
 def _reconcile(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     error: TastytradeError,
     identifier: str,
     delays: tuple[float, ...],
@@ -1657,7 +1662,7 @@ _decode_complex_placed = _placed_decoder("complex-order")
 
 def _post_once(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     retry: RetryPolicy,
     request: Request,
     decode: Callable[[Response], T],
@@ -1701,14 +1706,14 @@ def _order_id(value: Any, what: str = "order id") -> int:
 
 def _require(value: Any, kind: type, what: str) -> None:
     if not isinstance(value, kind):
-        raise LocalProtocolError(f"{what} must be a {kind.__name__}, got {_show(value)}")
+        raise LocalProtocolError(f"{what} must be a {kind.__name__}, got {show_value(value)}")
 
 
 # -- endpoints ----------------------------------------------------------------------------
 
 
 def _dry_run_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order: NewOrder,
     *,
@@ -1726,7 +1731,7 @@ def _dry_run_order(
     if tick_sizes:
         _check_ticks([order], tick_sizes)
     path = _path(account_number, "orders", "dry-run")
-    return send(
+    return build_call(
         calls,
         "POST",
         path,
@@ -1738,7 +1743,7 @@ def _dry_run_order(
 
 
 def _unsettled(
-    calls: SessionCalls, account_number: str, identifier: str, sent_at: list[float], complex: bool
+    calls: CallContext, account_number: str, identifier: str, sent_at: list[float], complex: bool
 ) -> tuple[Callable[[], None], Callable[[], None]]:
     """What a placement does with ``calls.unsettled_orders``: note it as its ``POST`` goes
     out, forget it once its outcome reaches the caller."""
@@ -1755,7 +1760,7 @@ def _unsettled(
 
 
 def _place_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order: NewOrder,
     *,
@@ -1808,7 +1813,7 @@ def _place_order(
 
 
 def _find_order(
-    ctx: Context, calls: SessionCalls, account: str, identifier: str, since: float | None
+    ctx: Context, calls: CallContext, account: str, identifier: str, since: float | None
 ) -> Flow[Order | None]:
     """Sub-flow: the newest of the account's orders of the day carrying ``identifier``
     (received no earlier than ``since`` less the clock skew, when given)."""
@@ -1819,17 +1824,17 @@ def _find_order(
     return _newest(o for o in orders if o.external_identifier == identifier and recent(o))
 
 
-def _find(calls: SessionCalls, identifier: Any, since: datetime | None) -> tuple[str, float | None]:
+def _find(calls: CallContext, identifier: Any, since: datetime | None) -> tuple[str, float | None]:
     identifier = _text(identifier, "external_identifier")
     if since is not None and not isinstance(since, datetime):
-        raise LocalProtocolError(f"since must be a datetime, got {_show(since)}")
+        raise LocalProtocolError(f"since must be a datetime, got {show_value(since)}")
     if since is not None and since.tzinfo is None:
         raise LocalProtocolError("since must be timezone-aware")
     return identifier, since.timestamp() if since is not None else None
 
 
 def _find_order_endpoint(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     external_identifier: str,
     *,
@@ -1857,7 +1862,7 @@ def _find_order_endpoint(
 
 
 def _replace_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order_id: int | str,
     change: Replacement,
@@ -1875,13 +1880,13 @@ def _replace_order(
     if tick_sizes:
         _check_ticks([change], tick_sizes)
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(
+    return build_call(
         calls, "PUT", path, data_of(Order), json=change.to_json(), idempotent=False, timeout=timeout
     )
 
 
 def _edit_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order_id: int | str,
     change: Replacement,
@@ -1897,7 +1902,7 @@ def _edit_order(
     if tick_sizes:
         _check_ticks([change], tick_sizes)
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(
+    return build_call(
         calls,
         "PATCH",
         path,
@@ -1909,7 +1914,7 @@ def _edit_order(
 
 
 def _dry_run_replacement(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order_id: int | str,
     change: Replacement,
@@ -1919,7 +1924,7 @@ def _dry_run_replacement(
     """Check a replacement without making it (``POST /accounts/{n}/orders/{id}/dry-run``)."""
     _require(change, Replacement, "change")
     path = _path(account_number, "orders", _order_id(order_id), "dry-run")
-    return send(
+    return build_call(
         calls,
         "POST",
         path,
@@ -1940,7 +1945,7 @@ def _decode_order_or_response(response: Response) -> Order:
 
 
 def _reconfirm_order(
-    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, order_id: int | str, *, timeout: float | None = None
 ) -> Operation[Order]:
     """Reconfirm an order the server holds for confirmation
     (``POST /accounts/{n}/orders/{id}/reconfirm``); sent once.
@@ -1949,22 +1954,24 @@ def _reconfirm_order(
     ``cannot_reconfirm_order``.
     """
     path = _path(account_number, "orders", _order_id(order_id), "reconfirm")
-    return send(calls, "POST", path, _decode_order_or_response, idempotent=False, timeout=timeout)
+    return build_call(
+        calls, "POST", path, _decode_order_or_response, idempotent=False, timeout=timeout
+    )
 
 
 def _cancel_order(
-    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, order_id: int | str, *, timeout: float | None = None
 ) -> Operation[Order]:
     """Cancel a working order (``DELETE /accounts/{n}/orders/{id}``); sent once.
 
     The answer is the order, now ``Cancelled`` (or ``Cancel Requested``).
     """
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "DELETE", path, data_of(Order), idempotent=False, timeout=timeout)
+    return build_call(calls, "DELETE", path, data_of(Order), idempotent=False, timeout=timeout)
 
 
 def _live_orders(
-    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, *, timeout: float | None = None
 ) -> Operation[list[Order]]:
     """The account's orders of the day in every status, plus working GTC orders
     (``GET /accounts/{n}/orders/live``, every page)."""
@@ -1976,15 +1983,15 @@ def _live_orders(
 
 
 def _order(
-    calls: SessionCalls, account_number: str, order_id: int | str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, order_id: int | str, *, timeout: float | None = None
 ) -> Operation[Order]:
     """One order (``GET /accounts/{n}/orders/{id}``)."""
     path = _path(account_number, "orders", _order_id(order_id))
-    return send(calls, "GET", path, data_of(Order), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(Order), timeout=timeout)
 
 
 def _order_history(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     *,
     start_date: date | None = None,
@@ -2022,13 +2029,13 @@ def _order_history(
         "sort": _args.sort(sort),
     }
     path = _path(account_number, "orders")
-    return pager(
+    return build_pager(
         calls, path, page_of(Order), params, per_page=_args.per_page(per_page), timeout=timeout
     )
 
 
 def _place_complex_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order: NewComplexOrder,
     *,
@@ -2080,7 +2087,7 @@ def _place_complex_order(
 
 def _find_complex(
     ctx: Context,
-    calls: SessionCalls,
+    calls: CallContext,
     account: str,
     identifiers: frozenset[str],
     since: float | None,
@@ -2114,7 +2121,7 @@ def _find_complex(
 
 
 def _find_complex_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     external_identifier: str,
     *,
@@ -2141,7 +2148,7 @@ def _find_complex_order(
 
 
 def _dry_run_complex_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     order: NewComplexOrder,
     *,
@@ -2153,7 +2160,7 @@ def _dry_run_complex_order(
     if tick_sizes:
         _check_ticks(order.components, tick_sizes)
     path = _path(account_number, "complex-orders", "dry-run")
-    return send(
+    return build_call(
         calls,
         "POST",
         path,
@@ -2165,7 +2172,7 @@ def _dry_run_complex_order(
 
 
 def _live_complex_orders(
-    calls: SessionCalls, account_number: str, *, timeout: float | None = None
+    calls: CallContext, account_number: str, *, timeout: float | None = None
 ) -> Operation[list[ComplexOrder]]:
     """Complex orders with an order placed today (``GET /accounts/{n}/complex-orders/live``)."""
     build = _list_builder(calls, _path(account_number, "complex-orders", "live"))
@@ -2176,7 +2183,7 @@ def _live_complex_orders(
 
 
 def _complex_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     complex_order_id: int | str,
     *,
@@ -2184,11 +2191,11 @@ def _complex_order(
 ) -> Operation[ComplexOrder]:
     """One complex order (``GET /accounts/{n}/complex-orders/{id}``)."""
     path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
-    return send(calls, "GET", path, data_of(ComplexOrder), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(ComplexOrder), timeout=timeout)
 
 
 def _cancel_complex_order(
-    calls: SessionCalls,
+    calls: CallContext,
     account_number: str,
     complex_order_id: int | str,
     *,
@@ -2197,17 +2204,19 @@ def _cancel_complex_order(
     """Cancel a complex order by its own id (``DELETE /accounts/{n}/complex-orders/{id}``);
     sent once. Cancel it this way, not through its orders."""
     path = _path(account_number, "complex-orders", _order_id(complex_order_id, "complex order id"))
-    return send(calls, "DELETE", path, data_of(ComplexOrder), idempotent=False, timeout=timeout)
+    return build_call(
+        calls, "DELETE", path, data_of(ComplexOrder), idempotent=False, timeout=timeout
+    )
 
 
 def _margin_dry_run(
-    calls: SessionCalls, account_number: str, order: NewOrder, *, timeout: float | None = None
+    calls: CallContext, account_number: str, order: NewOrder, *, timeout: float | None = None
 ) -> Operation[MarginDryRunResult]:
     """What an order would do to margin and buying power
     (``POST /margin/accounts/{n}/dry-run``, the order as body); places nothing."""
     _require(order, NewOrder, "order")
     path = encode_path("margin", "accounts", _args.account_number(account_number), "dry-run")
-    return send(
+    return build_call(
         calls,
         "POST",
         path,

@@ -21,19 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _args
 from .accounts import InstrumentType
 from .errors import LocalProtocolError
-from .models import Model, decode_list, decode_model, model
-from .protocol.endpoint import Endpoint, data_of, items_of, send
+from .models import Model, data_of, decode_list, decode_model, items_of, model
+from .protocol.endpoint import CallContext, Endpoint, build_call
 from .protocol.envelope import decode_envelope
 from .protocol.http import QueryValue, Response, encode_path
 from .protocol.operation import Operation
-
-if TYPE_CHECKING:
-    from .sessions import SessionCalls
 
 __all__ = [
     "PairsEquation",
@@ -183,22 +180,22 @@ def _deleted(response: Response) -> None:
 # -- endpoints -------------------------------------------------------------------------------
 
 
-def _watchlists(calls: SessionCalls, *, timeout: float | None = None) -> Operation[list[Watchlist]]:
+def _watchlists(calls: CallContext, *, timeout: float | None = None) -> Operation[list[Watchlist]]:
     """The user's watchlists (``GET /watchlists``)."""
-    return send(calls, "GET", "/watchlists", items_of(Watchlist), timeout=timeout)
+    return build_call(calls, "GET", "/watchlists", items_of(Watchlist), timeout=timeout)
 
 
 def _watchlist(
-    calls: SessionCalls, name: str, *, timeout: float | None = None
+    calls: CallContext, name: str, *, timeout: float | None = None
 ) -> Operation[Watchlist]:
     """One of the user's watchlists (``GET /watchlists/{name}``); unknown names raise NotFound."""
-    return send(
+    return build_call(
         calls, "GET", encode_path("watchlists", _name(name)), data_of(Watchlist), timeout=timeout
     )
 
 
 def _create_watchlist(
-    calls: SessionCalls,
+    calls: CallContext,
     name: str,
     entries: Iterable[_Entry],
     *,
@@ -212,7 +209,7 @@ def _create_watchlist(
     pairs or bare symbols. A name already taken is refused by the API.
     """
     body = _body(name, entries, group_name, order_index)
-    return send(
+    return build_call(
         calls,
         "POST",
         "/watchlists",
@@ -224,7 +221,7 @@ def _create_watchlist(
 
 
 def _replace_watchlist(
-    calls: SessionCalls,
+    calls: CallContext,
     name: str,
     entries: Iterable[_Entry],
     *,
@@ -236,11 +233,13 @@ def _replace_watchlist(
     (``PUT /watchlists/{name}``); idempotent, so retried like a read."""
     body = _body(name, entries, group_name, order_index)
     path = encode_path("watchlists", _name(name))
-    return send(calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True, timeout=timeout)
+    return build_call(
+        calls, "PUT", path, data_of(Watchlist), json=body, idempotent=True, timeout=timeout
+    )
 
 
 def _delete_watchlist(
-    calls: SessionCalls, name: str, *, timeout: float | None = None
+    calls: CallContext, name: str, *, timeout: float | None = None
 ) -> Operation[None]:
     """Delete a watchlist (``DELETE /watchlists/{name}``); sent once, never retried.
 
@@ -251,43 +250,43 @@ def _delete_watchlist(
     this call means there was no such list.
     """
     path = encode_path("watchlists", _name(name))
-    return send(calls, "DELETE", path, _deleted, idempotent=False, timeout=timeout)
+    return build_call(calls, "DELETE", path, _deleted, idempotent=False, timeout=timeout)
 
 
 def _public_watchlists(
-    calls: SessionCalls, *, counts_only: bool | None = None, timeout: float | None = None
+    calls: CallContext, *, counts_only: bool | None = None, timeout: float | None = None
 ) -> Operation[list[Watchlist]]:
     """tastytrade's public watchlists (``GET /public-watchlists``).
 
     With ``counts_only=True`` each comes with ``watchlist_entry_count`` and no entries.
     """
     params: dict[str, QueryValue] = {"counts-only": counts_only}
-    return send(
+    return build_call(
         calls, "GET", "/public-watchlists", _public_watchlist_list, params=params, timeout=timeout
     )
 
 
 def _public_watchlist(
-    calls: SessionCalls, name: str, *, timeout: float | None = None
+    calls: CallContext, name: str, *, timeout: float | None = None
 ) -> Operation[Watchlist]:
     """One public watchlist (``GET /public-watchlists/{name}``)."""
     path = encode_path("public-watchlists", _name(name))
-    return send(calls, "GET", path, _public_watchlist_one, timeout=timeout)
+    return build_call(calls, "GET", path, _public_watchlist_one, timeout=timeout)
 
 
 def _pairs_watchlists(
-    calls: SessionCalls, *, timeout: float | None = None
+    calls: CallContext, *, timeout: float | None = None
 ) -> Operation[list[PairsWatchlist]]:
     """tastytrade's pairs watchlists (``GET /pairs-watchlists``)."""
-    return send(calls, "GET", "/pairs-watchlists", items_of(PairsWatchlist), timeout=timeout)
+    return build_call(calls, "GET", "/pairs-watchlists", items_of(PairsWatchlist), timeout=timeout)
 
 
 def _pairs_watchlist(
-    calls: SessionCalls, name: str, *, timeout: float | None = None
+    calls: CallContext, name: str, *, timeout: float | None = None
 ) -> Operation[PairsWatchlist]:
     """One pairs watchlist (``GET /pairs-watchlists/{name}``)."""
     path = encode_path("pairs-watchlists", _name(name))
-    return send(calls, "GET", path, data_of(PairsWatchlist), timeout=timeout)
+    return build_call(calls, "GET", path, data_of(PairsWatchlist), timeout=timeout)
 
 
 class WatchlistsAPI:

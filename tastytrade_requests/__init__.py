@@ -22,16 +22,8 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NewConnectionError
 
-from tastytrade_proto import (
-    Ask,
-    LocalProtocolError,
-    Operation,
-    Request,
-    Response,
-    TransportError,
-    TransportTimeout,
-    drive,
-)
+from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
+from tastytrade_proto.protocol import Operation, Request, Response, drive
 from tastytrade_proto.sessions import SyncSession
 
 __all__ = ["Session"]
@@ -223,7 +215,7 @@ class Session(SyncSession):
             self.timed(operation, self._send),
             clock=time.time,
             sleep=time.sleep,
-            ask=self._prompt,
+            ask=self.prompt,
             shield=_finish_despite_interrupts,
             lock=self._lock,
         )

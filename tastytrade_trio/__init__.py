@@ -176,7 +176,7 @@ class Session(AsyncSession):
             self.timed(operation, self._send),
             clock=time.time,
             sleep=trio.sleep,
-            ask=self._prompt,
+            ask=self.prompt,
             shield=_finish_shielded,
         )
 

@@ -69,7 +69,6 @@ from tastytrade_proto import (
     RememberTokenIssued,
     RetryPolicy,
     SecondFactorRequired,
-    SessionState,
     TastytradeError,
     TokenEvent,
 )
@@ -81,6 +80,7 @@ from tastytrade_proto.orders import (
     PlacedOrder,
     Replacement,
 )
+from tastytrade_proto.protocol import AuthState
 from tastytrade_proto.protocol.operation import drive
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
@@ -574,8 +574,8 @@ class Client:
             await result
 
     @property
-    def state(self) -> SessionState:
-        state: SessionState = self.session.machine.state
+    def state(self) -> AuthState:
+        state: AuthState = self.session.machine.state
         return state
 
     def unsettled(self) -> set[str]:
@@ -1042,7 +1042,7 @@ async def log_in_again(run: Run, *, faults: bool = True) -> None:
 async def sequential(run: Run) -> None:
     for _ in range(SEQUENCE_LENGTH):
         assert run.client is not None
-        if run.client.state in (SessionState.UNAUTHENTICATED, SessionState.CLOSED):
+        if run.client.state in (AuthState.UNAUTHENTICATED, AuthState.CLOSED):
             await log_in_again(run)  # the last login failed: try again
             continue
         op = _choose(run.rng, run.legacy, shared=False)
@@ -1074,7 +1074,7 @@ async def concurrent(run: Run) -> None:
 async def ensure_logged_in(run: Run) -> None:
     """A session that is logged in, with no faults (a refused token would refuse for ever)."""
     for _ in range(3):
-        if run.client is not None and run.client.state is not SessionState.UNAUTHENTICATED:
+        if run.client is not None and run.client.state is not AuthState.UNAUTHENTICATED:
             return
         await log_in_again(run, faults=False)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tastytrade_proto import Response
+from tastytrade_proto.protocol import Response
 
 pytest_plugins = ["tastytrade_proto.testing.pytest_plugin"]
 

@@ -1,4 +1,4 @@
-"""Drive the core's endpoints with no sockets: a logged-in SessionCalls, a replaying transport."""
+"""Drive the core's endpoints with no sockets: a logged-in Operations, a replaying transport."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
-from tastytrade_proto import Operation, Request, Response, drive
-from tastytrade_proto.sessions import SessionCalls, TransportSettings
+from tastytrade_proto.protocol import Operation, Request, Response, drive
+from tastytrade_proto.sessions import Operations, TransportSettings
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 from .conftest import sample
@@ -17,12 +17,12 @@ START = 1_790_000_000.0  # 2026-09-21
 
 
 class Core:
-    """A logged-in :class:`SessionCalls` whose requests a :class:`ReplayTransport` answers."""
+    """A logged-in :class:`Operations` whose requests a :class:`ReplayTransport` answers."""
 
     def __init__(self, **settings: Any) -> None:
         self.clock = FakeClock(START)
         self.http = ReplayTransport()
-        self.calls = SessionCalls(
+        self.calls = Operations(
             TransportSettings.resolve(base_url="https://api.example.test", **settings),
             entropy=lambda n: bytes(range(n)),
         )

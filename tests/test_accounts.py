@@ -19,11 +19,8 @@ from tastytrade_proto import (
     Forbidden,
     LocalProtocolError,
     NotFound,
-    Operation,
     TastytradeError,
     ValidationFailed,
-    decode_envelope,
-    drive,
 )
 from tastytrade_proto.accounts import (
     Account,
@@ -40,9 +37,10 @@ from tastytrade_proto.accounts import (
     Transaction,
     TransactionType,
 )
-from tastytrade_proto.protocol.endpoint import PageIterator, Pager, send
+from tastytrade_proto.protocol import Operation, decode_envelope, drive
+from tastytrade_proto.protocol.endpoint import PageIterator, Pager, build_call
 from tastytrade_proto.protocol.http import Request, Response
-from tastytrade_proto.sessions import SessionCalls, TransportSettings
+from tastytrade_proto.sessions import Operations, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,
@@ -654,13 +652,13 @@ def test_a_misshapen_margin_report_is_a_decode_error(body: Any) -> None:
 
 
 class Demo:
-    """A logged-in SessionCalls talking straight to a fake (no sockets), at a fixed time."""
+    """A logged-in Operations talking straight to a fake (no sockets), at a fixed time."""
 
     def __init__(self, **options: Any) -> None:
         self.clock = FakeClock(START)
         self.api = FakeTastytradeAPI(clock=self.clock, **options)
         settings = TransportSettings.resolve(base_url="https://api.example.test")
-        self.calls = SessionCalls(settings, entropy=lambda n: bytes(n))
+        self.calls = Operations(settings, entropy=lambda n: bytes(n))
         self.run(self.calls.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN))
 
     def send(self, request: Request) -> Response:
@@ -677,7 +675,7 @@ class Demo:
 
     def raw(self, path: str, **params: Any) -> Any:
         """The decoded envelope of an authenticated GET the client itself would refuse."""
-        return self.run(send(self.calls, "GET", path, decode_envelope, params=params))
+        return self.run(build_call(self.calls, "GET", path, decode_envelope, params=params))
 
 
 NOW = datetime.fromtimestamp(START, UTC)

@@ -6,8 +6,8 @@ import asyncio
 import inspect
 from typing import Any, TypeVar
 
-from tastytrade_proto import Operation, Response, drive, drive_async
-from tastytrade_proto.models import Model, model
+from tastytrade_proto.models import Model, model, page_of
+from tastytrade_proto.protocol import Operation, Response, drive, drive_async
 from tastytrade_proto.protocol.endpoint import (
     AsyncPageIterator,
     Endpoint,
@@ -15,10 +15,9 @@ from tastytrade_proto.protocol.endpoint import (
     Paged,
     PageIterator,
     Pager,
-    page_of,
-    pager,
+    build_pager,
 )
-from tastytrade_proto.sessions import AsyncSession, SessionCalls, SyncSession
+from tastytrade_proto.sessions import AsyncSession, Operations, SyncSession
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 from .core import target
@@ -31,9 +30,9 @@ class Row(Model):
     n: int
 
 
-def _rows(calls: SessionCalls, *, size: int = 2) -> Pager[Row]:
+def _rows(calls: Operations, *, size: int = 2) -> Pager[Row]:
     """Rows (``GET /rows``)."""
-    return pager(calls, "/rows", page_of(Row), {"kind": "all"}, per_page=size)
+    return build_pager(calls, "/rows", page_of(Row), {"kind": "all"}, per_page=size)
 
 
 def page(offset: int, total_pages: int) -> Response:
@@ -147,7 +146,7 @@ def test_the_async_iterator_and_every_page_at_once() -> None:
 def test_every_endpoint_and_call_takes_a_timeout() -> None:
     from tastytrade_proto.api import API
     from tastytrade_proto.protocol.endpoint import Paged
-    from tastytrade_proto.sessions import AsyncSession, SessionCalls, SyncSession
+    from tastytrade_proto.sessions import AsyncSession, Operations, SyncSession
 
     declared = [
         (name, value)
@@ -161,6 +160,11 @@ def test_every_endpoint_and_call_takes_a_timeout() -> None:
         assert parameter.kind is inspect.Parameter.KEYWORD_ONLY and parameter.default is None
     calls = ("login_with_password", "login_with_remember_token", "login_with_oauth", "refresh")
     calls += ("submit_second_factor", "answer_security_question", "validate", "logout", "request")
-    for kind in (SessionCalls, SyncSession, AsyncSession):
+    # The authentication calls and ``request`` are declared once, like every endpoint,
+    # so each kind of session offers them with the same signature.
+    assert set(calls) <= {name for name, _ in declared}
+    for kind in (Operations, SyncSession, AsyncSession):
         for name in calls:
-            assert "timeout" in inspect.signature(getattr(kind, name)).parameters, (kind, name)
+            declared_as = inspect.getattr_static(kind, name)
+            assert isinstance(declared_as, Endpoint), (kind, name)
+            assert "timeout" in declared_as.signature.parameters, (kind, name)

@@ -8,9 +8,6 @@ from decimal import Decimal
 import pytest
 
 from tastytrade_proto import (
-    CLASSIC_OTP_INVALID_CODE,
-    CLASSIC_OTP_REQUIRED_CODE,
-    MAX_BODY_BYTES,
     ApiError,
     AuthenticationError,
     DecodeError,
@@ -22,19 +19,23 @@ from tastytrade_proto import (
     NotFound,
     OAuthError,
     RateLimited,
-    Response,
     SecondFactorRequired,
     ServerError,
     SessionExpired,
     ValidationFailed,
     VersionNotSupported,
+)
+from tastytrade_proto.errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from tastytrade_proto.protocol import (
+    MAX_BODY_BYTES,
+    Response,
     decode_envelope,
     error_from_response,
-    parse_datetime,
     parse_json,
     parse_retry_after,
 )
 from tastytrade_proto.protocol.envelope import Envelope
+from tastytrade_proto.timestamps import parse_datetime
 
 from .conftest import sample_response
 

@@ -9,11 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tastytrade_proto import (
-    CLASSIC_OTP_INVALID_CODE,
-    CLASSIC_OTP_REQUIRED_CODE,
+from tastytrade_proto import Environment
+from tastytrade_proto.errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from tastytrade_proto.protocol import (
     ClientConfig,
-    Environment,
     Request,
     Response,
     decode_envelope,

@@ -12,15 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tastytrade_proto import (
-    ClientConfig,
-    Environment,
-    Response,
-    TransportError,
-    decode_envelope,
-    drive,
-    flows,
-)
+from tastytrade_proto import Environment, TransportError
+from tastytrade_proto.protocol import ClientConfig, Response, decode_envelope, drive, flows
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,
@@ -808,10 +801,10 @@ def test_over_a_real_socket_the_order_is_placed_but_the_client_gets_an_error(
 ) -> None:
     clock = FakeClock(MONDAY)
     with FakeTastytradeServer(FakeTastytradeAPI(clock=clock)) as server:
-        from tastytrade_proto import SessionMachine
+        from tastytrade_proto.protocol import AuthMachine
 
         http = HTTPClientTransport(server.base_url, timeout=5.0)
-        machine = SessionMachine(environment=server.environment)
+        machine = AuthMachine(environment=server.environment)
 
         def run(op: Any) -> Any:
             return drive(op, http.send, clock=clock, sleep=clock.sleep)

@@ -15,19 +15,21 @@ from hypothesis import strategies as st
 
 from tastytrade_proto import (
     NO_RETRY,
-    AuthNeed,
     DeviceChallengeRequired,
     InvalidSecondFactor,
-    Operation,
     RateLimited,
     RememberTokenIssued,
     SecondFactorRequired,
     ServerError,
-    SessionMachine,
-    SessionState,
     TokenEvent,
     TransportError,
     TransportTimeout,
+)
+from tastytrade_proto.protocol import (
+    AuthMachine,
+    AuthNeed,
+    AuthState,
+    Operation,
     decode_envelope,
     drive,
     flows,
@@ -60,7 +62,7 @@ class Client:
         self.server, self.clock = server, clock
         self.http = HTTPClientTransport(server.base_url, context=context, timeout=timeout)
         self.tokens: list[TokenEvent] = []
-        self.machine = SessionMachine(environment=server.environment, on_token=self.tokens.append)
+        self.machine = AuthMachine(environment=server.environment, on_token=self.tokens.append)
 
     def run(self, op: Operation[T]) -> T:
         return drive(op, self.http.send, clock=self.clock, sleep=self.clock.sleep)
@@ -73,10 +75,8 @@ class Client:
         self.run(flows.login_with_oauth(self.machine, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN))
         return self
 
-    def new_machine(self) -> SessionMachine:
-        self.machine = SessionMachine(
-            environment=self.server.environment, on_token=self.tokens.append
-        )
+    def new_machine(self) -> AuthMachine:
+        self.machine = AuthMachine(environment=self.server.environment, on_token=self.tokens.append)
         return self.machine
 
 
@@ -100,9 +100,9 @@ def test_password_device_challenge_and_code(client: Client) -> None:
     with pytest.raises(SecondFactorRequired) as info:
         client.run(flows.login_with_password(client.machine, DEMO_LOGIN, DEMO_PASSWORD))
     assert info.value.destination == "********0000"
-    assert client.machine.state is SessionState.AWAITING_SECOND_FACTOR
+    assert client.machine.state is AuthState.AWAITING_SECOND_FACTOR
     client.run(flows.submit_second_factor(client.machine, DEMO_OTP))
-    assert client.machine.state is SessionState.AUTHENTICATED
+    assert client.machine.state is AuthState.AUTHENTICATED
     accounts = client.get("/customers/me/accounts").items
     assert accounts[0]["account"]["account-number"] == "5WT00001"
     assert client.run(flows.validate(client.machine)) is True
@@ -120,7 +120,7 @@ def test_remember_token_rotation_across_three_logins(client: Client) -> None:
         machine = client.new_machine()
         client.run(flows.login_with_remember_token(machine, "plain", remembered[-1]))
         remembered = [e.token for e in client.tokens if isinstance(e, RememberTokenIssued)]
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
     assert len(set(remembered)) == 4
     assert client.server.api.remember_tokens("plain") == [remembered[-1]]
 
@@ -223,7 +223,7 @@ class TestFaults:
 
 def test_an_untrusted_certificate_is_rejected() -> None:
     with FakeTastytradeServer(tls=True) as server:
-        machine = SessionMachine(environment=server.environment)
+        machine = AuthMachine(environment=server.environment)
         plain = HTTPClientTransport(server.base_url, context=ssl.create_default_context())
         with pytest.raises(TransportError, match="CERTIFICATE_VERIFY_FAILED"):
             drive(
@@ -331,13 +331,13 @@ def shared_server() -> Iterator[FakeTastytradeServer]:
 
 
 def test_the_machine_driven_by_hand_over_a_socket(server: FakeTastytradeServer) -> None:
-    """No flows: the SessionMachine's own requests, sent by hand, answered by the fake."""
+    """No flows: the AuthMachine's own requests, sent by hand, answered by the fake."""
     clock = server.api.clock
     assert isinstance(clock, FakeClock)
     http = HTTPClientTransport(
         server.base_url, context=server.client_ssl_context() if server.tls else None
     )
-    machine = SessionMachine(environment=server.environment)
+    machine = AuthMachine(environment=server.environment)
     with pytest.raises(DeviceChallengeRequired):
         machine.receive(
             http.send(machine.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)), clock.now
@@ -347,7 +347,7 @@ def test_the_machine_driven_by_hand_over_a_socket(server: FakeTastytradeServer) 
     with pytest.raises(InvalidSecondFactor):
         machine.receive(http.send(machine.submit_second_factor("000000")), clock.now)
     machine.receive(http.send(machine.submit_second_factor(DEMO_OTP)), clock.now)
-    assert machine.state is SessionState.AUTHENTICATED
+    assert machine.state is AuthState.AUTHENTICATED
 
     request = machine.authorize(machine.config.request("GET", "/customers/me"), clock.now)
     response = http.send(request)
@@ -360,5 +360,5 @@ def test_the_machine_driven_by_hand_over_a_socket(server: FakeTastytradeServer) 
     assert machine.auth_need(clock.now) is AuthNeed.RELOGIN
     machine.receive(http.send(machine.relogin()), clock.now)
     machine.receive(http.send(machine.logout()), clock.now)
-    assert machine.state is SessionState.CLOSED
+    assert machine.state is AuthState.CLOSED
     http.close()

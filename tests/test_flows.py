@@ -14,28 +14,30 @@ from tastytrade_proto import (
     AccessTokenIssued,
     Ask,
     DecodeError,
-    Done,
     Envelope,
     InvalidSecondFactor,
     LocalProtocolError,
     LoggedIn,
-    Operation,
-    OperationState,
     RateLimited,
     RememberTokenIssued,
-    Request,
-    Response,
     RetryPolicy,
     SecondFactorRequired,
-    Send,
     ServerError,
     SessionExpired,
-    SessionMachine,
-    SessionState,
     TokenEvent,
     TransportError,
     TransportTimeout,
     ValidationFailed,
+)
+from tastytrade_proto.protocol import (
+    AuthMachine,
+    AuthState,
+    Done,
+    Operation,
+    OperationState,
+    Request,
+    Response,
+    Send,
     Wait,
     drive,
     drive_async,
@@ -59,7 +61,7 @@ class Harness:
     def __init__(self, *answers: Response | TransportError) -> None:
         self.clock = FakeClock(START)
         self.tokens: list[TokenEvent] = []
-        self.machine = SessionMachine(environment=CERTIFICATION, on_token=self.tokens.append)
+        self.machine = AuthMachine(environment=CERTIFICATION, on_token=self.tokens.append)
         self.http = ReplayTransport(answers)
 
     def run(self, op: Operation[T]) -> T:
@@ -104,7 +106,7 @@ class TestLoginFlows:
         h = Harness(sample_response(201, "sessions_post_201.json"))
         events = h.run(flows.login_with_password(h.machine, "u", "pw"))
         assert [type(e) for e in events] == [RememberTokenIssued, AccessTokenIssued, LoggedIn]
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
 
     def test_device_challenge_then_code(self) -> None:
         h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
@@ -118,7 +120,7 @@ class TestLoginFlows:
             h.run(flows.submit_second_factor(h.machine, "000000"))
         h.http.queue(sample_response(201, "sessions_post_201.json"))
         h.run(flows.submit_second_factor(h.machine, "123456"))
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
         last = h.http.requests[-1]
         assert last.header("x-tastyworks-otp") == "123456"
         assert last.header("x-tastyworks-challenge-token") == "CH"
@@ -137,7 +139,7 @@ class TestLoginFlows:
             h.run(flows.answer_security_question(h.machine, "Fido"))
         assert info.value.method == "otp"
         h.run(flows.submit_second_factor(h.machine, "123456"))
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
 
     def test_remember_token_login(self) -> None:
         h = Harness(sample_response(201, "sessions_post_201.json"))
@@ -151,7 +153,7 @@ class TestLoginFlows:
         with pytest.raises(TransportTimeout):
             h.run(flows.login_with_password(h.machine, "u", "pw"))
         assert len(h.http.requests) == 2
-        assert h.machine.state is SessionState.UNAUTHENTICATED
+        assert h.machine.state is AuthState.UNAUTHENTICATED
 
     def test_transport_failure_during_second_factor(self) -> None:
         h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))
@@ -160,7 +162,7 @@ class TestLoginFlows:
         h.http.queue(TransportError("reset"))
         with pytest.raises(TransportError):
             h.run(flows.submit_second_factor(h.machine, "123456"))
-        assert h.machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert h.machine.state is AuthState.AWAITING_SECOND_FACTOR
 
     def test_oauth_login_validate_refresh_logout(self) -> None:
         h = Harness().oauth()
@@ -171,7 +173,7 @@ class TestLoginFlows:
         assert h.machine.refresh_token == "RF-2"
         h.http.queue(Response(204))
         assert h.run(flows.logout(h.machine)) is None
-        assert h.machine.state is SessionState.CLOSED
+        assert h.machine.state is AuthState.CLOSED
         assert h.paths() == [
             "POST /oauth/token",
             "POST /sessions/validate",
@@ -183,7 +185,7 @@ class TestLoginFlows:
         h = Harness().legacy()
         h.http.queue(sample_response(401, "error_401_token_invalid.json"))
         assert h.run(flows.validate(h.machine)) is False
-        assert h.machine.state is SessionState.EXPIRED
+        assert h.machine.state is AuthState.EXPIRED
 
 
 class TestCall:
@@ -314,7 +316,7 @@ class TestCall:
         with pytest.raises(SessionExpired):
             h.run(flows.call(h.machine, request, status))
         assert len([r for r in h.http.requests if r.method == method]) == 1
-        assert h.machine.state is SessionState.EXPIRED
+        assert h.machine.state is AuthState.EXPIRED
 
     def test_explicitly_idempotent_post_is_retried(self) -> None:
         h = Harness().oauth()
@@ -497,7 +499,7 @@ class TestCancel:
         op.cancel()
         assert op.state is OperationState.FAILED
         assert not h.machine.exchange_in_flight
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
         op.cancel()  # idempotent
 
     def test_cancel_after_receive_still_delivers_the_tokens(self) -> None:
@@ -507,7 +509,7 @@ class TestCancel:
         op.receive(sample_response(201, "sessions_post_201.json"))
         op.cancel()
         assert RememberTokenIssued("FAKE-REMEMBER-TOKEN-0002") in h.tokens
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
 
     def test_dropped_operation_releases_the_machine(self) -> None:
         h = Harness().oauth()
@@ -526,7 +528,7 @@ class TestCancel:
         op.receive(Response(401))
         op.cancel()
         assert not h.machine.exchange_in_flight
-        assert h.machine.state is SessionState.EXPIRED
+        assert h.machine.state is AuthState.EXPIRED
 
 
 def test_a_401_for_a_token_renewed_meanwhile_is_resent_with_the_new_one() -> None:
@@ -549,7 +551,7 @@ def test_401_while_a_refresh_fails_leaves_an_expired_session() -> None:
     h.machine.observe(request, Response(401))
     with pytest.raises(ServerError):
         h.machine.receive(Response(500), START)
-    assert h.machine.state is SessionState.EXPIRED
+    assert h.machine.state is AuthState.EXPIRED
     with pytest.raises(LocalProtocolError, match="EXPIRED"):
         h.machine.authorize(h.get(), START)
 
@@ -560,7 +562,7 @@ def test_giving_up_a_second_factor_and_starting_over() -> None:
         h.run(flows.login_with_password(h.machine, "u", "pw"))
     h.http.queue(json_response(200, {"access_token": "AT", "expires_in": 900}))
     h.run(flows.login_with_oauth(h.machine, "cs", "rf"))
-    assert h.machine.state is SessionState.AUTHENTICATED
+    assert h.machine.state is AuthState.AUTHENTICATED
 
 
 def test_validate_false_on_any_401() -> None:
@@ -577,7 +579,7 @@ class TestReviewedBehaviour:
         with pytest.raises(SecondFactorRequired):
             h.run(flows.call(h.machine, h.get(), status))
         assert h.paths()[-2:] == ["POST /sessions", "POST /device-challenge"]
-        assert h.machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert h.machine.state is AuthState.AWAITING_SECOND_FACTOR
 
     def test_start_device_challenge_flow(self) -> None:
         h = Harness(CHALLENGE)
@@ -614,7 +616,7 @@ class TestReviewedBehaviour:
                 h.run(flows.call(h.machine, h.post(), status))
         sent = len(h.http.requests)
         h.run(flows.logout(h.machine))
-        assert h.machine.state is SessionState.CLOSED
+        assert h.machine.state is AuthState.CLOSED
         assert len(h.http.requests) == sent  # nothing to revoke: no request
 
     def test_logout_waits_for_an_exchange_in_flight(self) -> None:
@@ -689,7 +691,7 @@ class TestPrompting:
             ("otp", "********0000", 1),
             ("otp", "********0000", 2),
         ]
-        assert h.machine.state is SessionState.AUTHENTICATED
+        assert h.machine.state is AuthState.AUTHENTICATED
 
     def test_security_question_then_code(self) -> None:
         h = Harness(
@@ -717,7 +719,7 @@ class TestPrompting:
         op = flows.login_with_password(h.machine, "u", "pw", prompt=True)
         with pytest.raises(InvalidSecondFactor):
             drive(op, h.http.send, clock=h.clock, sleep=h.clock.sleep, ask=lambda step: "0000")
-        assert h.machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert h.machine.state is AuthState.AWAITING_SECOND_FACTOR
 
     def test_no_prompt_given(self) -> None:
         h = Harness(CHALLENGE, sample_response(200, "device_challenge_post_200_otp.json"))

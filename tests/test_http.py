@@ -10,16 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tastytrade_proto import (
-    CERTIFICATION,
+from tastytrade_proto import CERTIFICATION, PRODUCTION, Environment, LocalProtocolError, __version__
+from tastytrade_proto.protocol import (
     DEFAULT_ACCEPT_VERSION,
-    PRODUCTION,
     ClientConfig,
-    Environment,
-    LocalProtocolError,
     Request,
     Response,
-    __version__,
     encode_json,
     encode_path,
     encode_query,
@@ -221,7 +217,7 @@ def test_user_agent_cannot_be_replaced_by_a_bad_one_through_headers() -> None:
 def test_format_datetime() -> None:
     from datetime import datetime, timedelta, timezone
 
-    from tastytrade_proto import format_datetime, parse_datetime
+    from tastytrade_proto.timestamps import format_datetime, parse_datetime
 
     value = datetime(2024, 9, 12, 22, 25, 32, 440999, tzinfo=timezone(timedelta(hours=2)))
     assert format_datetime(value) == "2024-09-12T20:25:32.440Z"
@@ -240,7 +236,8 @@ def test_malformed_hosts_and_ports_are_refused_early(url: str) -> None:
 
 @pytest.mark.parametrize("segment", ["", ".", ".."])
 def test_a_path_segment_that_would_change_the_path_is_refused(segment: str) -> None:
-    from tastytrade_proto import LocalProtocolError, encode_path
+    from tastytrade_proto import LocalProtocolError
+    from tastytrade_proto.protocol import encode_path
 
     with pytest.raises(LocalProtocolError, match="path segment"):
         encode_path("accounts", segment, "orders")

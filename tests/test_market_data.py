@@ -9,15 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tastytrade_proto import (
-    ApiError,
-    DecodeError,
-    LocalProtocolError,
-    NotFound,
-    Operation,
-    ValidationFailed,
-    drive,
-)
+from tastytrade_proto import ApiError, DecodeError, LocalProtocolError, NotFound, ValidationFailed
 from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.market_data import (
     QUOTE_STREAMER_CUSTOMER_NOT_FOUND,
@@ -33,8 +25,10 @@ from tastytrade_proto.market_data import (
     QuoteToken,
     SymbolSearchResult,
 )
-from tastytrade_proto.protocol.endpoint import items_of, send
-from tastytrade_proto.sessions import SessionCalls, TransportSettings
+from tastytrade_proto.models import items_of
+from tastytrade_proto.protocol import Operation, drive
+from tastytrade_proto.protocol.endpoint import build_call
+from tastytrade_proto.sessions import Operations, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,
@@ -419,13 +413,13 @@ def test_quote_token_for_a_non_customer_is_a_typed_api_error(
 
 
 class InProcess:
-    """A logged-in SessionCalls whose requests go straight into a fake API at a given time."""
+    """A logged-in Operations whose requests go straight into a fake API at a given time."""
 
     def __init__(self, when: datetime, api: FakeTastytradeAPI | None = None) -> None:
         self.clock = FakeClock(when.timestamp())
         self.api = api or FakeTastytradeAPI(clock=self.clock)
         self.api.clock = self.clock
-        self.calls = SessionCalls(
+        self.calls = Operations(
             TransportSettings.resolve(base_url="http://fake.invalid"),
             entropy=lambda n: bytes(range(n)),
         )
@@ -555,7 +549,7 @@ def test_fake_quotes_follow_the_marks_orders_fill_at() -> None:
 def test_fake_refuses_more_than_one_hundred_symbols_too() -> None:
     fake = InProcess(datetime(2026, 9, 22, 14, 0, tzinfo=UTC)).login()
     params = {"equity": ",".join(["AAPL"] * 101)}
-    op = send(fake.calls, "GET", "/market-data/by-type", items_of(MarketData), params=params)
+    op = build_call(fake.calls, "GET", "/market-data/by-type", items_of(MarketData), params=params)
     with pytest.raises(ValidationFailed):
         fake.run(op)
 

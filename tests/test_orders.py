@@ -11,19 +11,14 @@ import pytest
 
 from tastytrade_proto import (
     DecodeError,
-    Done,
     Forbidden,
     LocalProtocolError,
-    OperationState,
     RateLimited,
-    Response,
-    Send,
     ServerError,
     TastytradeError,
     TransportError,
     TransportTimeout,
     ValidationFailed,
-    Wait,
 )
 from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.instruments import TickSize
@@ -50,6 +45,7 @@ from tastytrade_proto.orders import (
     check_tick,
     new_external_identifier,
 )
+from tastytrade_proto.protocol import Done, OperationState, Response, Send, Wait
 
 from .conftest import sample
 from .core import Core, body, data, items, target

@@ -4,7 +4,7 @@
    machine return or raise a ``TastytradeError`` subclass, nothing else.
 2. Secrets never leak into a repr, a message or an error, even when a hostile
    server echoes them back.
-3. ``SessionMachine.dump``/``load`` round-trip every reachable session.
+3. ``AuthMachine.dump``/``load`` round-trip every reachable session.
 4. ``Request``/``Response`` are values whose reprs hide secret headers, and the
    path and query encoders round-trip through ``urllib.parse``.
 5. ``RetryPolicy.delay`` stays within its bounds.
@@ -31,28 +31,30 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from tastytrade_proto import (
-    CLASSIC_OTP_INVALID_CODE,
-    CLASSIC_OTP_REQUIRED_CODE,
     PRODUCTION,
     ApiError,
-    AuthScheme,
     DecodeError,
     DeviceChallengeRequired,
     InvalidCredentials,
     LocalProtocolError,
     OAuthError,
     RateLimited,
-    Request,
-    Response,
     ResponseError,
     RetryPolicy,
     SecondFactorRequired,
     SessionExpired,
-    SessionMachine,
-    SessionState,
     TastytradeError,
     TransportError,
     TransportTimeout,
+)
+from tastytrade_proto._redact import SECRET_HEADERS
+from tastytrade_proto.errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from tastytrade_proto.protocol import (
+    AuthMachine,
+    AuthScheme,
+    AuthState,
+    Request,
+    Response,
     decode_envelope,
     drive,
     encode_json,
@@ -64,7 +66,6 @@ from tastytrade_proto import (
     parse_response,
     serialize_request,
 )
-from tastytrade_proto._redact import SECRET_HEADERS
 from tastytrade_proto.testing import FakeClock, ReplayTransport, json_response
 
 NOW = 1_700_000_000.0
@@ -553,8 +554,8 @@ def _expect(error: type[TastytradeError], call: Callable[[], object]) -> None:
         call()
 
 
-def _logged_in() -> SessionMachine:
-    m = SessionMachine()
+def _logged_in() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_password(LOGIN, "password-0001")
     data = {
         "session-token": "session-0001",
@@ -563,19 +564,19 @@ def _logged_in() -> SessionMachine:
         "user": {"email": LOGIN},
     }
     m.receive(json_response(201, {"data": data}), NOW)
-    assert m.state is SessionState.AUTHENTICATED
+    assert m.state is AuthState.AUTHENTICATED
     return m
 
 
-def _oauth_in() -> SessionMachine:
-    m = SessionMachine()
+def _oauth_in() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_oauth("client-secret-0001", "refresh-0001")
     m.receive(json_response(200, {"access_token": "access-0001", "expires_in": 900}), NOW)
     return m
 
 
-def _challenged() -> SessionMachine:
-    m = SessionMachine()
+def _challenged() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_password(LOGIN, "password-0001")
     challenge = json_response(
         403,
@@ -586,26 +587,26 @@ def _challenged() -> SessionMachine:
     return m
 
 
-def _pending_login() -> SessionMachine:
-    m = SessionMachine()
+def _pending_login() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_password(LOGIN, "password-0001")
     return m
 
 
-def _pending_login_otp() -> SessionMachine:
-    m = SessionMachine()
+def _pending_login_otp() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_password(LOGIN, "password-0001", otp="123456", remember_me=False)
     return m
 
 
-def _pending_remember() -> SessionMachine:
-    m = SessionMachine()
+def _pending_remember() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_remember_token(LOGIN, "remember-0001")
     return m
 
 
-def _pending_second_factor() -> SessionMachine:
-    m = SessionMachine()
+def _pending_second_factor() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_password(LOGIN, "password-0001")
     otp = json_response(401, {"error": {"code": CLASSIC_OTP_REQUIRED_CODE, "message": "otp"}})
     _expect(SecondFactorRequired, lambda: m.receive(otp, NOW))
@@ -613,13 +614,13 @@ def _pending_second_factor() -> SessionMachine:
     return m
 
 
-def _pending_device_challenge() -> SessionMachine:
+def _pending_device_challenge() -> AuthMachine:
     m = _challenged()
     m.start_device_challenge()
     return m
 
 
-def _pending_security_answer() -> SessionMachine:
+def _pending_security_answer() -> AuthMachine:
     m = _challenged()
     m.start_device_challenge()
     question = json_response(200, {"data": {"step": "security_question", "question": "Pet?"}})
@@ -628,43 +629,43 @@ def _pending_security_answer() -> SessionMachine:
     return m
 
 
-def _pending_oauth_login() -> SessionMachine:
-    m = SessionMachine()
+def _pending_oauth_login() -> AuthMachine:
+    m = AuthMachine()
     m.login_with_oauth("client-secret-0001", "refresh-0001", client_id="client-id")
     return m
 
 
-def _pending_oauth_refresh() -> SessionMachine:
+def _pending_oauth_refresh() -> AuthMachine:
     m = _oauth_in()
     m.refresh()
     return m
 
 
-def _pending_validate() -> SessionMachine:
+def _pending_validate() -> AuthMachine:
     m = _logged_in()
     m.validate()
     return m
 
 
-def _pending_oauth_validate() -> SessionMachine:
+def _pending_oauth_validate() -> AuthMachine:
     m = _oauth_in()
     m.validate()
     return m
 
 
-def _pending_logout() -> SessionMachine:
+def _pending_logout() -> AuthMachine:
     m = _logged_in()
     m.logout()
     return m
 
 
-def _pending_relogin() -> SessionMachine:
+def _pending_relogin() -> AuthMachine:
     m = _logged_in()
     m.relogin()
     return m
 
 
-EXCHANGES: dict[str, Callable[[], SessionMachine]] = {
+EXCHANGES: dict[str, Callable[[], AuthMachine]] = {
     "login": _pending_login,
     "login with otp": _pending_login_otp,
     "remember-token login": _pending_remember,
@@ -702,11 +703,11 @@ def test_session_receive_is_total(kind: str, response: Response) -> None:
     else:
         repr(events)
         if kind in LOGIN_KINDS:
-            assert m.state is SessionState.AUTHENTICATED
+            assert m.state is AuthState.AUTHENTICATED
     # Whatever happened, the exchange is over and the machine is in a state
     # a caller can act on.
     assert not m.exchange_in_flight
-    assert m.state is not SessionState.AUTHENTICATING
+    assert m.state is not AuthState.AUTHENTICATING
     repr(m)
 
 
@@ -740,7 +741,7 @@ def _deepest_json_nesting() -> int:
 # Found: _redact.redact_body re-walked a parsed body with a recursive Python
 # function, so a nested body that json.loads accepts but deeper than about half
 # the recursion limit raised RecursionError from decode_envelope,
-# error_from_response, SessionMachine.receive and even repr(Response).
+# error_from_response, AuthMachine.receive and even repr(Response).
 @pytest.mark.parametrize(
     "call",
     ["decode_envelope", "error_from_response", "repr", "receive"],
@@ -784,7 +785,7 @@ def test_oauth_expires_in_signaling_nan(expires_in: str) -> None:
     m = _pending_oauth_login()
     body = b'{"access_token":"access-0001","expires_in":' + expires_in.encode() + b"}"
     events = m.receive(Response(200, (), body), NOW)
-    assert m.state is SessionState.AUTHENTICATED and events
+    assert m.state is AuthState.AUTHENTICATED and events
     assert m.expires_at == datetime.fromtimestamp(NOW + 900, tz=timezone.utc)
 
 
@@ -1154,8 +1155,8 @@ class HostileServer:
             for key, _ in getattr(exc, "headers", ()):
                 assert key.lower() not in SECRET_HEADERS, f"{name}.headers keeps {key!r}"
 
-    def assert_all_clean(self, machine: SessionMachine, events: list[object]) -> None:
-        self.assert_clean(repr(machine), "repr(SessionMachine)")
+    def assert_all_clean(self, machine: AuthMachine, events: list[object]) -> None:
+        self.assert_clean(repr(machine), "repr(AuthMachine)")
         for request in self.transport.requests:
             self.assert_clean(repr(request), "repr(Request)")
             self.assert_clean(str(request), "str(Request)")
@@ -1168,11 +1169,11 @@ class HostileServer:
 #: States a login may start (over) from.
 RESTARTABLE = frozenset(
     {
-        SessionState.UNAUTHENTICATED,
-        SessionState.EXPIRED,
-        SessionState.DEVICE_CHALLENGE,
-        SessionState.AWAITING_SECOND_FACTOR,
-        SessionState.AWAITING_SECURITY_ANSWER,
+        AuthState.UNAUTHENTICATED,
+        AuthState.EXPIRED,
+        AuthState.DEVICE_CHALLENGE,
+        AuthState.AWAITING_SECOND_FACTOR,
+        AuthState.AWAITING_SECURITY_ANSWER,
     }
 )
 
@@ -1182,7 +1183,7 @@ def _roles(pool: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _hand_actions(
-    m: SessionMachine, handed: list[str], server: HostileServer
+    m: AuthMachine, handed: list[str], server: HostileServer
 ) -> list[tuple[str, Callable[[], Request | None]]]:
     password, remember, otp, otp2, client_secret, refresh, answer = handed
     state = m.state
@@ -1194,22 +1195,22 @@ def _hand_actions(
             ("remember", lambda: m.login_with_remember_token(LOGIN, remember)),
             ("oauth", lambda: m.login_with_oauth(client_secret, refresh, client_id="cid")),
         ]
-    if state is SessionState.DEVICE_CHALLENGE:
+    if state is AuthState.DEVICE_CHALLENGE:
         actions.append(("start challenge", m.start_device_challenge))
-    if state is SessionState.AWAITING_SECOND_FACTOR:
+    if state is AuthState.AWAITING_SECOND_FACTOR:
         actions += [
             ("otp", lambda: m.submit_second_factor(otp)),
             ("otp2", lambda: m.submit_second_factor(otp2)),
         ]
-    if state is SessionState.AWAITING_SECURITY_ANSWER:
+    if state is AuthState.AWAITING_SECURITY_ANSWER:
         actions.append(("answer", lambda: m.answer_security_question(answer)))
-    if state in (SessionState.AUTHENTICATED, SessionState.EXPIRED):
+    if state in (AuthState.AUTHENTICATED, AuthState.EXPIRED):
         actions.append(("logout", m.logout))
         if m.scheme is AuthScheme.OAUTH and m.refresh_token:
             actions.append(("refresh", m.refresh))
-        if m.scheme is AuthScheme.SESSION and m.remember_token:
+        if m.scheme is AuthScheme.LEGACY and m.remember_token:
             actions.append(("relogin", m.relogin))
-    if state is SessionState.AUTHENTICATED:
+    if state is AuthState.AUTHENTICATED:
         actions.append(("validate", m.validate))
 
         def api_call() -> None:
@@ -1236,9 +1237,9 @@ def test_secrets_never_leak_driving_the_machine_by_hand(
     handed, issuable = _roles(pool)
     server = HostileServer(data, handed, issuable)
     events: list[object] = []
-    m = SessionMachine(on_token=events.append)
+    m = AuthMachine(on_token=events.append)
     for _ in range(data.draw(st.integers(1, 8), label="steps")):
-        if m.state is SessionState.CLOSED:
+        if m.state is AuthState.CLOSED:
             break
         name, action = data.draw(st.sampled_from(_hand_actions(m, handed, server)), label="action")
         try:
@@ -1260,7 +1261,7 @@ def test_secrets_never_leak_driving_the_machine_by_hand(
     server.assert_all_clean(m, events)
 
 
-def _flow_choices(m: SessionMachine, handed: list[str]) -> list[tuple[str, Callable[[], Any]]]:
+def _flow_choices(m: AuthMachine, handed: list[str]) -> list[tuple[str, Callable[[], Any]]]:
     password, remember, otp, otp2, client_secret, refresh, answer = handed
     state = m.state
     choices: list[tuple[str, Callable[[], Any]]] = []
@@ -1271,14 +1272,14 @@ def _flow_choices(m: SessionMachine, handed: list[str]) -> list[tuple[str, Calla
             ("remember", lambda: flows.login_with_remember_token(m, LOGIN, remember)),
             ("oauth", lambda: flows.login_with_oauth(m, client_secret, refresh)),
         ]
-    if state is SessionState.AWAITING_SECOND_FACTOR:
+    if state is AuthState.AWAITING_SECOND_FACTOR:
         choices += [
             ("otp", lambda: flows.submit_second_factor(m, otp)),
             ("otp2", lambda: flows.submit_second_factor(m, otp2)),
         ]
-    if state is SessionState.AWAITING_SECURITY_ANSWER:
+    if state is AuthState.AWAITING_SECURITY_ANSWER:
         choices.append(("answer", lambda: flows.answer_security_question(m, answer)))
-    if state in (SessionState.AUTHENTICATED, SessionState.EXPIRED):
+    if state in (AuthState.AUTHENTICATED, AuthState.EXPIRED):
         request = m.config.request("GET", "/customers/me")
         post = m.config.request("POST", "/accounts/A1/orders/dry-run", json_body={"x": 1})
         choices += [
@@ -1288,7 +1289,7 @@ def _flow_choices(m: SessionMachine, handed: list[str]) -> list[tuple[str, Calla
         ]
         if m.scheme is AuthScheme.OAUTH:
             choices.append(("refresh", lambda: flows.refresh(m)))
-    if state is SessionState.AUTHENTICATED:
+    if state is AuthState.AUTHENTICATED:
         choices.append(("validate", lambda: flows.validate(m)))
     return choices
 
@@ -1301,11 +1302,11 @@ def test_secrets_never_leak_through_flows(data: st.DataObject, pool: list[str]) 
     clock = FakeClock(NOW)
     server = HostileServer(data, handed, issuable, clock)
     events: list[object] = []
-    m = SessionMachine(on_token=events.append)
+    m = AuthMachine(on_token=events.append)
     for _ in range(data.draw(st.integers(1, 6), label="operations")):
-        if m.state is SessionState.CLOSED:
+        if m.state is AuthState.CLOSED:
             break
-        if m.state is SessionState.DEVICE_CHALLENGE and data.draw(st.booleans(), label="start"):
+        if m.state is AuthState.DEVICE_CHALLENGE and data.draw(st.booleans(), label="start"):
             # No flow starts a device challenge on its own (flows do it inside
             # a login); after a failed start, the machine API can retry it.
             request = m.start_device_challenge()
@@ -1332,7 +1333,7 @@ def test_secrets_never_leak_through_flows(data: st.DataObject, pool: list[str]) 
 
 def test_secrets_echoed_in_error_items_are_scrubbed() -> None:
     password = "hunter2hunter2hunter2"
-    m = SessionMachine()
+    m = AuthMachine()
     m.login_with_password(LOGIN, password)
     body = {
         "error": {
@@ -1361,7 +1362,7 @@ def _echo_401(token: str) -> Response:
     )
 
 
-# Found: SessionMachine.observe dropped the token on a 401 before flows._call
+# Found: AuthMachine.observe dropped the token on a 401 before flows._call
 # built the error, and the operation scrubbed it with the secrets still held, so
 # a 401 echoing the token ("token X is invalid") raised SessionExpired with the
 # token in its message.
@@ -1369,7 +1370,7 @@ def _echo_401(token: str) -> Response:
 def test_token_echoed_in_a_401_to_an_api_call_is_scrubbed(method: str) -> None:
     first, second = "SESSIONtoken0123456789", "SESSIONtoken9876543210"
     clock = FakeClock(NOW)
-    m = SessionMachine()
+    m = AuthMachine()
     transport = ReplayTransport([_session_body(first, "REMEMBERtoken0123456789")])
     drive(
         flows.login_with_password(m, LOGIN, "password-0001"),
@@ -1451,7 +1452,7 @@ def expiry_texts(draw: st.DrawFn) -> str:
 
 class Reached:
     def __init__(
-        self, machine: SessionMachine, client_secret: str, password: str, texts: list[str]
+        self, machine: AuthMachine, client_secret: str, password: str, texts: list[str]
     ) -> None:
         self.machine = machine
         self.client_secret = client_secret
@@ -1475,7 +1476,7 @@ def reachable_machines(draw: st.DrawFn) -> Reached:
         label="password",
     )
     scheme = draw(st.sampled_from(["oauth", "password", "remember"]), label="scheme")
-    m = SessionMachine()
+    m = AuthMachine()
     if scheme == "oauth":
         m.login_with_oauth(
             client_secret,
@@ -1507,7 +1508,7 @@ def reachable_machines(draw: st.DrawFn) -> Reached:
         if draw(st.booleans(), label="issue remember token"):
             data["remember-token"] = text(tokens, "issued remember token")
         m.receive(json_response(201, {"data": data}), now)
-    assert m.state is SessionState.AUTHENTICATED
+    assert m.state is AuthState.AUTHENTICATED
     after = draw(
         st.sampled_from(
             [
@@ -1539,12 +1540,12 @@ def reachable_machines(draw: st.DrawFn) -> Reached:
         try:
             m.auth_need(m.expires_at.timestamp() + 1)
         except SessionExpired:
-            assert m.state.value == SessionState.EXPIRED.value  # (no narrowing for mypy)
+            assert m.state.value == AuthState.EXPIRED.value  # (no narrowing for mypy)
     elif after == "refresh-fails" and m.scheme is AuthScheme.OAUTH:
         m.refresh()
         with pytest.raises(OAuthError):
             m.receive(json_response(400, {"error_code": "invalid_grant"}), now)
-    elif after == "relogin-fails" and m.remember_token and m.scheme is AuthScheme.SESSION:
+    elif after == "relogin-fails" and m.remember_token and m.scheme is AuthScheme.LEGACY:
         m.relogin()
         with pytest.raises(InvalidCredentials):
             m.receive(json_response(401, {"error": {"code": "invalid_credentials"}}), now)
@@ -1558,7 +1559,7 @@ def test_dump_load_round_trips(reached: Reached) -> None:
     secret = reached.client_secret
     assume(all(secret not in t and reached.password not in t for t in reached.texts))
     dumped = m.dump()
-    loaded = SessionMachine.load(dumped)
+    loaded = AuthMachine.load(dumped)
     assert loaded.dump() == dumped
     assert loaded.state is m.state
     assert loaded.scheme is m.scheme
@@ -1573,11 +1574,11 @@ def test_dump_load_round_trips(reached: Reached) -> None:
     with_secret = m.dump(include_client_secret=True)
     assert secret not in dumped
     assert reached.password not in dumped and reached.password not in with_secret
-    if m.scheme is AuthScheme.OAUTH and m.state is not SessionState.UNAUTHENTICATED:
+    if m.scheme is AuthScheme.OAUTH and m.state is not AuthState.UNAUTHENTICATED:
         assert json.loads(with_secret)["client_secret"] == secret
-        assert SessionMachine.load(with_secret).dump(include_client_secret=True) == with_secret
+        assert AuthMachine.load(with_secret).dump(include_client_secret=True) == with_secret
         assert (
-            SessionMachine.load(dumped, client_secret=secret).dump(include_client_secret=True)
+            AuthMachine.load(dumped, client_secret=secret).dump(include_client_secret=True)
             == with_secret
         )
     assert secret not in repr(m) and secret not in repr(loaded)
@@ -1659,16 +1660,16 @@ def mutated_dumps(draw: st.DrawFn) -> str:
 @example(text='{"version": 1, "environment": ' + "[" * 5_000 + "]" * 5_000 + "}")
 def test_load_of_anything_raises_only_local_protocol_error(text: str | bytes) -> None:
     try:
-        SessionMachine.load(text)
+        AuthMachine.load(text)
     except LocalProtocolError as exc:
         _touch_error(exc)
 
 
-# Found: SessionMachine.load let json.loads' RecursionError out.
+# Found: AuthMachine.load let json.loads' RecursionError out.
 @pytest.mark.parametrize("text", ["[" * 100_000, "[" * 5_000 + "]" * 5_000])
 def test_load_of_deep_nesting_raises_local_protocol_error(text: str) -> None:
     with _no_escaping_recursion_error(), pytest.raises(LocalProtocolError):
-        SessionMachine.load(text)
+        AuthMachine.load(text)
 
 
 # Found: receive() stored a session or access token containing CR/LF (a JSON
@@ -1690,9 +1691,9 @@ def test_an_accepted_token_can_be_sent(scheme: str, token: str) -> None:
     try:
         m.receive(response, NOW)
     except DecodeError:
-        assert m.state is not SessionState.AUTHENTICATED
+        assert m.state is not AuthState.AUTHENTICATED
         return
-    assert m.state is SessionState.AUTHENTICATED
+    assert m.state is AuthState.AUTHENTICATED
     serialize_request(m.validate())
     m.receive(Response(204), NOW)
     serialize_request(m.authorize(m.config.request("GET", "/customers/me"), NOW))
@@ -1705,10 +1706,10 @@ def test_an_accepted_token_can_be_sent(scheme: str, token: str) -> None:
 # Found: dump() kept milliseconds only, so load(dump()).expires_at differed
 # whenever it had sub-millisecond microseconds.
 def test_dump_load_keeps_expires_at_exactly() -> None:
-    m = SessionMachine()
+    m = AuthMachine()
     m.login_with_oauth("client-secret-0001", "refresh-0001")
     m.receive(json_response(200, {"access_token": "a", "expires_in": 900}), NOW + 0.1234567)
-    assert SessionMachine.load(m.dump()).expires_at == m.expires_at
+    assert AuthMachine.load(m.dump()).expires_at == m.expires_at
 
 
 # Found: years before 1000 were dumped unpadded (strftime "%Y") and refused by
@@ -1721,9 +1722,9 @@ def test_every_accepted_expiration_survives_dump_and_load(expiration: str) -> No
     m = _pending_login()
     body = {"data": {"session-token": "t", "session-expiration": expiration}}
     m.receive(json_response(201, body), NOW)
-    assert m.state is SessionState.AUTHENTICATED
+    assert m.state is AuthState.AUTHENTICATED
     dumped = m.dump()
-    assert SessionMachine.load(dumped).dump() == dumped
+    assert AuthMachine.load(dumped).dump() == dumped
 
 
 # Found: authorize() past such an expiry raised OverflowError (format_datetime's astimezone).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tastytrade_proto import SessionMachine, decode_envelope, drive, flows
+from tastytrade_proto.protocol import AuthMachine, decode_envelope, drive, flows
 from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, Fault, FaultKind
 from tastytrade_proto.testing.pytest_plugin import FakeTastytrade
 
@@ -13,7 +13,7 @@ def test_the_fixture_is_a_running_server(tastytrade_fake: FakeTastytrade) -> Non
     assert tastytrade_fake.base_url.startswith("http://127.0.0.1:")
     http = HTTPClientTransport(tastytrade_fake.base_url)
     clock = tastytrade_fake.clock
-    machine = SessionMachine(environment=tastytrade_fake.environment)
+    machine = AuthMachine(environment=tastytrade_fake.environment)
     drive(
         flows.login_with_oauth(machine, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN),
         http.send,
@@ -41,7 +41,7 @@ def test_the_tls_fixture(tastytrade_fake_tls: FakeTastytrade) -> None:
     http = HTTPClientTransport(
         tastytrade_fake_tls.base_url, context=tastytrade_fake_tls.client_ssl_context()
     )
-    machine = SessionMachine(environment=tastytrade_fake_tls.environment)
+    machine = AuthMachine(environment=tastytrade_fake_tls.environment)
     clock = tastytrade_fake_tls.clock
     drive(
         flows.login_with_oauth(machine, DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN),

@@ -19,7 +19,7 @@ def blocks(language: str) -> list[str]:
 
 
 def by_hand() -> str:
-    (code,) = [b for b in blocks("python") if "SessionMachine" in b]
+    (code,) = [b for b in blocks("python") if "AuthMachine" in b]
     return code
 
 

@@ -28,11 +28,11 @@ from tastytrade_proto import (
     RememberTokenIssued,
     RetryPolicy,
     SessionExpired,
-    SessionState,
     TokenEvent,
     TransportTimeout,
 )
 from tastytrade_proto.orders import NewLeg, NewOrder, OrderNotPlaced
+from tastytrade_proto.protocol import AuthState
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
@@ -130,7 +130,7 @@ def test_a_refresh_cancelled_in_flight_still_hands_over_the_rotated_token(h: Har
         h.server.api.inject(Fault(FaultKind.SLOW, delay=0.6, path="/oauth/token"))
         assert await cancel_after(h, 0.15, session.refresh)
         assert session.machine.refresh_token == store.last(RefreshTokenRotated)
-        assert session.machine.state is SessionState.AUTHENTICATED
+        assert session.machine.state is AuthState.AUTHENTICATED
         await session.customer()  # still usable, no renewal needed
         await session.close()
 
@@ -182,7 +182,7 @@ def test_a_remember_token_login_cancelled_in_flight_keeps_the_new_token(h: Harne
             h, 0.15, lambda: second.login_with_remember_token(DEMO_LOGIN, spent)
         )
         assert store.last(RememberTokenIssued) != spent
-        assert second.machine.state is SessionState.AUTHENTICATED
+        assert second.machine.state is AuthState.AUTHENTICATED
         await second.balances(ACCOUNT)
         await second.close()
 
@@ -360,7 +360,7 @@ def test_validate_after_a_401_with_nothing_to_renew_is_false(h: Harness) -> None
         h.server.api.expire_tokens()
         with pytest.raises(SessionExpired):
             await session.customer()
-        assert session.machine.state is SessionState.EXPIRED
+        assert session.machine.state is AuthState.EXPIRED
         assert await session.validate() is False
         assert await session.validate() is False
         await session.close()

@@ -10,15 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tastytrade_proto import (
-    ALLOWED,
     CERTIFICATION,
-    CLASSIC_OTP_REQUIRED_CODE,
     PRODUCTION,
     AccessTokenIssued,
-    Action,
-    AuthNeed,
-    AuthScheme,
-    ClientConfig,
     DecodeError,
     DeviceChallengeRequired,
     Environment,
@@ -30,17 +24,24 @@ from tastytrade_proto import (
     OAuthError,
     RefreshTokenRotated,
     RememberTokenIssued,
-    Request,
-    Response,
     SecondFactorRequired,
     ServerError,
     SessionExpired,
-    SessionMachine,
-    SessionState,
     SessionValidated,
     TokenEvent,
     User,
 )
+from tastytrade_proto.errors import CLASSIC_OTP_REQUIRED_CODE
+from tastytrade_proto.protocol import (
+    AuthMachine,
+    AuthNeed,
+    AuthScheme,
+    AuthState,
+    ClientConfig,
+    Request,
+    Response,
+)
+from tastytrade_proto.protocol.auth import ALLOWED, Action
 from tastytrade_proto.testing import json_response
 
 from .conftest import sample, sample_response
@@ -65,8 +66,8 @@ def oauth_reply(token: str = "AT-1", **extra: object) -> Response:
     return json_response(200, {"access_token": token, "token_type": "Bearer", **extra})
 
 
-def logged_in(now: float, tokens: list[TokenEvent] | None = None) -> SessionMachine:
-    machine = SessionMachine(
+def logged_in(now: float, tokens: list[TokenEvent] | None = None) -> AuthMachine:
+    machine = AuthMachine(
         environment=CERTIFICATION, on_token=None if tokens is None else tokens.append
     )
     machine.login_with_password("u", "pw-secret-1")
@@ -74,8 +75,8 @@ def logged_in(now: float, tokens: list[TokenEvent] | None = None) -> SessionMach
     return machine
 
 
-def oauth_machine(now: float, tokens: list[TokenEvent] | None = None) -> SessionMachine:
-    machine = SessionMachine(on_token=None if tokens is None else tokens.append)
+def oauth_machine(now: float, tokens: list[TokenEvent] | None = None) -> AuthMachine:
+    machine = AuthMachine(on_token=None if tokens is None else tokens.append)
     machine.login_with_oauth("CS-secret-1", "RF-1")
     machine.receive(oauth_reply(expires_in=900), now)
     return machine
@@ -84,16 +85,16 @@ def oauth_machine(now: float, tokens: list[TokenEvent] | None = None) -> Session
 class TestPasswordLogin:
     def test_login_with_remember_me(self, now: float) -> None:
         tokens: list[TokenEvent] = []
-        machine = SessionMachine(environment=CERTIFICATION, on_token=tokens.append)
-        assert machine.state is SessionState.UNAUTHENTICATED
+        machine = AuthMachine(environment=CERTIFICATION, on_token=tokens.append)
+        assert machine.state is AuthState.UNAUTHENTICATED
         assert machine.scheme is AuthScheme.OAUTH  # the default until a legacy login starts
         request = machine.login_with_password("user@example.com", "correct-horse")
         assert json.loads(request.body) == sample("sessions_post_request_password.json")
         assert request.header("authorization") is None
-        assert machine.state is SessionState.AUTHENTICATING
+        assert machine.state is AuthState.AUTHENTICATING
         events = machine.receive(sample_response(201, "sessions_post_201.json"), now)
-        assert machine.state is SessionState.AUTHENTICATED
-        assert machine.scheme is AuthScheme.SESSION
+        assert machine.state is AuthState.AUTHENTICATED
+        assert machine.scheme is AuthScheme.LEGACY
         assert machine.expires_at == EXPIRY and machine.expires_at.tzinfo is not None
         assert machine.user == User(
             email="user@example.com",
@@ -112,7 +113,7 @@ class TestPasswordLogin:
         assert authorized.header("authorization") == "FAKE-SESSION-TOKEN-0001+C"
 
     def test_login_without_remember_me(self, now: float) -> None:
-        machine = SessionMachine(environment=CERTIFICATION)
+        machine = AuthMachine(environment=CERTIFICATION)
         request = machine.login_with_password("u", "pw", remember_me=False)
         assert json.loads(request.body)["remember-me"] is False
         events = machine.receive(sample_response(201, "sessions_post_201_no_remember_me.json"), now)
@@ -120,16 +121,16 @@ class TestPasswordLogin:
         assert machine.remember_token is None
 
     def test_invalid_credentials(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "wrong-password")
         with pytest.raises(InvalidCredentials) as info:
             machine.receive(sample_response(401, "sessions_post_401_invalid_credentials.json"), now)
         assert info.value.code == "invalid_credentials"
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
         machine.login_with_password("u", "right-password")  # may start over
 
     def test_classic_otp_flow_retries_a_wrong_code(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw-secret-1")
         otp_required = json_response(
             401, {"error": {"code": CLASSIC_OTP_REQUIRED_CODE, "message": "OTP required"}}
@@ -137,7 +138,7 @@ class TestPasswordLogin:
         with pytest.raises(SecondFactorRequired) as info:
             machine.receive(otp_required, now)
         assert not isinstance(info.value, DeviceChallengeRequired)
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
 
         first = machine.submit_second_factor("111111")
         assert first.header("x-tastyworks-otp") == "111111"
@@ -146,36 +147,36 @@ class TestPasswordLogin:
         wrong = json_response(401, {"error": {"code": "some_undocumented_code"}})
         with pytest.raises(InvalidSecondFactor):
             machine.receive(wrong, now)
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
 
         second = machine.submit_second_factor("222222")
         assert second.header("x-tastyworks-otp") == "222222"
         machine.receive(login_reply(), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_otp_sent_up_front(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         request = machine.login_with_password("u", "pw", otp="123456")
         assert request.header("x-tastyworks-otp") == "123456"
         invalid = json_response(401, {"error": {"code": "invalid_otp"}})
         with pytest.raises(InvalidSecondFactor):
             machine.receive(invalid, now)
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
 
     def test_second_factor_server_error_keeps_waiting(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw", otp="123456")
         with pytest.raises(SecondFactorRequired):
             machine.receive(json_response(403, {"error": {"code": "otp_required"}}), now)
         machine.submit_second_factor("123456")
         with pytest.raises(ServerError):
             machine.receive(Response(503, (), b"<html>busy</html>"), now)
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
 
 
 class TestDeviceChallenge:
-    def challenged(self, now: float) -> SessionMachine:
-        machine = SessionMachine(environment=CERTIFICATION)
+    def challenged(self, now: float) -> AuthMachine:
+        machine = AuthMachine(environment=CERTIFICATION)
         machine.login_with_password("u", "pw-secret-1")
         with pytest.raises(DeviceChallengeRequired) as info:
             machine.receive(
@@ -187,7 +188,7 @@ class TestDeviceChallenge:
                 now,
             )
         assert info.value.redirect is not None
-        assert machine.state is SessionState.DEVICE_CHALLENGE
+        assert machine.state is AuthState.DEVICE_CHALLENGE
         return machine
 
     def test_otp_verification(self, now: float) -> None:
@@ -203,7 +204,7 @@ class TestDeviceChallenge:
             machine.receive(reply, now)
         assert info.value.method == "otp"
         assert info.value.destination == "********0000"
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
         login = machine.submit_second_factor("123456")
         assert login.path == "/sessions"
         assert login.header("x-tastyworks-otp") == "123456"
@@ -214,7 +215,7 @@ class TestDeviceChallenge:
             "remember-me": True,
         }
         machine.receive(login_reply(), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
         # Nothing of the login lingers: a fresh login later starts clean.
         assert "pw-secret-1" not in machine.secrets()
 
@@ -227,10 +228,10 @@ class TestDeviceChallenge:
         with pytest.raises(InvalidSecondFactor) as info:
             machine.receive(json_response(403, {"error": {"code": "otp_mismatch"}}), now)
         assert info.value.code == "otp_mismatch"
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
         machine.submit_second_factor("123456")
         machine.receive(login_reply(), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_security_question(self, now: float) -> None:
         machine = self.challenged(now)
@@ -241,7 +242,7 @@ class TestDeviceChallenge:
             )
         assert info.value.method == "security_question"
         assert info.value.question == "What was the name of your first pet?"
-        assert machine.state is SessionState.AWAITING_SECURITY_ANSWER
+        assert machine.state is AuthState.AWAITING_SECURITY_ANSWER
         with pytest.raises(LocalProtocolError, match="AWAITING_SECURITY_ANSWER"):
             machine.submit_second_factor("123456")
 
@@ -250,37 +251,37 @@ class TestDeviceChallenge:
         assert wrong.header("x-tastyworks-challenge-token") == "CHALLENGE-1"
         with pytest.raises(InvalidSecondFactor):
             machine.receive(json_response(400, {"error": {"code": "wrong_answer"}}), now)
-        assert machine.state is SessionState.AWAITING_SECURITY_ANSWER
+        assert machine.state is AuthState.AWAITING_SECURITY_ANSWER
 
         machine.answer_security_question("Fido")
         with pytest.raises(SecondFactorRequired):
             machine.receive(sample_response(200, "device_challenge_post_200_otp.json"), now)
         machine.submit_second_factor("123456")
         machine.receive(login_reply(), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_challenge_without_its_token_header_is_a_decode_error(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw")
         with pytest.raises(DecodeError, match="X-Tastyworks-Challenge-Token"):
             machine.receive(
                 sample_response(403, "sessions_post_403_device_challenge_required.json"), now
             )
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
 
     def test_challenge_request_failures(self, now: float) -> None:
         machine = self.challenged(now)
         machine.start_device_challenge()
         with pytest.raises(ServerError):
             machine.receive(Response(500), now)
-        assert machine.state is SessionState.DEVICE_CHALLENGE  # may ask again
+        assert machine.state is AuthState.DEVICE_CHALLENGE  # may ask again
         machine.start_device_challenge()
         with pytest.raises(DecodeError, match="device-challenge response has no 'data'"):
             machine.receive(json_response(200, {"nothing": 1}), now)
-        assert machine.state is SessionState.DEVICE_CHALLENGE
+        assert machine.state is AuthState.DEVICE_CHALLENGE
 
     def test_remember_token_login_can_be_challenged(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         request = machine.login_with_remember_token("u", "RT-1")
         assert json.loads(request.body) == sample("sessions_post_request_remember_token.json") | {
             "login": "u",
@@ -310,14 +311,14 @@ class TestRememberTokens:
             if isinstance(event, RememberTokenIssued):
                 persisted.append(event.token)
 
-        machine = SessionMachine(on_token=store)
+        machine = AuthMachine(on_token=store)
         machine.login_with_password("u", "pw")
         machine.receive(login_reply("ST-1", "RT-1"), now)
         for n in (2, 3, 4):
-            fresh = SessionMachine.load(machine.dump(), on_token=store)
+            fresh = AuthMachine.load(machine.dump(), on_token=store)
             assert fresh.remember_token == persisted[-1]
-            assert fresh.state is SessionState.AUTHENTICATED
-            machine = SessionMachine(on_token=store)
+            assert fresh.state is AuthState.AUTHENTICATED
+            machine = AuthMachine(on_token=store)
             request = machine.login_with_remember_token("u", persisted[-1])
             assert json.loads(request.body)["remember-token"] == f"RT-{n - 1}"
             machine.receive(login_reply(f"ST-{n}", f"RT-{n}"), now)
@@ -326,7 +327,7 @@ class TestRememberTokens:
 
     def test_token_reaches_the_store_before_a_malformed_field_fails(self, now: float) -> None:
         tokens: list[TokenEvent] = []
-        machine = SessionMachine(on_token=tokens.append)
+        machine = AuthMachine(on_token=tokens.append)
         machine.login_with_remember_token("u", "RT-old")
         broken = login_reply("ST-1", "RT-new", expires="tomorrow-ish")
         with pytest.raises(DecodeError, match="session-expiration"):
@@ -334,15 +335,15 @@ class TestRememberTokens:
         assert tokens == [RememberTokenIssued("RT-new")]
         # The new token is kept, so the session can still be renewed with it.
         assert machine.remember_token == "RT-new"
-        assert machine.state is SessionState.EXPIRED
+        assert machine.state is AuthState.EXPIRED
         assert machine.auth_need(now) is AuthNeed.RELOGIN
 
     def test_missing_session_token_is_a_decode_error(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw")
         with pytest.raises(DecodeError, match="no usable session-token"):
             machine.receive(json_response(201, {"data": {"user": {}}}), now)
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
         machine.login_with_password("u", "pw")
         with pytest.raises(DecodeError, match="not valid JSON"):
             machine.receive(Response(201, (), b'{"data": {"session-token": "ST'), now)
@@ -351,23 +352,23 @@ class TestRememberTokens:
         def broken_store(event: TokenEvent) -> None:
             raise OSError("disk full")
 
-        machine = SessionMachine(on_token=broken_store)
+        machine = AuthMachine(on_token=broken_store)
         machine.login_with_password("u", "pw")
         with pytest.raises(OSError, match="disk full"):
             machine.receive(login_reply(), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
         assert machine.remember_token == "RT-1"
 
     def test_refused_remember_token_is_dropped(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_remember_token("u", "RT-spent")
         with pytest.raises(InvalidCredentials):
             machine.receive(sample_response(401, "sessions_post_401_invalid_credentials.json"), now)
         assert machine.remember_token is None
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
 
     def test_remember_token_login_without_a_new_token_spends_the_old(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_remember_token("u", "RT-1", remember_me=False)
         machine.receive(login_reply(remember=None), now)
         assert machine.remember_token is None
@@ -376,7 +377,7 @@ class TestRememberTokens:
 class TestOAuth:
     def test_refresh_grant_request_and_bearer(self, now: float) -> None:
         tokens: list[TokenEvent] = []
-        machine = SessionMachine(on_token=tokens.append)
+        machine = AuthMachine(on_token=tokens.append)
         request = machine.login_with_oauth("FAKE-CLIENT-SECRET", "FAKE-REFRESH-TOKEN")
         assert request.method == "POST"
         assert request.url == "https://api.tastyworks.com/oauth/token"
@@ -394,7 +395,7 @@ class TestOAuth:
         assert authorized.header("authorization") == "Bearer FAKE-ACCESS-TOKEN"
 
     def test_client_id_is_sent_when_given(self) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         request = machine.login_with_oauth(
             "FAKE-CLIENT-SECRET",
             "FAKE-REFRESH-TOKEN",
@@ -407,7 +408,7 @@ class TestOAuth:
         [(None, 900), (60, 60), ("120", 120), (True, 900), (-5, 900), ("soon", 900), ([1], 900)],
     )
     def test_lifetime(self, now: float, expires_in: object, seconds: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_oauth("cs", "rf")
         extra = {} if expires_in is None else {"expires_in": expires_in}
         machine.receive(oauth_reply(**extra), now)
@@ -446,13 +447,13 @@ class TestOAuth:
         ] == [AccessTokenIssued]
 
     def test_oauth_errors(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_oauth("cs", "rf")
         with pytest.raises(OAuthError) as info:
             machine.receive(sample_response(400, "oauth_token_error_invalid_grant.json"), now)
         assert info.value.code == "invalid_grant"
         assert info.value.api_message == "Invalid JWT"
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
 
     @pytest.mark.parametrize(
         ("reply", "message"),
@@ -463,17 +464,17 @@ class TestOAuth:
         ],
     )
     def test_malformed_token_answers(self, now: float, reply: Response, message: str) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_oauth("cs", "rf")
         with pytest.raises(DecodeError, match=message):
             machine.receive(reply, now)
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
 
     def test_enveloped_token_answer_is_tolerated(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_oauth("cs", "rf")
         machine.receive(json_response(200, {"data": {"access_token": "AT"}}), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_refresh_needs_oauth(self, now: float) -> None:
         with pytest.raises(LocalProtocolError, match="no OAuth refresh token"):
@@ -482,7 +483,7 @@ class TestOAuth:
 
 class TestExpiry:
     def test_legacy_session_expires_by_clock(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw", remember_me=False)
         machine.receive(login_reply(remember=None), now)
         deadline = EXPIRY.timestamp()
@@ -491,7 +492,7 @@ class TestExpiry:
         assert machine.auth_need(deadline - 1) is AuthNeed.NONE
         with pytest.raises(SessionExpired, match="log in again"):
             machine.auth_need(deadline)
-        assert machine.state is SessionState.EXPIRED
+        assert machine.state is AuthState.EXPIRED
         machine.login_with_password("u", "pw")  # EXPIRED allows a new login
 
     def test_legacy_expiry_renews_with_the_remember_token(self, now: float) -> None:
@@ -504,12 +505,12 @@ class TestExpiry:
             "remember-me": True,
         }
         # Renewing early: the current token works until the answer arrives.
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
         assert (
             machine.authorize(Request("GET", "https://x/"), now).header("authorization") == "ST-1"
         )
         machine.receive(login_reply("ST-2", "RT-2", "2024-09-13T20:00:00Z"), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
         assert machine.remember_token == "RT-2"
 
     def test_401_expires_the_session(self, now: float) -> None:
@@ -517,7 +518,7 @@ class TestExpiry:
         request = machine.authorize(Request("GET", "https://x/a"), now)
         assert not machine.observe(request, Response(200))
         assert machine.observe(request, sample_response(401, "error_401_token_invalid.json"))
-        assert machine.state is SessionState.EXPIRED
+        assert machine.state is AuthState.EXPIRED
         assert machine.auth_need(now) is AuthNeed.RELOGIN
         with pytest.raises(LocalProtocolError, match="EXPIRED"):
             machine.authorize(request, now)
@@ -528,10 +529,10 @@ class TestExpiry:
         machine.refresh()
         machine.receive(oauth_reply("AT-2"), now)
         assert not machine.observe(old, Response(401))
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_no_way_to_renew(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw", remember_me=False)
         machine.receive(login_reply(remember=None), now)
         machine.observe(machine.authorize(Request("GET", "https://x/a"), now), Response(401))
@@ -552,14 +553,14 @@ class TestValidateAndLogout:
         assert machine.user is not None and machine.user.id == 123456
         machine.validate()
         machine.receive(Response(204), now)  # an empty 2xx is valid too
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_validate_401(self, now: float) -> None:
         machine = logged_in(now)
         machine.validate()
         with pytest.raises(SessionExpired):
             machine.receive(sample_response(401, "error_401_token_invalid.json"), now)
-        assert machine.state is SessionState.EXPIRED
+        assert machine.state is AuthState.EXPIRED
 
     def test_validate_with_oauth_bearer(self, now: float) -> None:
         machine = oauth_machine(now)
@@ -571,7 +572,7 @@ class TestValidateAndLogout:
         assert (request.method, request.path, request.body) == ("DELETE", "/sessions", b"")
         assert request.header("authorization") == "ST-1"
         assert machine.receive(Response(204), now) == (LoggedOut(),)
-        assert machine.state is SessionState.CLOSED
+        assert machine.state is AuthState.CLOSED
         assert machine.secrets() == ()
         for attempt in (
             lambda: machine.login_with_password("u", "pw"),
@@ -587,27 +588,27 @@ class TestValidateAndLogout:
         machine = logged_in(now)
         machine.logout()
         machine.receive(Response(401), now)
-        assert machine.state is SessionState.CLOSED
+        assert machine.state is AuthState.CLOSED
 
     def test_logout_failure_keeps_the_session(self, now: float) -> None:
         machine = logged_in(now)
         machine.logout()
         with pytest.raises(ServerError):
             machine.receive(Response(502), now)
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
 
     def test_logout_after_401_closes_locally(self, now: float) -> None:
         machine = logged_in(now)
         machine.observe(machine.authorize(Request("GET", "https://x/"), now), Response(401))
         with pytest.raises(LocalProtocolError, match="already expired"):
             machine.logout()
-        assert machine.state is SessionState.CLOSED
+        assert machine.state is AuthState.CLOSED
 
 
 class TestMisuse:
     def test_authenticated_request_before_login(self, now: float) -> None:
         with pytest.raises(LocalProtocolError, match="UNAUTHENTICATED") as info:
-            SessionMachine().authorize(Request("GET", "https://x/"), now)
+            AuthMachine().authorize(Request("GET", "https://x/"), now)
         assert info.value.state == "UNAUTHENTICATED"
 
     def test_logging_in_twice(self, now: float) -> None:
@@ -628,15 +629,15 @@ class TestMisuse:
 
     def test_receive_without_an_exchange(self, now: float) -> None:
         with pytest.raises(LocalProtocolError, match="nothing to receive"):
-            SessionMachine().receive(Response(200), now)
+            AuthMachine().receive(Response(200), now)
         with pytest.raises(LocalProtocolError, match="no exchange"):
-            SessionMachine().exchange_failed()
+            AuthMachine().exchange_failed()
 
     def test_second_factor_outside_its_state(self) -> None:
         with pytest.raises(LocalProtocolError, match="UNAUTHENTICATED"):
-            SessionMachine().submit_second_factor("123456")
+            AuthMachine().submit_second_factor("123456")
         with pytest.raises(LocalProtocolError, match="UNAUTHENTICATED"):
-            SessionMachine().start_device_challenge()
+            AuthMachine().start_device_challenge()
 
     @pytest.mark.parametrize(
         "call",
@@ -650,7 +651,7 @@ class TestMisuse:
     )
     def test_empty_credentials(self, call: object) -> None:
         with pytest.raises(LocalProtocolError, match="non-empty"):
-            call(SessionMachine())  # type: ignore[operator]
+            call(AuthMachine())  # type: ignore[operator]
         # Refused before anything changed.
 
     def test_every_action_has_allowed_states(self) -> None:
@@ -660,26 +661,26 @@ class TestMisuse:
 
 class TestExchangeFailed:
     def test_login_transport_failure_starts_over(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw-secret-1")
         machine.exchange_failed()
-        assert machine.state is SessionState.UNAUTHENTICATED
+        assert machine.state is AuthState.UNAUTHENTICATED
         assert "pw-secret-1" not in machine.secrets()
 
     def test_second_factor_transport_failure_can_be_resubmitted(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw", otp="1234")
         with pytest.raises(InvalidSecondFactor):
             machine.receive(json_response(401, {"error": {"code": "invalid_otp"}}), now)
         machine.submit_second_factor("5678")
         machine.exchange_failed()
-        assert machine.state is SessionState.AWAITING_SECOND_FACTOR
+        assert machine.state is AuthState.AWAITING_SECOND_FACTOR
 
     def test_refresh_transport_failure_keeps_the_session(self, now: float) -> None:
         machine = oauth_machine(now)
         machine.refresh()
         machine.exchange_failed()
-        assert machine.state is SessionState.AUTHENTICATED
+        assert machine.state is AuthState.AUTHENTICATED
         assert not machine.exchange_in_flight
 
 
@@ -689,9 +690,9 @@ class TestDumpLoad:
         text = machine.dump()
         assert "CS-secret-1" not in text
         assert "CS-secret-1" in machine.dump(include_client_secret=True)
-        loaded = SessionMachine.load(text)
+        loaded = AuthMachine.load(text)
         assert loaded.dump() == text
-        assert loaded.state is SessionState.AUTHENTICATED
+        assert loaded.state is AuthState.AUTHENTICATED
         assert loaded.expires_at == machine.expires_at
         assert loaded.config.environment == PRODUCTION
         # Without the secret it can use the token, but not refresh it.
@@ -700,9 +701,9 @@ class TestDumpLoad:
         assert loaded.auth_need(now + 10) is AuthNeed.NONE
         with pytest.raises(SessionExpired, match="client secret"):
             loaded.auth_need(now + 900)
-        with_secret = SessionMachine.load(text, client_secret="CS-secret-1")
+        with_secret = AuthMachine.load(text, client_secret="CS-secret-1")
         assert json.loads(with_secret.refresh().body)["client_secret"] == "CS-secret-1"
-        assert SessionMachine.load(machine.dump(include_client_secret=True)).dump(
+        assert AuthMachine.load(machine.dump(include_client_secret=True)).dump(
             include_client_secret=True
         ) == machine.dump(include_client_secret=True)
 
@@ -710,27 +711,27 @@ class TestDumpLoad:
         machine = logged_in(now)
         text = machine.dump(include_client_secret=True)
         assert "pw-secret-1" not in text
-        loaded = SessionMachine.load(text)
+        loaded = AuthMachine.load(text)
         assert loaded.user == machine.user
         assert loaded.remember_token == "RT-1"
-        assert loaded.scheme is AuthScheme.SESSION
+        assert loaded.scheme is AuthScheme.LEGACY
         request = loaded.authorize(Request("GET", "https://x/"), now)
         assert request.header("authorization") == "ST-1"
 
     def test_load_with_another_config(self, now: float) -> None:
         local = ClientConfig(environment=Environment.custom("http://127.0.0.1:9999"))
-        loaded = SessionMachine.load(logged_in(now).dump(), config=local)
+        loaded = AuthMachine.load(logged_in(now).dump(), config=local)
         assert loaded.validate().url == "http://127.0.0.1:9999/sessions/validate"
 
     def test_a_dump_mid_exchange_resumes_what_can_be_resumed(self, now: float) -> None:
-        machine = SessionMachine()
+        machine = AuthMachine()
         machine.login_with_password("u", "pw-secret-1")
         assert json.loads(machine.dump())["state"] == "unauthenticated"
         assert "pw-secret-1" not in machine.dump()
         oauth = oauth_machine(now)
         oauth.refresh()
-        loaded = SessionMachine.load(oauth.dump())
-        assert loaded.state is SessionState.AUTHENTICATED and not loaded.exchange_in_flight
+        loaded = AuthMachine.load(oauth.dump())
+        assert loaded.state is AuthState.AUTHENTICATED and not loaded.exchange_in_flight
 
     def test_the_token_hook_can_dump_the_session(self, now: float) -> None:
         dumps: list[dict[str, object]] = []
@@ -738,7 +739,7 @@ class TestDumpLoad:
         def store(event: TokenEvent) -> None:
             dumps.append(json.loads(machine.dump()))
 
-        machine = SessionMachine(on_token=store)
+        machine = AuthMachine(on_token=store)
         machine.login_with_password("u", "pw")
         machine.receive(login_reply("ST-1", "RT-1"), now)
         # First the remember token alone (renewable), then the session too.
@@ -746,7 +747,7 @@ class TestDumpLoad:
             ("expired", "RT-1", None),
             ("authenticated", "RT-1", "ST-1"),
         ]
-        assert SessionMachine.load(json.dumps(dumps[0])).auth_need(now) is AuthNeed.RELOGIN
+        assert AuthMachine.load(json.dumps(dumps[0])).auth_need(now) is AuthNeed.RELOGIN
 
     @pytest.mark.parametrize(
         "text",
@@ -794,7 +795,7 @@ class TestDumpLoad:
     )
     def test_bad_dumps(self, text: str) -> None:
         with pytest.raises(LocalProtocolError, match="cannot load session dump"):
-            SessionMachine.load(text)
+            AuthMachine.load(text)
 
 
 def test_reprs_hold_no_secrets(now: float) -> None:
@@ -807,7 +808,7 @@ def test_reprs_hold_no_secrets(now: float) -> None:
 
 
 def test_echoed_secrets_are_scrubbed_from_errors(now: float) -> None:
-    machine = SessionMachine()
+    machine = AuthMachine()
     machine.login_with_password("u", "hunter2-password", otp="918273")
     echo = json_response(
         401,
@@ -821,7 +822,7 @@ def test_echoed_secrets_are_scrubbed_from_errors(now: float) -> None:
 
 
 def test_echoed_secrets_are_scrubbed_from_error_details_and_headers(now: float) -> None:
-    machine = SessionMachine()
+    machine = AuthMachine()
     machine.login_with_password("u", "hunter2-password")
     echo = json_response(
         422,
@@ -845,7 +846,7 @@ def test_echoed_secrets_are_scrubbed_from_error_details_and_headers(now: float) 
 
 
 def test_expiry_is_aware_and_compared_by_instant(now: float) -> None:
-    machine = SessionMachine()
+    machine = AuthMachine()
     machine.login_with_password("u", "pw")
     machine.receive(login_reply(expires="2024-09-12T22:25:32.440+02:00"), now)
     assert machine.expires_at == EXPIRY - timedelta(hours=0)  # same instant as ...440Z
@@ -853,15 +854,15 @@ def test_expiry_is_aware_and_compared_by_instant(now: float) -> None:
 
 @pytest.mark.parametrize("token", ["ST\r\nX-Evil: 1", " ST", "ST\u20ac", "", "x" * 9000])
 def test_tokens_that_cannot_be_sent_back_are_refused(now: float, token: str) -> None:
-    machine = SessionMachine()
+    machine = AuthMachine()
     machine.login_with_password("u", "pw")
     with pytest.raises(DecodeError, match="no usable session-token"):
         machine.receive(login_reply(session=token, remember=None), now)
-    assert machine.state is SessionState.UNAUTHENTICATED
+    assert machine.state is AuthState.UNAUTHENTICATED
 
 
 def test_a_401_echoing_the_refused_token_is_scrubbed(now: float) -> None:
-    from tastytrade_proto import drive, flows
+    from tastytrade_proto.protocol import drive, flows
     from tastytrade_proto.testing import FakeClock, ReplayTransport
 
     machine = oauth_machine(now)
@@ -885,7 +886,7 @@ _ECHO_SECRETS = st.text(
 @given(password=_ECHO_SECRETS, shape=st.sampled_from(["html", "truncated-json", "json"]))
 def test_a_password_echoed_with_any_characters_is_scrubbed(password: str, shape: str) -> None:
     """Secrets with quotes, backslashes or non-ASCII survive no escaping we apply."""
-    machine = SessionMachine()
+    machine = AuthMachine()
     machine.login_with_password("u", password)
     message = json.dumps({"error": {"code": "x", "message": f"bad login {password}"}})
     body = {
@@ -916,6 +917,6 @@ def test_a_failed_early_relogin_keeps_the_valid_session(now: float, failure: str
         )
         with pytest.raises((ServerError, InvalidCredentials)):
             machine.receive(reply, now)
-    assert machine.state is SessionState.AUTHENTICATED
+    assert machine.state is AuthState.AUTHENTICATED
     assert machine.authorize(Request("GET", "https://x/"), now).header("authorization") == "ST-1"
     assert (machine.remember_token is None) == (failure == "refused")

@@ -16,12 +16,12 @@ from tastytrade_proto import (
     RememberTokenIssued,
     SecondFactorRequired,
     ServerError,
-    SessionState,
     TokenEvent,
     TransportError,
     TransportTimeout,
     ValidationFailed,
 )
+from tastytrade_proto.protocol import AuthState
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
@@ -62,7 +62,7 @@ def test_password_two_factor_remember_token_validate_logout(h: Harness) -> None:
             await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
         assert info.value.destination == "********0000"
         await session.submit_second_factor(DEMO_OTP)
-        assert session.machine.state is SessionState.AUTHENTICATED
+        assert session.machine.state is AuthState.AUTHENTICATED
         assert await session.validate() is True
         await session.logout()
         await session.close()
@@ -72,7 +72,7 @@ def test_password_two_factor_remember_token_validate_logout(h: Harness) -> None:
         envelope = await again.request("GET", "/accounts/5WT00001/balances")
         assert envelope.data["account-number"] == "5WT00001"
         await again.logout()
-        assert again.machine.state is SessionState.CLOSED
+        assert again.machine.state is AuthState.CLOSED
         await again.close()
 
     h.run(body)
@@ -84,7 +84,7 @@ def test_the_prompt_path(h: Harness) -> None:
     async def body() -> None:
         session = h.session(prompting=True)
         await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
-        assert session.machine.state is SessionState.AUTHENTICATED
+        assert session.machine.state is AuthState.AUTHENTICATED
         await session.close()
 
     h.run(body)
@@ -101,7 +101,7 @@ def test_oauth_and_the_context_manager(h: Harness) -> None:
             await session.refresh()
             positions = await session.request("GET", "/accounts/5WT00001/positions")
             assert len(positions.items) == 3
-        assert session.machine.state is SessionState.CLOSED
+        assert session.machine.state is AuthState.CLOSED
 
     h.run(body)
     assert h.server.api.count("DELETE", "/sessions") == 1

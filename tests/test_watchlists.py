@@ -13,17 +13,16 @@ from hypothesis import strategies as st
 from tastytrade_proto import (
     LocalProtocolError,
     NotFound,
-    Operation,
-    Response,
     ServerError,
     TastytradeError,
     TransportError,
     ValidationFailed,
-    drive,
 )
 from tastytrade_proto.accounts import InstrumentType
-from tastytrade_proto.protocol.endpoint import data_of, send
-from tastytrade_proto.sessions import SessionCalls, TransportSettings
+from tastytrade_proto.models import data_of
+from tastytrade_proto.protocol import Operation, Response, drive
+from tastytrade_proto.protocol.endpoint import build_call
+from tastytrade_proto.sessions import Operations, TransportSettings
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_REFRESH_TOKEN,
@@ -308,12 +307,12 @@ def test_pairs_watchlists() -> None:
 
 
 class InProcess:
-    """A logged-in SessionCalls whose requests go straight into a fake API."""
+    """A logged-in Operations whose requests go straight into a fake API."""
 
     def __init__(self, api: FakeTastytradeAPI | None = None) -> None:
         self.clock = FakeClock(1_790_000_000.0)
         self.api = api or FakeTastytradeAPI(clock=self.clock)
-        self.calls = SessionCalls(
+        self.calls = Operations(
             TransportSettings.resolve(base_url="http://fake.invalid"),
             entropy=lambda n: bytes(range(n)),
         )
@@ -371,7 +370,7 @@ def test_fake_refuses_a_malformed_body() -> None:
         {"name": "X", "watchlist-entries": [], "order-index": "first"},
     ]
     for bad in bodies:
-        op = send(fake.calls, "POST", "/watchlists", data_of(Watchlist), json=bad)
+        op = build_call(fake.calls, "POST", "/watchlists", data_of(Watchlist), json=bad)
         with pytest.raises(ValidationFailed):
             fake.run(op)
 

@@ -7,20 +7,22 @@ import pytest
 from tastytrade_proto import (
     CERTIFICATION,
     DecodeError,
-    HTTP11Connection,
     LocalProtocolError,
-    Request,
-    Response,
-    SessionMachine,
     TransportError,
     __version__,
+)
+from tastytrade_proto.protocol import (
+    AuthMachine,
+    HTTP11Connection,
+    Request,
+    Response,
     parse_response,
     serialize_request,
 )
 
 
 def test_exact_bytes_of_a_password_login() -> None:
-    machine = SessionMachine(environment=CERTIFICATION)
+    machine = AuthMachine(environment=CERTIFICATION)
     request = machine.login_with_password("user@example.com", "correct-horse", remember_me=True)
     body = b'{"login":"user@example.com","password":"correct-horse","remember-me":true}'
     assert request.body == body
@@ -36,7 +38,7 @@ def test_exact_bytes_of_a_password_login() -> None:
 
 
 def test_exact_bytes_of_a_remember_token_login_with_otp_headers() -> None:
-    machine = SessionMachine(environment=CERTIFICATION)
+    machine = AuthMachine(environment=CERTIFICATION)
     request = machine.login_with_remember_token("user@example.com", "REMEMBER-TOKEN-1")
     assert request.body == (
         b'{"login":"user@example.com","remember-token":"REMEMBER-TOKEN-1","remember-me":true}'

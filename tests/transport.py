@@ -10,7 +10,8 @@ import http.client
 import ssl
 from urllib.parse import urlsplit
 
-from tastytrade_proto import Request, Response, TransportError, TransportTimeout
+from tastytrade_proto import TransportError, TransportTimeout
+from tastytrade_proto.protocol import Request, Response
 
 
 class HTTPClientTransport:

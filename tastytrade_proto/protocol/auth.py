@@ -2,11 +2,11 @@
 
 Theory of operation
 -------------------
-:class:`SessionMachine` holds one user's credentials and tokens and knows,
+:class:`AuthMachine` holds one user's credentials and tokens and knows,
 for both authentication schemes the API has had, which request comes next.
 It never sends anything: methods that start an exchange *return* the
 :class:`~tastytrade_proto.protocol.http.Request` to send and move the machine into the
-state that waits for its answer; :meth:`SessionMachine.receive` takes that
+state that waits for its answer; :meth:`AuthMachine.receive` takes that
 answer (and ``now``, POSIX seconds) and returns what happened as events, or
 raises a :class:`~tastytrade_proto.errors.TastytradeError`.
 
@@ -16,8 +16,8 @@ Rules the code below keeps:
    in any other state raises :class:`LocalProtocolError` naming the state.
 2. At most one authentication exchange (login, second factor, device
    challenge, refresh, validate, logout) is in flight. Ordinary API requests
-   are not exchanges: :meth:`~SessionMachine.authorize` stamps them and
-   :meth:`~SessionMachine.observe` watches their answers for a 401, so any
+   are not exchanges: :meth:`~AuthMachine.authorize` stamps them and
+   :meth:`~AuthMachine.observe` watches their answers for a 401, so any
    number can be in flight at once, even while a refresh is.
 3. A token that arrives is stored and handed to ``on_token`` before anything
    else in its response is parsed, so a malformed field further on cannot
@@ -37,6 +37,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeGuard, TypeVar
 
+from .._deprecation import deprecated_names
 from ..errors import (
     ApiError,
     DecodeError,
@@ -70,7 +71,7 @@ from .http import (
     Headers,
     Request,
     Response,
-    _normalize_headers,
+    normalize_headers,
 )
 
 __all__ = [
@@ -78,10 +79,10 @@ __all__ = [
     "DEFAULT_ACCESS_TOKEN_LIFETIME",
     "REFRESH_MARGIN",
     "Action",
+    "AuthMachine",
     "AuthNeed",
     "AuthScheme",
-    "SessionMachine",
-    "SessionState",
+    "AuthState",
 ]
 
 #: OAuth access tokens last 15 minutes when ``expires_in`` does not say.
@@ -99,12 +100,15 @@ class AuthScheme(enum.Enum):
     #: ``POST /oauth/token`` with a refresh token; ``Authorization: Bearer``.
     OAUTH = "oauth"
     #: Legacy ``POST /sessions`` (password, remember token, two-factor);
-    #: the session token goes in ``Authorization`` as it is.
+    #: the session token goes in ``Authorization`` as it is. (Its value stays
+    #: ``"session"``: dumped sessions and token events carry it.)
+    LEGACY = "session"
+    #: Deprecated name of :attr:`LEGACY`.
     SESSION = "session"
 
 
-class SessionState(enum.Enum):
-    """Where a :class:`SessionMachine` is."""
+class AuthState(enum.Enum):
+    """Where a :class:`AuthMachine` is."""
 
     #: Nothing established yet: log in (either scheme).
     UNAUTHENTICATED = "unauthenticated"
@@ -139,9 +143,9 @@ class Action(enum.Enum):
     DUMP = "dump the session"
 
 
-_S = SessionState
+_S = AuthState
 #: Which action each state allows; everything else is a LocalProtocolError.
-ALLOWED: dict[Action, frozenset[SessionState]] = {
+ALLOWED: dict[Action, frozenset[AuthState]] = {
     # A login may also start over from a second-factor step the caller gives up on.
     Action.LOGIN: frozenset(
         {
@@ -162,12 +166,12 @@ ALLOWED: dict[Action, frozenset[SessionState]] = {
     Action.LOGOUT: frozenset({_S.AUTHENTICATED, _S.EXPIRED}),
     # Dumping is allowed mid-exchange too (from inside on_token, say): the dump
     # holds what can be resumed, never the exchange itself.
-    Action.DUMP: frozenset(set(SessionState) - {_S.CLOSED}),
+    Action.DUMP: frozenset(set(AuthState) - {_S.CLOSED}),
 }
 
 
 class AuthNeed(enum.Enum):
-    """What must happen before the next authenticated request (:meth:`SessionMachine.auth_need`)."""
+    """What must happen before the next authenticated request (:meth:`AuthMachine.auth_need`)."""
 
     NONE = "none"
     REFRESH = "refresh"
@@ -191,7 +195,7 @@ class _Exchange(enum.Enum):
 @frozen
 class _Pending:
     kind: _Exchange
-    state_before: SessionState
+    state_before: AuthState
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
@@ -199,7 +203,7 @@ def _utc(now: float) -> datetime:
     return datetime.fromtimestamp(now, tz=timezone.utc)
 
 
-class SessionMachine:
+class AuthMachine:
     """One user's session with the tastytrade API, as a pure state machine.
 
     ``config`` (or ``environment``) says where requests go and with which
@@ -219,7 +223,7 @@ class SessionMachine:
         self.config = config if config is not None else ClientConfig(environment=environment)
         self.on_token = on_token
         self.refresh_margin = refresh_margin
-        self._state = SessionState.UNAUTHENTICATED
+        self._state = AuthState.UNAUTHENTICATED
         self._scheme = AuthScheme.OAUTH
         self._pending: _Pending | None = None
         self._checked_authorization: tuple[str, Headers] | None = None
@@ -246,8 +250,8 @@ class SessionMachine:
     # -- what the machine knows ------------------------------------------------
 
     @property
-    def state(self) -> SessionState:
-        """The current :class:`SessionState`."""
+    def state(self) -> AuthState:
+        """The current :class:`AuthState`."""
         return self._state
 
     @property
@@ -282,7 +286,7 @@ class SessionMachine:
 
     def __repr__(self) -> str:
         return (
-            f"<SessionMachine {self._scheme.value} state={self._state.name} "
+            f"<AuthMachine {self._scheme.value} state={self._state.name} "
             f"environment={self.config.environment.name} expires_at={self._expires_at}>"
         )
 
@@ -326,16 +330,16 @@ class SessionMachine:
         self._pending = _Pending(kind, self._state, tuple(secrets))
         if kind in (_Exchange.LOGIN, _Exchange.SECOND_FACTOR, _Exchange.SECURITY_ANSWER) or (
             kind in (_Exchange.REFRESH, _Exchange.RELOGIN)
-            and self._state is not SessionState.AUTHENTICATED
+            and self._state is not AuthState.AUTHENTICATED
         ):
-            self._state = SessionState.AUTHENTICATING
+            self._state = AuthState.AUTHENTICATING
         return request
 
     def _restore(self, pending: _Pending) -> None:
         """Back to the state before ``pending`` began, unless a 401 killed the token meanwhile."""
         self._state = pending.state_before
-        if self._state is SessionState.AUTHENTICATED and self._token is None:
-            self._state = SessionState.EXPIRED
+        if self._state is AuthState.AUTHENTICATED and self._token is None:
+            self._state = AuthState.EXPIRED
 
     def _reset_credentials(self) -> None:
         self._retire(self._token)
@@ -376,7 +380,7 @@ class SessionMachine:
         _require_text(login=login, password=password)
         if otp is not None:
             _require_text(otp=otp)
-        self._scheme = AuthScheme.SESSION
+        self._scheme = AuthScheme.LEGACY
         self._reset_credentials()
         self._login, self._password, self._remember_me = login, password, remember_me
         return self._begin(
@@ -389,7 +393,7 @@ class SessionMachine:
         """``POST /sessions`` with a login name and a (single-use) remember token."""
         self._check(Action.LOGIN)
         _require_text(login=login, remember_token=remember_token)
-        self._scheme = AuthScheme.SESSION
+        self._scheme = AuthScheme.LEGACY
         self._reset_credentials()
         self._login, self._remember_token, self._remember_me = login, remember_token, remember_me
         return self._begin(_Exchange.LOGIN, self._session_request(otp=None))
@@ -397,11 +401,11 @@ class SessionMachine:
     def relogin(self) -> Request:
         """Log in again with the remember token held (after expiry)."""
         self._check(Action.RELOGIN)
-        if self._scheme is not AuthScheme.SESSION or not self._remember_token or not self._login:
+        if self._scheme is not AuthScheme.LEGACY or not self._remember_token or not self._login:
             raise LocalProtocolError(
                 f"cannot {Action.RELOGIN.value}: no remember token is held", state=self._state.name
             )
-        if self._state is not SessionState.AUTHENTICATED:
+        if self._state is not AuthState.AUTHENTICATED:
             self._reset_credentials()
         # From AUTHENTICATED (renewing early) the current token keeps working
         # until the answer arrives, as with an OAuth refresh.
@@ -464,7 +468,7 @@ class SessionMachine:
         if self._scheme is not AuthScheme.OAUTH or not self._can_renew():
             raise LocalProtocolError(
                 f"cannot {Action.REFRESH.value}: no OAuth refresh token and client secret are "
-                "held (pass client_secret= to SessionMachine.load)",
+                "held (pass client_secret= to AuthMachine.load)",
                 state=self._state.name,
             )
         return self._begin(_Exchange.REFRESH, self._oauth_request())
@@ -491,7 +495,7 @@ class SessionMachine:
         after logout).
         """
         state = self._state
-        if state is SessionState.AUTHENTICATED:
+        if state is AuthState.AUTHENTICATED:
             assert self._expires_at is not None
             remaining = self._expires_at.timestamp() - now
             if remaining > self._margin():
@@ -502,9 +506,9 @@ class SessionMachine:
             if remaining > 0 and (not self._can_renew() or now < self._renewal_postponed_until):
                 return AuthNeed.NONE  # nothing to renew with, or it just failed: carry on
             return self._renewal()
-        if state is SessionState.EXPIRED:
+        if state is AuthState.EXPIRED:
             return AuthNeed.WAIT if self._pending is not None else self._renewal()
-        if state is SessionState.AUTHENTICATING:
+        if state is AuthState.AUTHENTICATING:
             return AuthNeed.WAIT
         raise LocalProtocolError(
             f"cannot {Action.AUTHORIZE.value} in state {state.name}", state=state.name
@@ -527,7 +531,7 @@ class SessionMachine:
     def _renewal(self) -> AuthNeed:
         if self._can_renew():
             return AuthNeed.REFRESH if self._scheme is AuthScheme.OAUTH else AuthNeed.RELOGIN
-        self._state = SessionState.EXPIRED
+        self._state = AuthState.EXPIRED
         what = (
             "no refresh token and client secret are"
             if self._scheme is AuthScheme.OAUTH
@@ -576,7 +580,7 @@ class SessionMachine:
         value = self._authorization()
         cached = self._checked_authorization
         if cached is None or cached[0] != value:  # checked once per token, not per request
-            cached = (value, _normalize_headers([("authorization", value)], outgoing=True))
+            cached = (value, normalize_headers([("authorization", value)], outgoing=True))
             self._checked_authorization = cached
         return request._with_checked(cached[1])
 
@@ -591,8 +595,8 @@ class SessionMachine:
             return False
         if request.header("authorization") != self._authorization():
             return False
-        if self._state is SessionState.AUTHENTICATED:
-            self._state = SessionState.EXPIRED
+        if self._state is AuthState.AUTHENTICATED:
+            self._state = AuthState.EXPIRED
             self._retire(self._token)
             self._token = None
             return True
@@ -627,7 +631,7 @@ class SessionMachine:
         self._refresh_token = None
         self._client_secret = None
         self._retired.clear()
-        self._state = SessionState.CLOSED
+        self._state = AuthState.CLOSED
 
     # -- answers ---------------------------------------------------------------
 
@@ -695,17 +699,17 @@ class SessionMachine:
             challenge = response.header("x-tastyworks-challenge-token")
             if challenge:
                 self._challenge_token = challenge
-                self._state = SessionState.DEVICE_CHALLENGE
+                self._state = AuthState.DEVICE_CHALLENGE
                 return error
             self._abandon_login(pending)
             return shape_error(response, "device challenge has no X-Tastyworks-Challenge-Token")
         if isinstance(error, (SecondFactorRequired, InvalidSecondFactor)):
-            self._state = SessionState.AWAITING_SECOND_FACTOR
+            self._state = AuthState.AWAITING_SECOND_FACTOR
             return error
         if pending.kind is _Exchange.SECOND_FACTOR:
             # Still waiting for a good code; its refusal code is undocumented,
             # so any 400/401/403 here counts as a wrong code.
-            self._state = SessionState.AWAITING_SECOND_FACTOR
+            self._state = AuthState.AWAITING_SECOND_FACTOR
             if response.status in (400, 401, 403):
                 return _as_invalid_second_factor(error)
             return error
@@ -721,12 +725,10 @@ class SessionMachine:
         # re-login that failed leaves the still-valid session as it was.
         self._password = None
         self._challenge_token = None
-        if pending.kind is _Exchange.RELOGIN and pending.state_before is SessionState.AUTHENTICATED:
+        if pending.kind is _Exchange.RELOGIN and pending.state_before is AuthState.AUTHENTICATED:
             self._restore(pending)
         else:
-            self._state = (
-                SessionState.EXPIRED if self._remember_token else SessionState.UNAUTHENTICATED
-            )
+            self._state = AuthState.EXPIRED if self._remember_token else AuthState.UNAUTHENTICATED
 
     def _receive_login(
         self, response: Response, now: float, pending: _Pending
@@ -760,14 +762,14 @@ class SessionMachine:
         self._token, self._expires_at = token, expires_at
         self._renewal_postponed_until = 0.0
         self._lifetime = expires_at.timestamp() - now
-        access = AccessTokenIssued(token, expires_at, AuthScheme.SESSION.value)
+        access = AccessTokenIssued(token, expires_at, AuthScheme.LEGACY.value)
         self._emit(access, hook_errors)
         events.append(access)
         user = data.get("user")
         self._user = User.from_json(user) if isinstance(user, dict) else None
         self._password = None
         self._challenge_token = None
-        self._state = SessionState.AUTHENTICATED
+        self._state = AuthState.AUTHENTICATED
         events.append(LoggedIn(self._user, expires_at))
         if hook_errors:
             raise hook_errors[0]
@@ -786,7 +788,7 @@ class SessionMachine:
         if not response.ok:
             error = error_from_response(response)
             if pending.kind is _Exchange.SECURITY_ANSWER and response.status in (400, 401, 403):
-                self._state = SessionState.AWAITING_SECURITY_ANSWER
+                self._state = AuthState.AWAITING_SECURITY_ANSWER
                 raise _as_invalid_second_factor(error)
             self._restore(pending)
             raise error
@@ -799,7 +801,7 @@ class SessionMachine:
         step = data.get("step")
         if step == "security_question":
             question = data.get("question")
-            self._state = SessionState.AWAITING_SECURITY_ANSWER
+            self._state = AuthState.AWAITING_SECURITY_ANSWER
             raise SecondFactorRequired(
                 "device challenge: answer the security question",
                 method="security_question",
@@ -808,7 +810,7 @@ class SessionMachine:
                 headers=response.headers,
             )
         destination = data.get("phone") or data.get("email")
-        self._state = SessionState.AWAITING_SECOND_FACTOR
+        self._state = AuthState.AWAITING_SECOND_FACTOR
         raise SecondFactorRequired(
             "device challenge: a one-time code was sent; submit it",
             method="otp",
@@ -864,9 +866,9 @@ class SessionMachine:
         access = AccessTokenIssued(token, expires_at, AuthScheme.OAUTH.value)
         self._emit(access, hook_errors)
         events.append(access)
-        if pending.state_before is not SessionState.AUTHENTICATED:
+        if pending.state_before is not AuthState.AUTHENTICATED:
             events.append(LoggedIn(self._user, expires_at))
-        self._state = SessionState.AUTHENTICATED
+        self._state = AuthState.AUTHENTICATED
         if hook_errors:
             raise hook_errors[0]
         return tuple(events)
@@ -937,15 +939,15 @@ class SessionMachine:
             state["client_secret"] = self._client_secret
         return json.dumps(state, sort_keys=True)
 
-    def _resumable_state(self) -> SessionState:
+    def _resumable_state(self) -> AuthState:
         """What a dump resumes as: an exchange or a second-factor step is not resumed."""
-        if self._state in (SessionState.AUTHENTICATED, SessionState.EXPIRED):
+        if self._state in (AuthState.AUTHENTICATED, AuthState.EXPIRED):
             return self._state
         if self._token is not None and self._expires_at is not None:
-            return SessionState.AUTHENTICATED
+            return AuthState.AUTHENTICATED
         if self._remember_token or self._refresh_token:
-            return SessionState.EXPIRED
-        return SessionState.UNAUTHENTICATED
+            return AuthState.EXPIRED
+        return AuthState.UNAUTHENTICATED
 
     @classmethod
     def load(
@@ -956,7 +958,7 @@ class SessionMachine:
         on_token: Callable[[TokenEvent], None] | None = None,
         client_secret: str | None = None,
         refresh_margin: float = REFRESH_MARGIN,
-    ) -> SessionMachine:
+    ) -> AuthMachine:
         """Rebuild a machine from :meth:`dump`'s output.
 
         ``config`` replaces the dumped environment (its base URL and
@@ -977,11 +979,11 @@ class SessionMachine:
                 refresh_margin=refresh_margin,
             )
             machine._scheme = AuthScheme(state["scheme"])
-            machine._state = SessionState(state["state"])
+            machine._state = AuthState(state["state"])
             resumable = (
-                SessionState.UNAUTHENTICATED,
-                SessionState.AUTHENTICATED,
-                SessionState.EXPIRED,
+                AuthState.UNAUTHENTICATED,
+                AuthState.AUTHENTICATED,
+                AuthState.EXPIRED,
             )
             if machine._state not in resumable:
                 raise ValueError(f"a dump cannot be in state {machine._state.name}")
@@ -995,7 +997,7 @@ class SessionMachine:
             machine._client_secret = client_secret or _opt_str(state.get("client_secret"))
             user = state.get("user")
             machine._user = User.from_json(user) if isinstance(user, dict) else None
-            if machine._state is SessionState.AUTHENTICATED and (
+            if machine._state is AuthState.AUTHENTICATED and (
                 machine._token is None or machine._expires_at is None
             ):
                 raise ValueError("an authenticated dump needs a token and its expiry")
@@ -1069,3 +1071,12 @@ def _data_object(
     if not isinstance(data, dict):
         raise fail(response, pending, "has no 'data' object")
     return data
+
+
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "SessionMachine": ("AuthMachine", lambda: AuthMachine),
+        "SessionState": ("AuthState", lambda: AuthState),
+    },
+)

@@ -2,13 +2,15 @@
 
 An endpoint is a function ``build(calls, *args) -> Operation[T]`` in the
 module of its API area (``accounts``, ``orders``, ...), declared on that
-area's mixin as ``name = Endpoint(build)``. The descriptor hands each kind of
-session its own form of the same call:
+area's mixin as ``name = Endpoint(build)``. ``calls`` is the
+:class:`CallContext` (settings, the :class:`~.auth.AuthMachine`, entropy). The
+descriptor hands each kind of object its own form of the same call:
 
-* on a :class:`~tastytrade_proto.sessions.SessionCalls`, the :class:`Operation` itself,
-  for a custom transport to drive;
-* on a :class:`~tastytrade_proto.sessions.SyncSession`, a function that runs it;
-* on an :class:`~tastytrade_proto.sessions.AsyncSession`, a coroutine function.
+* on a :class:`CallContext` (``session.calls``, or your own), the
+  :class:`~.operation.Operation` itself, for a custom transport to drive;
+* on a :class:`SyncHost` (a synchronous transport's ``Session``), a function
+  that runs it;
+* on an :class:`AsyncHost` (an asynchronous one's), a coroutine function.
 
 A paginated list is declared with :class:`Paged`, whose ``build`` returns a
 :class:`Pager`; sessions turn it into a lazy iterator that fetches a page
@@ -19,35 +21,38 @@ Transports contain no endpoint code at all.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from urllib.parse import urlsplit
 
-from ..models import M, decode_list, decode_model
 from ..values import frozen
 from . import flows
-from .envelope import Envelope, Pagination, decode_envelope
+from .auth import AuthMachine
+from .envelope import Envelope, Pagination
+from .events import TokenEvent
 from .http import QueryValue, Request, Response
 from .operation import Operation
-
-if TYPE_CHECKING:
-    from ..sessions import AsyncSession, SessionCalls, SyncSession
+from .settings import TransportSettings
 
 __all__ = [
+    "AsyncHost",
     "AsyncPageIterator",
+    "CallContext",
     "Endpoint",
+    "EndpointHost",
     "Page",
     "PageIterator",
     "Paged",
     "Pager",
-    "data_of",
-    "items_of",
-    "page_of",
-    "pager",
-    "send",
+    "SyncHost",
+    "build_call",
+    "build_pager",
 ]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _Declared:
@@ -83,23 +88,30 @@ class _Declared:
         obj.__dict__[self.name] = bound
         return bound
 
+    def named(self, function: F) -> F:
+        """``function`` with this call's name, docstring and signature, for ``help()``."""
+        function.__name__ = function.__qualname__ = self.name
+        function.__doc__ = self.__doc__
+        function.__signature__ = self.signature  # type: ignore[attr-defined]
+        return function
+
 
 class Endpoint(_Declared, Generic[P, T]):
     """An API call written once: ``build(calls, ...)`` makes its operation."""
 
-    build: Callable[Concatenate[SessionCalls, P], Operation[T]]
+    build: Callable[Concatenate[CallContext, P], Operation[T]]
 
-    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Operation[T]]) -> None:
+    def __init__(self, build: Callable[Concatenate[CallContext, P], Operation[T]]) -> None:
         super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type) -> Endpoint[P, T]: ...
     @overload
-    def __get__(self, obj: SyncSession, owner: type) -> Callable[P, T]: ...
+    def __get__(self, obj: SyncHost, owner: type) -> Callable[P, T]: ...
     @overload
-    def __get__(self, obj: AsyncSession, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, obj: AsyncHost, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
     @overload
-    def __get__(self, obj: SessionCalls, owner: type) -> Callable[P, Operation[T]]: ...
+    def __get__(self, obj: CallContext, owner: type) -> Callable[P, Operation[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
             return self
@@ -120,7 +132,7 @@ class Pager(Generic[T]):
 
     def __init__(
         self,
-        calls: SessionCalls,
+        calls: CallContext,
         build: Callable[[int], Request],
         decode_page: Callable[[Envelope], list[T]],
         *,
@@ -142,7 +154,7 @@ class Pager(Generic[T]):
             return self.decode_page(envelope)
 
         def flow(ctx: Any) -> Any:
-            items, next_offset = yield from flows._page(
+            items, next_offset = yield from flows.page_flow(
                 ctx, machine, self.build, decode, offset, retry
             )
             return Page(items, next_offset, pagination[0])
@@ -164,23 +176,103 @@ class Pager(Generic[T]):
 class Paged(_Declared, Generic[P, T]):
     """A paginated API call written once: ``build(calls, ...)`` makes its :class:`Pager`."""
 
-    build: Callable[Concatenate[SessionCalls, P], Pager[T]]
+    build: Callable[Concatenate[CallContext, P], Pager[T]]
 
-    def __init__(self, build: Callable[Concatenate[SessionCalls, P], Pager[T]]) -> None:
+    def __init__(self, build: Callable[Concatenate[CallContext, P], Pager[T]]) -> None:
         super().__init__(build)
 
     @overload
     def __get__(self, obj: None, owner: type) -> Paged[P, T]: ...
     @overload
-    def __get__(self, obj: SyncSession, owner: type) -> Callable[P, PageIterator[T]]: ...
+    def __get__(self, obj: SyncHost, owner: type) -> Callable[P, PageIterator[T]]: ...
     @overload
-    def __get__(self, obj: AsyncSession, owner: type) -> Callable[P, AsyncPageIterator[T]]: ...
+    def __get__(self, obj: AsyncHost, owner: type) -> Callable[P, AsyncPageIterator[T]]: ...
     @overload
-    def __get__(self, obj: SessionCalls, owner: type) -> Callable[P, Pager[T]]: ...
+    def __get__(self, obj: CallContext, owner: type) -> Callable[P, Pager[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
             return self
         return self._keep(obj, obj._bind_paged(self))
+
+
+# -- what endpoints are read from ------------------------------------------------------------
+
+
+class EndpointHost(abc.ABC):
+    """Anything endpoints are declared on: it says what reading one gives."""
+
+    @abc.abstractmethod
+    def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
+        """This host's form of ``endpoint`` (an operation maker, a runner, a coroutine)."""
+
+    @abc.abstractmethod
+    def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., Any]:
+        """This host's form of a paginated ``endpoint``."""
+
+
+class SyncHost(EndpointHost):
+    """A host whose endpoints run at once and return their result (a synchronous session)."""
+
+
+class AsyncHost(EndpointHost):
+    """A host whose endpoints are coroutine functions (an asynchronous session)."""
+
+
+class CallContext(EndpointHost):
+    """What every endpoint's ``build`` is given, and the host whose endpoints are operations.
+
+    Holds the transport's :class:`~.settings.TransportSettings`, the
+    :class:`~.auth.AuthMachine` (``on_token`` receives each new token the moment it
+    arrives), ``entropy`` and the placements still unsettled. On a plain
+    ``CallContext`` no endpoint is declared; :class:`tastytrade_proto.sessions.Operations`
+    adds every one.
+    """
+
+    def __init__(
+        self,
+        settings: TransportSettings,
+        *,
+        on_token: Callable[[TokenEvent], None] | None = None,
+        machine: AuthMachine | None = None,
+        entropy: Callable[[int], bytes] | None = None,
+        prompting: bool = False,
+    ) -> None:
+        self.settings = settings
+        #: ``entropy(n)`` gives ``n`` random bytes (``os.urandom``, passed in by the
+        #: transport: the core draws no randomness); it names orders that have no
+        #: ``external-identifier`` of the caller's.
+        self.entropy = entropy
+        #: Whether a login may ask for a missing one-time code with an ``Ask`` step
+        #: (a session given a ``prompt`` answers them) instead of raising.
+        self.prompting = prompting
+        #: Order placements whose caller never learned the outcome, by external identifier
+        #: (:class:`tastytrade_proto.orders.UnsettledOrder` values).
+        self.unsettled_orders: dict[str, Any] = {}
+        if machine is None:
+            machine = AuthMachine(config=settings.config, on_token=on_token)
+        else:  # a loaded session: these settings decide where and how it talks
+            machine.config = settings.config
+            machine.on_token = on_token or machine.on_token
+        proxy_password = urlsplit(settings.proxy).password if settings.proxy else None
+        if proxy_password:  # libraries put the proxy URL in their error messages
+            machine.extra_secrets = (*machine.extra_secrets, proxy_password)
+        self.machine = machine
+
+    def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Operation[Any]]:
+        build = endpoint.build
+
+        def make(*args: Any, **kwargs: Any) -> Operation[Any]:
+            return build(self, *args, **kwargs)
+
+        return endpoint.named(make)
+
+    def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., Pager[Any]]:
+        build = endpoint.build
+
+        def make(*args: Any, **kwargs: Any) -> Pager[Any]:
+            return build(self, *args, **kwargs)
+
+        return endpoint.named(make)
 
 
 class PageIterator(Iterator[T]):
@@ -242,35 +334,8 @@ class AsyncPageIterator(AsyncIterator[T]):
 # -- helpers for endpoint modules -----------------------------------------------------------
 
 
-def data_of(kind: type[M]) -> Callable[[Response], M]:
-    """A decoder reading the envelope's ``data`` as one ``kind``."""
-
-    def decode(response: Response) -> M:
-        return decode_model(kind, decode_envelope(response).data, what="data")
-
-    return decode
-
-
-def items_of(kind: type[M]) -> Callable[[Response], list[M]]:
-    """A decoder reading the envelope's ``data.items`` as a list of ``kind``."""
-
-    def decode(response: Response) -> list[M]:
-        return decode_list(kind, decode_envelope(response).items, what="data.items")
-
-    return decode
-
-
-def page_of(kind: type[M]) -> Callable[[Envelope], list[M]]:
-    """A page decoder (for a :class:`Pager`) reading ``data.items`` as ``kind``."""
-
-    def decode(envelope: Envelope) -> list[M]:
-        return decode_list(kind, envelope.items, what="data.items")
-
-    return decode
-
-
-def send(
-    calls: SessionCalls,
+def build_call(
+    calls: CallContext,
     method: str,
     path: str,
     decode: Callable[[Response], T],
@@ -292,8 +357,8 @@ def send(
     )
 
 
-def pager(
-    calls: SessionCalls,
+def build_pager(
+    calls: CallContext,
     path: str,
     decode_page: Callable[[Envelope], list[T]],
     params: Mapping[str, QueryValue],

@@ -1,6 +1,6 @@
 """Every multi-step flow, written once, as an :class:`~.operation.Operation`.
 
-Each public function here takes a :class:`~tastytrade_proto.protocol.auth.SessionMachine`
+Each public function here takes a :class:`~tastytrade_proto.protocol.auth.AuthMachine`
 and returns an operation for a transport to drive. Authentication flows
 return the session's events; :func:`call`, :func:`page` and :func:`paginate`
 return what their decoder makes of the response.
@@ -33,7 +33,7 @@ from ..errors import (
     TastytradeError,
     TransportError,
 )
-from .auth import AuthNeed, SessionMachine, SessionState
+from .auth import AuthMachine, AuthNeed, AuthState
 from .envelope import Envelope, decode_envelope, error_from_response
 from .events import Event
 from .http import Request, Response
@@ -57,7 +57,9 @@ __all__ = [
     "logout",
     "operation",
     "page",
+    "page_flow",
     "paginate",
+    "paginate_flow",
     "refresh",
     "request_flow",
     "start_device_challenge",
@@ -85,14 +87,14 @@ Events = tuple[Event, ...]
 LOGGER = logging.getLogger("tastytrade_proto")
 
 
-def log(machine: SessionMachine, level: int, message: str, *args: Any) -> None:
+def log(machine: AuthMachine, level: int, message: str, *args: Any) -> None:
     """Log ``message % args`` on :data:`LOGGER`, scrubbed of ``machine``'s secrets."""
     if LOGGER.isEnabledFor(level):
         LOGGER.log(level, "%s", scrub(message % args, machine.secrets()))
 
 
 def _log_exchange(
-    machine: SessionMachine,
+    machine: AuthMachine,
     request: Request,
     outcome: Response | TastytradeError,
     attempt: int,
@@ -118,7 +120,7 @@ def _log_exchange(
 
 
 def operation(
-    machine: SessionMachine,
+    machine: AuthMachine,
     flow: Callable[[Context], Flow[T]],
     *,
     timeout: float | None = None,
@@ -135,7 +137,7 @@ _operation = operation
 
 
 def _exchange(
-    ctx: Context, machine: SessionMachine, request: Request, must_complete: bool = True
+    ctx: Context, machine: AuthMachine, request: Request, must_complete: bool = True
 ) -> Flow[Events]:
     """Send one authentication exchange's request and hand the answer to the machine.
 
@@ -158,7 +160,7 @@ def _exchange(
 
 
 def _login(
-    ctx: Context, machine: SessionMachine, request: Request, prompt: bool = False
+    ctx: Context, machine: AuthMachine, request: Request, prompt: bool = False
 ) -> Flow[Events]:
     try:
         try:
@@ -174,7 +176,7 @@ def _login(
 
 
 def _prompt_for_second_factor(
-    ctx: Context, machine: SessionMachine, needed: SecondFactorRequired
+    ctx: Context, machine: AuthMachine, needed: SecondFactorRequired
 ) -> Flow[Events]:
     """Ask for the code (or the security answer) until it is accepted, or too often wrong."""
     attempt = 0
@@ -195,7 +197,7 @@ def _prompt_for_second_factor(
 
 
 def login_with_password(
-    machine: SessionMachine,
+    machine: AuthMachine,
     login: str,
     password: str,
     *,
@@ -219,7 +221,7 @@ def login_with_password(
 
 
 def login_with_remember_token(
-    machine: SessionMachine,
+    machine: AuthMachine,
     login: str,
     remember_token: str,
     *,
@@ -237,7 +239,7 @@ def login_with_remember_token(
 
 
 def submit_second_factor(
-    machine: SessionMachine, otp: str, *, timeout: float | None = None
+    machine: AuthMachine, otp: str, *, timeout: float | None = None
 ) -> Operation[Events]:
     """Send the one-time code; a wrong one raises ``InvalidSecondFactor`` and may be retried."""
     request = machine.submit_second_factor(otp)
@@ -245,14 +247,14 @@ def submit_second_factor(
 
 
 def answer_security_question(
-    machine: SessionMachine, answer: str, *, timeout: float | None = None
+    machine: AuthMachine, answer: str, *, timeout: float | None = None
 ) -> Operation[Events]:
     """Answer the device challenge's security question (then a code is asked for)."""
     request = machine.answer_security_question(answer)
     return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
-def start_device_challenge(machine: SessionMachine) -> Operation[Events]:
+def start_device_challenge(machine: AuthMachine) -> Operation[Events]:
     """``POST /device-challenge`` for a machine left in ``DEVICE_CHALLENGE``.
 
     The login flows do this themselves; this is for a challenge that arrived
@@ -264,7 +266,7 @@ def start_device_challenge(machine: SessionMachine) -> Operation[Events]:
 
 
 def login_with_oauth(
-    machine: SessionMachine,
+    machine: AuthMachine,
     client_secret: str,
     refresh_token: str,
     *,
@@ -276,12 +278,12 @@ def login_with_oauth(
     return _operation(machine, lambda ctx: _exchange(ctx, machine, request), timeout=timeout)
 
 
-def _refresh(ctx: Context, machine: SessionMachine) -> Flow[Events]:
+def _refresh(ctx: Context, machine: AuthMachine) -> Flow[Events]:
     yield from _wait_for_exchange(ctx, machine)
     return (yield from _exchange(ctx, machine, machine.refresh()))
 
 
-def refresh(machine: SessionMachine, *, timeout: float | None = None) -> Operation[Events]:
+def refresh(machine: AuthMachine, *, timeout: float | None = None) -> Operation[Events]:
     """Mint a new OAuth access token now (tokens are also renewed on demand).
 
     If another caller's exchange is in flight it waits for it first, then
@@ -291,7 +293,7 @@ def refresh(machine: SessionMachine, *, timeout: float | None = None) -> Operati
     return _operation(machine, lambda ctx: _refresh(ctx, machine), timeout=timeout)
 
 
-def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:
+def _wait_for_exchange(ctx: Context, machine: AuthMachine) -> Flow[None]:
     """Wait (briefly, in steps) while another caller's exchange is in flight.
 
     The limit is measured on the clock (``ctx.now``), not by adding up the
@@ -309,7 +311,7 @@ def _wait_for_exchange(ctx: Context, machine: SessionMachine) -> Flow[None]:
         yield Wait(AUTH_POLL_INTERVAL)
 
 
-def _validate(ctx: Context, machine: SessionMachine, retry: RetryPolicy) -> Flow[bool]:
+def _validate(ctx: Context, machine: AuthMachine, retry: RetryPolicy) -> Flow[bool]:
     attempt = 0
     while True:
         attempt += 1
@@ -320,7 +322,7 @@ def _validate(ctx: Context, machine: SessionMachine, retry: RetryPolicy) -> Flow
             # would not accept this session, which is what False means.
             return False
         yield from _wait_for_exchange(ctx, machine)
-        if machine.state is not SessionState.AUTHENTICATED:
+        if machine.state is not AuthState.AUTHENTICATED:
             return False  # another caller's request met a 401 meanwhile
         try:
             yield from _exchange(ctx, machine, machine.validate(), must_complete=False)
@@ -337,7 +339,7 @@ def _validate(ctx: Context, machine: SessionMachine, retry: RetryPolicy) -> Flow
 
 
 def validate(
-    machine: SessionMachine, *, retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = None
+    machine: AuthMachine, *, retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = None
 ) -> Operation[bool]:
     """``POST /sessions/validate``: ``True`` if the session is good, ``False`` if not.
 
@@ -349,13 +351,13 @@ def validate(
     return _operation(machine, lambda ctx: _validate(ctx, machine, retry), timeout=timeout)
 
 
-def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
+def _logout(ctx: Context, machine: AuthMachine) -> Flow[None]:
     yield from _wait_for_exchange(ctx, machine)
-    if machine.state is SessionState.CLOSED:
+    if machine.state is AuthState.CLOSED:
         return None
     if not machine.holds_token or machine.state not in (
-        SessionState.AUTHENTICATED,
-        SessionState.EXPIRED,
+        AuthState.AUTHENTICATED,
+        AuthState.EXPIRED,
     ):
         machine.close()  # nothing the server could revoke
         return None
@@ -363,7 +365,7 @@ def _logout(ctx: Context, machine: SessionMachine) -> Flow[None]:
     return None
 
 
-def logout(machine: SessionMachine, *, timeout: float | None = None) -> Operation[None]:
+def logout(machine: AuthMachine, *, timeout: float | None = None) -> Operation[None]:
     """End the session: ``DELETE /sessions`` when a token is held; then ``CLOSED``.
 
     Safe in any state (a ``with`` block's exit calls it): with nothing to
@@ -374,7 +376,7 @@ def logout(machine: SessionMachine, *, timeout: float | None = None) -> Operatio
     return _operation(machine, lambda ctx: _logout(ctx, machine), timeout=timeout)
 
 
-def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
+def ensure_authenticated(ctx: Context, machine: AuthMachine) -> Flow[None]:
     """Sub-flow: renew the session if it is due (or wait for another task's renewal).
 
     A re-login with the remember token may meet a device challenge: it is
@@ -406,7 +408,7 @@ def ensure_authenticated(ctx: Context, machine: SessionMachine) -> Flow[None]:
             # Renewing early failed, but the current token still works: use it.
             expires = machine.expires_at
             if (
-                machine.state is SessionState.AUTHENTICATED
+                machine.state is AuthState.AUTHENTICATED
                 and expires
                 and expires.timestamp() > ctx.now
             ):
@@ -420,7 +422,7 @@ _ensure_authenticated = ensure_authenticated
 
 def request_flow(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     request: Request,
     decode: Callable[[Response], T],
     idempotent: bool,
@@ -477,7 +479,7 @@ def request_flow(
 
 
 def _log_retry(
-    machine: SessionMachine, method: str, path: str, error: Any, attempt: int, delay: float
+    machine: AuthMachine, method: str, path: str, error: Any, attempt: int, delay: float
 ) -> None:
     log(
         machine,
@@ -497,7 +499,7 @@ def _code(error: ResponseError) -> str | None:
 
 
 def call(
-    machine: SessionMachine,
+    machine: AuthMachine,
     request: Request,
     decode: Callable[[Response], T],
     *,
@@ -534,20 +536,21 @@ def _next_offset(envelope: Envelope, offset: int) -> int | None:
     return paging.page_offset + 1
 
 
-def _page(
+def page_flow(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     offset: int,
     retry: RetryPolicy,
 ) -> Flow[tuple[list[T], int | None]]:
+    """The flow of :func:`page`, to ``yield from`` in a longer flow."""
     envelope = yield from request_flow(ctx, machine, build(offset), decode_envelope, True, retry)
     return decode_page(envelope), _next_offset(envelope, offset)
 
 
 def page(
-    machine: SessionMachine,
+    machine: AuthMachine,
     build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     offset: int = 0,
@@ -561,23 +564,26 @@ def page(
     ``page`` operation per page, as its caller consumes the items.
     """
     return _operation(
-        machine, lambda ctx: _page(ctx, machine, build, decode_page, offset, retry), timeout=timeout
+        machine,
+        lambda ctx: page_flow(ctx, machine, build, decode_page, offset, retry),
+        timeout=timeout,
     )
 
 
-def _paginate(
+def paginate_flow(
     ctx: Context,
-    machine: SessionMachine,
+    machine: AuthMachine,
     build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     retry: RetryPolicy,
     max_pages: int,
 ) -> Flow[list[T]]:
+    """The flow of :func:`paginate`, to ``yield from`` in a longer flow."""
     items: list[T] = []
     offset: int | None = 0
     for _ in range(max_pages):
         assert offset is not None
-        found, offset = yield from _page(ctx, machine, build, decode_page, offset, retry)
+        found, offset = yield from page_flow(ctx, machine, build, decode_page, offset, retry)
         items.extend(found)
         if offset is None:
             return items
@@ -585,7 +591,7 @@ def _paginate(
 
 
 def paginate(
-    machine: SessionMachine,
+    machine: AuthMachine,
     build: Callable[[int], Request],
     decode_page: Callable[[Envelope], list[T]],
     *,
@@ -601,6 +607,6 @@ def paginate(
     """
     return _operation(
         machine,
-        lambda ctx: _paginate(ctx, machine, build, decode_page, retry, max_pages),
+        lambda ctx: paginate_flow(ctx, machine, build, decode_page, retry, max_pages),
         timeout=timeout,
     )

@@ -58,9 +58,11 @@ def _split(url: str) -> SplitResult:
         raise LocalProtocolError(f"invalid URL {url!r}: {exc}") from None
 
 
-def _normalize_headers(
+def normalize_headers(
     headers: Iterable[tuple[str, str]] | Mapping[str, str], *, outgoing: bool = False
 ) -> Headers:
+    """Headers as a tuple of ``(lower-case name, value)`` pairs, each checked
+    (``outgoing=True`` for ours, held to valid HTTP; a server's are taken as they came)."""
     items = headers.items() if isinstance(headers, Mapping) else headers
     out = []
     for name, value in items:
@@ -112,7 +114,7 @@ class Request:
         if not isinstance(self.body, bytes):
             raise LocalProtocolError("request body must be bytes")
         object.__setattr__(self, "method", method)
-        object.__setattr__(self, "headers", _normalize_headers(self.headers, outgoing=True))
+        object.__setattr__(self, "headers", normalize_headers(self.headers, outgoing=True))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
@@ -120,7 +122,7 @@ class Request:
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> Request:
         """A copy with ``extra`` headers set, replacing same-named ones."""
-        return self._with_checked(_normalize_headers(extra, outgoing=True))
+        return self._with_checked(normalize_headers(extra, outgoing=True))
 
     def _with_checked(self, extra: Headers) -> Request:
         """:meth:`with_headers` for headers already normalized and checked."""
@@ -175,7 +177,7 @@ class Response:
         if not isinstance(self.body, bytes):
             raise LocalProtocolError("response body must be bytes")
         object.__setattr__(self, "status", int(self.status))
-        object.__setattr__(self, "headers", _normalize_headers(self.headers))
+        object.__setattr__(self, "headers", normalize_headers(self.headers))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
@@ -333,7 +335,7 @@ class ClientConfig:
             ]
             if version:
                 base.append(("accept-version", version))
-            headers = known[version] = _normalize_headers(base, outgoing=True)
+            headers = known[version] = normalize_headers(base, outgoing=True)
         return headers
 
     def __post_init__(self) -> None:
