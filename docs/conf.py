@@ -33,6 +33,7 @@ myst_heading_anchors = 3
 api_reference_modules = [
     "tastytrade_proto",
     "tastytrade_proto.protocol",
+    "tastytrade_proto.protocol.flows",
     "tastytrade_proto.accounts",
     "tastytrade_proto.orders",
     "tastytrade_proto.instruments",

@@ -44,7 +44,7 @@ from sphinx.util.typing import stringify_annotation
 
 logger = logging.getLogger(__name__)
 
-#: Longer values are not shown beside a constant's name.
+#: Longer values (and "<...>" reprs) are not shown beside a constant's name.
 MAX_VALUE_LENGTH = 80
 
 
@@ -150,7 +150,7 @@ def describe(modname: str, name: str, obj: Any) -> list[str]:
     else:
         lines = [f".. py:data:: {name}", f"   :module: {modname}"]
         value = object_description(obj)
-        if len(value) <= MAX_VALUE_LENGTH and "\n" not in value:
+        if len(value) <= MAX_VALUE_LENGTH and "\n" not in value and not value.startswith("<"):
             lines.append(f"   :value: {value}")
     lines.append("")
     lines += [f"   {line}" if line else "" for line in constant_doc(name, obj)]
