@@ -34,6 +34,7 @@ api_reference_modules = [
     "tastytrade_proto",
     "tastytrade_proto.protocol",
     "tastytrade_proto.protocol.flows",
+    "tastytrade_proto.authentication",
     "tastytrade_proto.accounts",
     "tastytrade_proto.orders",
     "tastytrade_proto.instruments",
