@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import importlib
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -181,3 +183,59 @@ def test_every_exported_name_exists_and_nothing_is_exported_twice(module: str) -
 def _ruff_order(name: str) -> tuple[int, str]:
     kind = 0 if name.isupper() else 1 if name[:1].isupper() else 2
     return kind, name
+
+
+# -- the old names -----------------------------------------------------------------------------
+
+
+def test_every_name_the_package_used_to_export_still_works_with_a_warning() -> None:
+    import tastytrade_proto
+
+    for name in tastytrade_proto._DEPRECATED:
+        with pytest.warns(DeprecationWarning, match=f"tastytrade_proto.{name} is deprecated"):
+            value = getattr(tastytrade_proto, name)
+        assert value is not None
+
+
+def test_renamed_names_are_the_new_objects() -> None:
+    import tastytrade_proto
+    from tastytrade_proto import protocol, sessions
+    from tastytrade_proto.protocol import auth
+
+    with pytest.warns(DeprecationWarning, match="use tastytrade_proto.protocol.AuthMachine"):
+        assert tastytrade_proto.SessionMachine is protocol.AuthMachine  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="use tastytrade_proto.protocol.drive"):
+        assert tastytrade_proto.drive is protocol.drive  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="use AuthMachine"):
+        assert auth.SessionMachine is protocol.AuthMachine  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="use AuthState"):
+        assert auth.SessionState is protocol.AuthState  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="use Operations"):
+        assert sessions.SessionCalls is sessions.Operations  # type: ignore[attr-defined]
+    assert protocol.AuthScheme.SESSION is protocol.AuthScheme.LEGACY
+    assert protocol.AuthScheme("session") is protocol.AuthScheme.LEGACY
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        tastytrade_proto.nothing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_old_client_module_warns_and_still_holds_the_session_classes() -> None:
+    code = (
+        "import warnings; warnings.simplefilter('always'); "
+        "from tastytrade_proto.client import SessionCalls, SyncSession; "
+        "from tastytrade_proto.sessions import Operations; "
+        "print(SessionCalls is Operations, SyncSession.__module__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["True", "tastytrade_proto.sessions"]
+    assert "tastytrade_proto.client is deprecated" in result.stderr
+
+
+def test_a_session_module_and_the_areas_import_in_any_order() -> None:
+    """No import cycle hides behind an import order: each module imports first, alone."""
+    modules = [m for m, _ in _modules() if m.startswith("tastytrade_proto")]
+    modules.remove("tastytrade_proto.client")  # deprecated: warns on import
+    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    for module in modules:
+        subprocess.run([sys.executable, "-W", "error", "-c", code, module], check=True)

@@ -133,16 +133,23 @@ def test_readme_usage_example_runs_against_the_fake(
 
 
 def test_the_core_imports_without_the_api_areas() -> None:
-    """The areas' models load on first use: ``import tastytrade_proto`` stays light."""
+    """The areas' models, the session classes and the wire load on first use: importing
+    either tier stays light."""
     code = (
-        "import sys, tastytrade_proto as t; "
+        "import sys, tastytrade_proto as t, tastytrade_proto.protocol as p; "
         "print(sorted(m for m in sys.modules if m.startswith('tastytrade_proto.'))); "
-        "print(t.orders.__name__, t.API.__name__, t.HTTP11Connection.__name__)"
+        "print(t.orders.__name__, t.NewOrder.__name__, p.API.__name__, p.SyncSession.__name__, "
+        "p.HTTP11Connection.__name__)"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     loaded, used = result.stdout.splitlines()
-    for area in ("accounts", "orders", "instruments", "market_data", "watchlists", "api", "wire"):
-        assert f"'tastytrade_proto.{area}'" not in loaded
-    assert used == "tastytrade_proto.orders API HTTP11Connection"
+    areas = ("accounts", "authentication", "orders", "instruments", "market_data", "watchlists")
+    for module in (*areas, "api", "sessions", "protocol.wire"):
+        assert f"'tastytrade_proto.{module}'" not in loaded
+    assert used == "tastytrade_proto.orders NewOrder API SyncSession HTTP11Connection"
