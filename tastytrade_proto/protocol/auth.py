@@ -68,10 +68,8 @@ from .http import (
     PRODUCTION,
     ClientConfig,
     Environment,
-    Headers,
     Request,
     Response,
-    normalize_headers,
 )
 
 __all__ = [
@@ -226,7 +224,6 @@ class AuthMachine:
         self._state = AuthState.UNAUTHENTICATED
         self._scheme = AuthScheme.OAUTH
         self._pending: _Pending | None = None
-        self._checked_authorization: tuple[str, Headers] | None = None
         self._token: str | None = None
         self._expires_at: datetime | None = None
         self._user: User | None = None
@@ -305,7 +302,6 @@ class AuthMachine:
 
     def _retire(self, *tokens: str | None) -> None:
         self._retired.extend(t for t in tokens if t)
-        self._checked_authorization = None  # holds the header of a token that is going
 
     def scrub_error(self, error: TastytradeError) -> TastytradeError:
         """Remove every secret the machine holds from ``error``'s texts; return it."""
@@ -577,12 +573,7 @@ class AuthMachine:
                 f"(state {self._state.name})",
                 state=self._state.name,
             )
-        value = self._authorization()
-        cached = self._checked_authorization
-        if cached is None or cached[0] != value:  # checked once per token, not per request
-            cached = (value, normalize_headers([("authorization", value)], outgoing=True))
-            self._checked_authorization = cached
-        return request._with_checked(cached[1])
+        return request.with_headers([("authorization", self._authorization())])
 
     def observe(self, request: Request, response: Response) -> bool:
         """Watch the answer to an authorized request; ``True`` if it expired the session.

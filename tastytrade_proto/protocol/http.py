@@ -58,7 +58,7 @@ def _split(url: str) -> SplitResult:
         raise LocalProtocolError(f"invalid URL {url!r}: {exc}") from None
 
 
-def normalize_headers(
+def _normalize_headers(
     headers: Iterable[tuple[str, str]] | Mapping[str, str], *, outgoing: bool = False
 ) -> Headers:
     """Headers as a tuple of ``(lower-case name, value)`` pairs, each checked
@@ -114,7 +114,7 @@ class Request:
         if not isinstance(self.body, bytes):
             raise LocalProtocolError("request body must be bytes")
         object.__setattr__(self, "method", method)
-        object.__setattr__(self, "headers", normalize_headers(self.headers, outgoing=True))
+        object.__setattr__(self, "headers", _normalize_headers(self.headers, outgoing=True))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
@@ -122,14 +122,10 @@ class Request:
 
     def with_headers(self, extra: Iterable[tuple[str, str]]) -> Request:
         """A copy with ``extra`` headers set, replacing same-named ones."""
-        return self._with_checked(normalize_headers(extra, outgoing=True))
-
-    def _with_checked(self, extra: Headers) -> Request:
-        """:meth:`with_headers` for headers already normalized and checked."""
-        names = {k for k, _ in extra}
+        added = _normalize_headers(extra, outgoing=True)
+        names = {k for k, _ in added}
         kept = tuple((k, v) for k, v in self.headers if k not in names)
-        # Everything but ``extra`` was checked when this request was made: no second check.
-        return _assemble(self.method, self.url, kept + extra, self.body)
+        return Request(self.method, self.url, kept + added, self.body)
 
     @property
     def path(self) -> str:
@@ -141,20 +137,6 @@ class Request:
             f"Request(method={self.method!r}, url={self.url!r}, "
             f"headers={_repr_headers(self.headers)}, body={redact_body(self.body)})"
         )
-
-
-_REQUEST_SETTERS = tuple(Request.__dict__[n].__set__ for n in ("method", "url", "headers", "body"))
-
-
-def _assemble(method: str, url: str, headers: Headers, body: bytes) -> Request:
-    """A :class:`Request` from parts the caller has already checked (the hot path)."""
-    request = object.__new__(Request)
-    set_method, set_url, set_headers, set_body = _REQUEST_SETTERS
-    set_method(request, method)
-    set_url(request, url)
-    set_headers(request, headers)
-    set_body(request, body)
-    return request
 
 
 @frozen
@@ -177,7 +159,7 @@ class Response:
         if not isinstance(self.body, bytes):
             raise LocalProtocolError("response body must be bytes")
         object.__setattr__(self, "status", int(self.status))
-        object.__setattr__(self, "headers", normalize_headers(self.headers))
+        object.__setattr__(self, "headers", _normalize_headers(self.headers))
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (any case), or ``None``."""
@@ -335,7 +317,7 @@ class ClientConfig:
             ]
             if version:
                 base.append(("accept-version", version))
-            headers = known[version] = normalize_headers(base, outgoing=True)
+            headers = known[version] = _normalize_headers(base, outgoing=True)
         return headers
 
     def __post_init__(self) -> None:
@@ -364,12 +346,9 @@ class ClientConfig:
             version = self.accept_version
         if version is None:
             version = self.environment.accept_version
-        upper = method.upper() if isinstance(method, str) else method
-        if upper not in _METHODS:
-            raise LocalProtocolError(f"unsupported HTTP method {method!r}")
         body = b"" if json_body is None else encode_json(json_body)
         url = self.environment.url(path) + (encode_query(params) if params else "")
-        request = _assemble(upper, url, self._base_headers(version), body)
+        request = Request(method, url, self._base_headers(version), body)
         extra = tuple(self.extra_headers) + tuple(headers)
         if not extra:
             return request
