@@ -172,6 +172,7 @@ def _to_decimal(value: Any) -> Decimal:
 # Decimal strings (and whole numbers) already read, and their values: balances, positions and
 # chains repeat a few ("0.0", strike prices, quantities) many times. Decimals are immutable, so
 # sharing them is safe; the cache is bounded, and only values that read as valid decimals go in.
+# tests/test_decoder_guard.py holds every model's decimals to what _to_decimal reads, warm or cold.
 _DECIMALS: dict[str | int, Decimal] = {}
 _DECIMALS_KEPT = 4096
 
@@ -421,6 +422,7 @@ def _compile(cls: type[Model]) -> Callable[[Any], Any]:
     # and __delattr__ (one C slot holds both), so each field is a plain slot store, which the
     # interpreter specializes: about twice as fast as calling the slot's __set__. It then gets
     # its real, frozen class; the subclass adds no slots, so the layout is the same.
+    # No __init__ runs: tests/test_decoder_guard.py checks that no model needs one to be valid.
     twin = type(
         cls.__name__,
         (cls,),
