@@ -43,7 +43,8 @@ from tastytrade_proto.values import MISSING, FrozenInstanceError, fields, replac
 
 def _all_models() -> list[type[Model]]:
     for info in pkgutil.walk_packages(tastytrade_proto.__path__, "tastytrade_proto."):
-        importlib.import_module(info.name)
+        if info.name != "tastytrade_proto.client":  # a deprecated alias: it warns on import
+            importlib.import_module(info.name)
 
     def walk(kind: type[Model]) -> Iterator[type[Model]]:
         for sub in kind.__subclasses__():
