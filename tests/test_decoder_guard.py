@@ -162,7 +162,7 @@ def test_every_model_of_the_package_is_found() -> None:
         "tastytrade_proto.accounts",
         "tastytrade_proto.instruments",
         "tastytrade_proto.market_data",
-        "tastytrade_proto.orders",
+        "tastytrade_proto.orders.models",
         "tastytrade_proto.watchlists",
     } <= areas
 
