@@ -1,6 +1,6 @@
 """The fake API's orders: dry-run, place, fill, replace, edit, cancel, search, complex orders.
 
-See ``_fakekit`` for how an area plugs into the fake. What the fake does with an
+See ``kit`` for how an area plugs into the fake. What the fake does with an
 order, in short (``docs/testing.md`` has the user's view):
 
 * Every symbol may have a **mark** (``FakeTastytradeAPI.set_mark``; defaults in
@@ -36,9 +36,9 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, InvalidOperation
 from math import gcd
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.http import Request, Response
-from . import _fake_accounts
-from ._fakekit import (
+from ...protocol.http import Request, Response
+from . import accounts
+from .kit import (
     ACCOUNT,
     Refused,
     Route,
@@ -53,7 +53,7 @@ from ._fakekit import (
 )
 
 if TYPE_CHECKING:
-    from .fake import FakeAccount, FakeTastytradeAPI, FakeUser
+    from .api import FakeAccount, FakeTastytradeAPI, FakeUser
 
 try:
     from zoneinfo import ZoneInfo
@@ -1048,7 +1048,7 @@ def _record(
 
     The amounts are the ones the fill moved cash by (signed, a debit negative).
     """
-    record = getattr(_fake_accounts, "record_transaction", None)
+    record = getattr(accounts, "record_transaction", None)
     if record is None:
         return
     kind = leg["instrument-type"]

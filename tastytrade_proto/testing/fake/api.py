@@ -25,10 +25,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
-from ..protocol.http import Request, Response
-from . import _fake_accounts, _fake_instruments, _fake_market, _fake_orders, _fake_watchlists
-from ._fakekit import Refused, Route, error, query, query_one, refuse, reply
+from ...errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from ...protocol.http import Request, Response
+from . import accounts, instruments, market, orders, watchlists
+from .kit import Refused, Route, error, query, query_one, refuse, reply
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -329,13 +329,13 @@ class FakeTastytradeAPI:
         """Set the price the fake trades ``symbol`` at (per share, contract or coin).
 
         Positions in it are revalued, and working orders the new mark makes
-        marketable fill at once. Defaults: ``_fake_orders.DEFAULT_MARKS``.
+        marketable fill at once. Defaults: ``orders.DEFAULT_MARKS``.
         """
-        _fake_orders.set_mark(self, symbol, price)
+        orders.set_mark(self, symbol, price)
 
     def mark(self, symbol: str) -> Decimal | None:
         """The price the fake trades ``symbol`` at, or ``None`` when it has none."""
-        return _fake_orders.mark(self, symbol)
+        return orders.mark(self, symbol)
 
     def expire_tokens(self) -> None:
         """Every session and access token stops working at once."""
@@ -690,7 +690,7 @@ class FakeTastytradeAPI:
             answer["refresh_token"] = rotated
         return _json(200, answer)
 
-    # -- accounts, balances, positions (orders: _fake_orders) ----------------------------------
+    # -- accounts, balances, positions (orders: orders.py) -------------------------------------
 
     def _customer(self, request: Request, now: float) -> Response:
         user = self._user_for(request, now)
@@ -748,7 +748,7 @@ class FakeTastytradeAPI:
         account = self._account_for(self._user_for(request, now), number)
         if currency not in (None, "USD"):  # every fake account is in dollars
             raise _refuse(404, "record_not_found", f"No {currency} balances for {number}")
-        _fake_orders.settle(self, now, [account])
+        orders.settle(self, now, [account])
         # Equities and options count at market value. A future's gains are already in cash
         # (marked to each day's settlement), so its notional is reported but not counted.
         values = {key: Decimal(0) for key in _VALUE_KEYS}
@@ -759,7 +759,7 @@ class FakeTastytradeAPI:
             values[f"{side}-{kind}-value"] += _dec(p["close-price"]) * size
         long_value = values["long-equity-value"] + values["long-derivative-value"]
         short_value = values["short-equity-value"] + values["short-derivative-value"]
-        reserved = _fake_orders.reserved(self, account)
+        reserved = orders.reserved(self, account)
         net = account.cash_balance + long_value - short_value
         data: dict[str, Any] = dict.fromkeys(_OTHER_BALANCE_KEYS, "0.0")
         data.update(dict.fromkeys(_BALANCE_EFFECT_KEYS, "None"))
@@ -795,7 +795,7 @@ class FakeTastytradeAPI:
 
     def _positions(self, request: Request, now: float, number: str) -> Response:
         account = self._account_for(self._user_for(request, now), number)
-        _fake_orders.settle(self, now, [account])
+        orders.settle(self, now, [account])
         asked = query(request)
         underlyings = set(asked.get("underlying-symbol[]", []))
         symbol = query_one(request, "symbol")
@@ -871,11 +871,11 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-_position = _fake_orders.position_json
+_position = orders.position_json
 
 
 _ACCOUNT = r"/accounts/([A-Za-z0-9]+)"
-_AREAS = (_fake_accounts, _fake_orders, _fake_instruments, _fake_market, _fake_watchlists)
+_AREAS = (accounts, orders, instruments, market, watchlists)
 _ROUTES: list[Route] = [
     ("POST", re.compile(r"/sessions"), FakeTastytradeAPI._sessions_post),
     ("POST", re.compile(r"/sessions/validate"), FakeTastytradeAPI._validate),

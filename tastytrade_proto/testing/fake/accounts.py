@@ -17,7 +17,7 @@ request: cash at a moment is today's cash less what transactions added since;
 the holdings' value follows a small deterministic wave around today's.
 
 :func:`record_transaction` lets another part of the fake (an order filling)
-add a trade to an account's history. See ``_fakekit`` for how an area plugs
+add a trade to an account's history. See ``kit`` for how an area plugs
 into the fake.
 """
 
@@ -33,13 +33,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..models import unsigned
-from ..protocol.http import Request, Response
-from ..timestamps import parse_datetime
-from ._fakekit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
+from ...models import unsigned
+from ...protocol.http import Request, Response
+from ...timestamps import parse_datetime
+from .kit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeAccount, FakeTastytradeAPI
+    from .api import FakeAccount, FakeTastytradeAPI
 
 __all__ = ["ROUTES", "record_transaction", "seed"]
 

@@ -6,7 +6,7 @@ unknown name is a 404 ``record_not_found``. The API's exact answer to a taken
 name is not documented anywhere found; the fake answers the way its other
 record validations read (:data:`NAME_TAKEN`).
 
-See ``_fakekit`` for how an area plugs into the fake.
+See ``kit`` for how an area plugs into the fake.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, refuse
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI, FakeUser
+    from .api import FakeTastytradeAPI, FakeUser
 
 __all__ = ["DEFAULT_ORDER_INDEX", "NAME_TAKEN", "ROUTES", "WatchlistsState", "seed"]
 
@@ -252,7 +252,7 @@ ROUTES: list[Route] = [
 
 def seed(api: FakeTastytradeAPI) -> None:
     """Give the demo user two watchlists: ``Demo Holdings`` and ``Futures/Crypto``."""
-    from .fake import DEMO_LOGIN
+    from .api import DEMO_LOGIN
 
     user = api.users.get(DEMO_LOGIN)
     if user is None:

@@ -1,6 +1,6 @@
 """What every part of the fake API shares: answering, refusing, reading a request.
 
-The fake's areas (``_fake_orders``, ``_fake_instruments``, ...) each export
+The fake's areas (``orders``, ``instruments``, ...) each export
 ``ROUTES`` (method, path pattern, handler) and ``seed(api)``; a handler is
 ``handler(api, request, now, *path_groups) -> Response``, where each group is
 already percent-decoded (``%2FESZ6`` arrives as ``/ESZ6``). Patterns match the
@@ -16,10 +16,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..protocol.http import Request, Response
+from ...protocol.http import Request, Response
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+    from .api import FakeTastytradeAPI
 
 Handler = Callable[..., Response]
 Route = tuple[str, "re.Pattern[str]", Handler]

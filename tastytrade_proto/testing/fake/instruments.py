@@ -1,6 +1,6 @@
 """The fake API's instruments and option chains.
 
-See ``_fakekit`` for how an area plugs into the fake. The demo catalog
+See ``kit`` for how an area plugs into the fake. The demo catalog
 (:func:`seed`) holds equities (AAPL, MSFT, SPY, QQQ, BRK/B, TSLA, BYND and
 the SPX index), the /ES and /CL futures with their option products,
 BTC/USD and ETH/USD, one warrant and the quantity precisions. Option chains
@@ -26,13 +26,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LocalProtocolError
-from ..instruments import occ_symbol, occ_to_streamer, parse_occ
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Route, data, money, not_found, paginate, query, query_one
+from ...errors import LocalProtocolError
+from ...instruments import occ_symbol, occ_to_streamer, parse_occ
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Route, data, money, not_found, paginate, query, query_one
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+    from .api import FakeTastytradeAPI
 
 __all__ = ["ROUTES", "ChainSpec", "InstrumentCatalog", "listed_symbols", "nested_chain", "seed"]
 

@@ -10,7 +10,7 @@ the days left to expiry. Market sessions follow US Eastern time (daylight
 saving computed here, no time-zone database needed) and the exchange holiday
 calendar below.
 
-See ``_fakekit`` for how an area plugs into the fake.
+See ``kit`` for how an area plugs into the fake.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Refused, Route, data, query, query_one, refuse
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Refused, Route, data, query, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+    from .api import FakeTastytradeAPI
 
 __all__ = [
     "CUSTOMER_NOT_FOUND",
