@@ -832,11 +832,10 @@ def _enter(
     api: FakeTastytradeAPI, account: FakeAccount, order: dict[str, Any], now: float, status: str
 ) -> dict[str, Any]:
     """Give an order an id and put it in the account."""
-    order_id = api._next_order_id
-    api._next_order_id += 1
+    order_id = api.new_order_id()
     order["id"] = order_id
     order["status"] = status
-    order["received-at"] = api._timestamp(now)
+    order["received-at"] = api.timestamp(now)
     order["updated-at"] = int(now * 1000)
     order["ext-client-order-id"] = "JAAAC" + f"{order_id:013d}"
     order["global-request-id"] = _digest("request", account.account_number, order_id)
@@ -893,7 +892,7 @@ def _advance(
         return
     if order.get("status") != "Live" and _marks_of(api, _legs(order)) is not None:
         order["status"] = "Live"
-        order["live-at"] = api._timestamp(now)
+        order["live-at"] = api.timestamp(now)
         order["updated-at"] = int(now * 1000)
 
 
@@ -908,7 +907,7 @@ def _fill(
     complex order's consequences (a trigger starts its orders, one of an OCO pair
     cancels the other)."""
     area = state(api)
-    stamp = api._timestamp(now)
+    stamp = api.timestamp(now)
     order_id = order.get("id")
     if order.get("order-type") == "Notional Market" and prices[0] > 0:
         quantity = (_dec(order.get("value")) / prices[0]).quantize(Decimal("0.00001"), ROUND_DOWN)
@@ -982,13 +981,13 @@ def _move_position(
     multiplier = _multiplier(kind, symbol)
     delta = quantity if _buying(leg["action"]) else -quantity
     position = _position_of(account, symbol)
-    stamp = api._timestamp(now)
+    stamp = api.timestamp(now)
     close = mark(api, symbol, kind) or price
     if position is None:
         expires = None
         expiry = _expiry(symbol) if kind == "Equity Option" else None
         if expiry is not None:
-            expires = api._timestamp(_close_of(expiry) + 15 * 60)
+            expires = api.timestamp(_close_of(expiry) + 15 * 60)
         position = position_json(
             account.account_number,
             symbol,
@@ -1090,7 +1089,7 @@ def _cancel(
     *,
     replacing: int | None = None,
 ) -> None:
-    stamp = api._timestamp(now)
+    stamp = api.timestamp(now)
     order.pop("contingent-status", None)
     order.update(
         {
@@ -1123,7 +1122,7 @@ def _expire(api: FakeTastytradeAPI, order: dict[str, Any], at: float) -> None:
             "status": "Expired",
             "cancellable": False,
             "editable": False,
-            "terminal-at": api._timestamp(at),
+            "terminal-at": api.timestamp(at),
             "updated-at": int(at * 1000),
         }
     )
@@ -1174,8 +1173,8 @@ def find_order(account: FakeAccount, order_id: str) -> dict[str, Any]:
 def _open(
     api: FakeTastytradeAPI, request: Request, now: float, number: str
 ) -> tuple[FakeUser, FakeAccount]:
-    user = api._user_for(request, now)
-    account = api._account_for(user, number)
+    user = api.user_for(request, now)
+    account = api.account_for(user, number)
     settle(api, now, [account])
     return user, account
 
@@ -1239,7 +1238,7 @@ def _preflight(
 def _dry_run(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``POST /accounts/{n}/orders/dry-run``: the preflight, nothing placed."""
     _, account = _open(api, request, now, number)
-    order = _prepare(api, account, body_of(api, request), now)
+    order = _prepare(api, account, body_of(request), now)
     blocks = _preflight(api, account, order)
     context = f"/accounts/{number}/orders/dry-run"
     answer = {"order": _dry_run_order(order), **blocks}
@@ -1249,7 +1248,7 @@ def _dry_run(api: FakeTastytradeAPI, request: Request, now: float, number: str) 
 def _place_order(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``POST /accounts/{n}/orders``: place (never deduplicated), fill what crosses."""
     _, account = _open(api, request, now, number)
-    order = _prepare(api, account, body_of(api, request), now)
+    order = _prepare(api, account, body_of(request), now)
     blocks = _preflight(api, account, order)
     _enter(api, account, order, now, "Routed" if api.market_open else "Received")
     _advance(api, account, order, now)
@@ -1341,7 +1340,7 @@ def _replace_order(
     """``PUT`` or ``PATCH /accounts/{n}/orders/{id}``: cancel-replace; 200 with the new order."""
     _, account = _open(api, request, now, number)
     old = find_order(account, order_id)
-    new = _replacement(api, account, old, body_of(api, request), now)
+    new = _replacement(api, account, old, body_of(request), now)
     releases = held(api, old) if old.get("status") in _STATUSES_WORKING else Decimal(0)
     _preflight(api, account, new, releases=releases)
     contingent = old.get("status") == "Contingent"
@@ -1367,7 +1366,7 @@ def _replace_dry_run(
     """``POST /accounts/{n}/orders/{id}/dry-run``: a replacement's preflight, nothing changed."""
     _, account = _open(api, request, now, number)
     old = find_order(account, order_id)
-    new = _replacement(api, account, old, body_of(api, request), now)
+    new = _replacement(api, account, old, body_of(request), now)
     releases = held(api, old) if old.get("status") in _STATUSES_WORKING else Decimal(0)
     blocks = _preflight(api, account, new, releases=releases)
     answer = {"order": _dry_run_order(new), **blocks}
@@ -1480,7 +1479,7 @@ def _within(at: float, checks: list[tuple[str, date | float]]) -> bool:
 
 
 def _customer_accounts(api: FakeTastytradeAPI, request: Request, now: float) -> list[FakeAccount]:
-    user = api._user_for(request, now)
+    user = api.user_for(request, now)
     numbers = query(request).get("account-numbers[]", [])
     if not numbers:
         raise refuse(
@@ -1489,7 +1488,7 @@ def _customer_accounts(api: FakeTastytradeAPI, request: Request, now: float) -> 
             "Request validation failed",
             errors=[{"domain": "account-numbers", "reason": "is missing"}],
         )
-    accounts = [api._account_for(user, n) for n in numbers]
+    accounts = [api.account_for(user, n) for n in numbers]
     settle(api, now, accounts)
     return accounts
 
@@ -1580,7 +1579,7 @@ def _complex_blocks(
 def _complex_dry_run(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``POST /accounts/{n}/complex-orders/dry-run``."""
     _, account = _open(api, request, now, number)
-    kind, trigger, orders = _prepare_complex(api, account, body_of(api, request), now)
+    kind, trigger, orders = _prepare_complex(api, account, body_of(request), now)
     blocks = _complex_blocks(api, account, trigger, orders)
     preview: dict[str, Any] = {
         "account-number": number,
@@ -1598,7 +1597,7 @@ def _complex_dry_run(api: FakeTastytradeAPI, request: Request, now: float, numbe
 def _place_complex(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``POST /accounts/{n}/complex-orders``: OCO, OTO, OTOCO or PAIRS."""
     _, account = _open(api, request, now, number)
-    kind, trigger, orders = _prepare_complex(api, account, body_of(api, request), now)
+    kind, trigger, orders = _prepare_complex(api, account, body_of(request), now)
     blocks = _complex_blocks(api, account, trigger, orders)
     area = state(api)
     complex_id = area.next_complex_id
@@ -1695,7 +1694,7 @@ def _margin_dry_run(api: FakeTastytradeAPI, request: Request, now: float, number
     (``new-buying-power-effect: Debit``), not refused.
     """
     _, account = _open(api, request, now, number)
-    body = body_of(api, request)
+    body = body_of(request)
     order = _prepare(api, account, body, now)
     block, _, _ = _bpe(api, account, order, _total(_order_fees(api, order)))
     return data(block, f"/margin/accounts/{number}/dry-run", status=201)
@@ -1722,10 +1721,8 @@ _FIRST_UNFILLED_ID = 90_001
 
 def _trades(api: FakeTastytradeAPI, number: str) -> dict[int, list[dict[str, Any]]]:
     """The account's Trade transactions (kept by the accounts area), by order id."""
-    ledger = api._areas.get("accounts")
-    entries = getattr(ledger, "transactions", {}).get(number, [])
     found: dict[int, list[dict[str, Any]]] = {}
-    for entry in entries:
+    for entry in accounts.transactions_of(api, number):
         order_id = entry.get("order-id")
         if entry.get("transaction-type") == "Trade" and isinstance(order_id, int):
             found.setdefault(order_id, []).append(entry)
@@ -1757,7 +1754,7 @@ def _finished(
             "status": status,
             "cancellable": False,
             "editable": False,
-            "received-at": api._timestamp(at),
+            "received-at": api.timestamp(at),
             "updated-at": int((at + 2) * 1000),
             "ext-client-order-id": "JAAAC" + f"{order_id:013d}",
             "global-request-id": _digest("request", account.account_number, order_id),
@@ -1832,12 +1829,12 @@ def _history(api: FakeTastytradeAPI, account: FakeAccount, now: float) -> list[d
         shown = "Cancelled" if status == "Replaced" else status
         order = _finished(api, account, order_id, legs, Decimal(limit), effect, shown, at)
         if shown == "Cancelled":
-            order["cancelled-at"] = order["terminal-at"] = api._timestamp(at + 1800)
+            order["cancelled-at"] = order["terminal-at"] = api.timestamp(at + 1800)
         elif status == "Expired":
-            order["terminal-at"] = api._timestamp(_close_of(_day(at)))
+            order["terminal-at"] = api.timestamp(_close_of(_day(at)))
         elif status == "Rejected":
             order["reject-reason"] = "Insufficient buying power"
-            order["terminal-at"] = api._timestamp(at + 1)
+            order["terminal-at"] = api.timestamp(at + 1)
         if status == "Replaced":
             order["edited"] = True
             order["replacing-order-id"] = order_id + 1
