@@ -36,9 +36,9 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, InvalidOperation
 from math import gcd
 from typing import TYPE_CHECKING, Any
 
-from ...protocol.http import Request, Response
-from . import accounts
-from .kit import (
+from ....protocol.http import Request, Response
+from .. import accounts
+from ..kit import (
     ACCOUNT,
     Refused,
     Route,
@@ -53,7 +53,7 @@ from .kit import (
 )
 
 if TYPE_CHECKING:
-    from .api import FakeAccount, FakeTastytradeAPI, FakeUser
+    from ..api import FakeAccount, FakeTastytradeAPI, FakeUser
 
 try:
     from zoneinfo import ZoneInfo
