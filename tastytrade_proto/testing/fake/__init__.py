@@ -1,9 +1,5 @@
-"""A stateful fake of the tastytrade API: ``api`` holds the state and routing, each
-other module one area of the API (accounts, instruments, market, orders, watchlists).
-
-:class:`FakeTastytradeAPI` is a pure ``Request`` in, ``Reply`` out core;
-:class:`~tastytrade_proto.testing.server.FakeTastytradeServer` serves it over HTTP.
-"""
+"""A stateful fake of the tastytrade API: ``api`` (FakeTastytradeAPI: state, routing,
+authentication), ``kit`` (what the areas share) and one module or package per area."""
 
 from __future__ import annotations
 

@@ -674,7 +674,7 @@ class FakeTastytradeAPI:
             answer["refresh_token"] = rotated
         return reply(200, answer)
 
-    # -- accounts, balances, positions (orders: orders.py) -------------------------------------
+    # -- accounts, balances, positions (orders: the orders package) ---------------------------
 
     def _customer(self, request: Request, now: float) -> Response:
         user = self.user_for(request, now)
