@@ -47,7 +47,7 @@ from tastytrade_proto.testing import (
     FakeClock,
     FakeTastytradeAPI,
 )
-from tastytrade_proto.testing._fake_accounts import record_transaction
+from tastytrade_proto.testing.fake.accounts import record_transaction
 
 from .conftest import sample
 from .core import START, Core, data, items, target

@@ -35,7 +35,7 @@ from tastytrade_proto.instruments import (
     streamer_to_occ,
     tick_size_for,
 )
-from tastytrade_proto.testing._fake_instruments import nested_chain
+from tastytrade_proto.testing.fake.instruments import nested_chain
 
 from .conftest import sample
 from .core import Core, data, items, target

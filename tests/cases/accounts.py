@@ -20,7 +20,7 @@ from tastytrade_proto.accounts import (
     TransactionType,
 )
 from tastytrade_proto.testing import FakeTastytradeAPI
-from tastytrade_proto.testing._fake_accounts import _ledger
+from tastytrade_proto.testing.fake.accounts import _ledger
 
 from . import Case
 

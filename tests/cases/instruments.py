@@ -28,7 +28,7 @@ from tastytrade_proto.instruments import (
     tick_size_for,
 )
 from tastytrade_proto.testing import FakeTastytradeAPI
-from tastytrade_proto.testing._fake_instruments import listed_symbols
+from tastytrade_proto.testing.fake.instruments import listed_symbols
 
 from . import Case
 

@@ -26,7 +26,7 @@ from tastytrade_proto.orders import (
     Replacement,
 )
 from tastytrade_proto.testing import FakeTastytradeAPI, Fault, FaultKind
-from tastytrade_proto.testing._fake_orders import state
+from tastytrade_proto.testing.fake.orders import state
 
 from . import Case
 

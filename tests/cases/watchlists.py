@@ -5,7 +5,7 @@ from __future__ import annotations
 from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.errors import NotFound, ValidationFailed
 from tastytrade_proto.testing import DEMO_LOGIN, FakeTastytradeAPI
-from tastytrade_proto.testing._fake_watchlists import WatchlistsState
+from tastytrade_proto.testing.fake.watchlists import WatchlistsState
 from tastytrade_proto.watchlists import PairsWatchlist, Watchlist, WatchlistEntry
 
 from . import Case

@@ -17,14 +17,13 @@ request: cash at a moment is today's cash less what transactions added since;
 the holdings' value follows a small deterministic wave around today's.
 
 :func:`record_transaction` lets another part of the fake (an order filling)
-add a trade to an account's history. See ``_fakekit`` for how an area plugs
+add a trade to an account's history. See ``kit`` for how an area plugs
 into the fake.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
@@ -33,15 +32,15 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..models import unsigned
-from ..protocol.http import Request, Response
-from ..timestamps import parse_datetime
-from ._fakekit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
+from ...models import unsigned
+from ...protocol.http import Request, Response
+from ...timestamps import parse_datetime
+from .kit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeAccount, FakeTastytradeAPI
+    from .api import FakeAccount, FakeTastytradeAPI
 
-__all__ = ["ROUTES", "record_transaction", "seed"]
+__all__ = ["ROUTES", "record_transaction", "seed", "transactions_of"]
 
 _DAY = 86_400
 _OPENED = 1_600_000_000  # when the fake's accounts were opened (their opened-at)
@@ -263,7 +262,7 @@ def record_transaction(
         "leg_count",
     )
     entry = _trade(float(when), **{k: fields.pop(k) for k in known if k in fields})
-    entry["executed-at"] = api._timestamp(float(when))
+    entry["executed-at"] = api.timestamp(float(when))
     for name, value in fields.items():
         key = name.replace("_", "-")
         if key in _AMOUNT_KEYS:
@@ -495,7 +494,7 @@ def seed(api: FakeTastytradeAPI) -> None:
     for number, build in builders.items():
         history = build(today, api.accounts[number].cash_balance)
         for when, entry in sorted(history.entries, key=lambda pair: pair[0]):
-            entry["executed-at"] = api._timestamp(when)
+            entry["executed-at"] = api.timestamp(when)
             _append(ledger, number, entry)
 
 
@@ -536,12 +535,14 @@ def _query_time(request: Request, key: str) -> float | None:
 
 
 def _account(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> FakeAccount:
-    return api._account_for(api._user_for(request, now), number)
+    return api.account_for(api.user_for(request, now), number)
 
 
-def _balances_now(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Any:
+def _balances_now(
+    api: FakeTastytradeAPI, request: Request, now: float, number: str
+) -> dict[str, Any]:
     """The account's balances as ``GET /accounts/{n}/balances`` answers now."""
-    return json.loads(api._balances(request, now, number).body)["data"]
+    return api.balances(_account(api, request, now, number), now)
 
 
 # -- trading status -----------------------------------------------------------------------------
@@ -581,8 +582,8 @@ def _trading_status(api: FakeTastytradeAPI, request: Request, now: float, number
         "small-notional-futures-margin-rate-multiplier": "0.0",
         "is-equity-offering-enabled": False,
         "is-equity-offering-closing-only": False,
-        "enhanced-fraud-safeguards-enabled-at": api._timestamp(_OPENED),
-        "updated-at": api._timestamp(now),
+        "enhanced-fraud-safeguards-enabled-at": api.timestamp(_OPENED),
+        "updated-at": api.timestamp(now),
     }
     return data(body, f"/accounts/{number}/trading-status")
 
@@ -600,7 +601,8 @@ def _options_level(account: FakeAccount) -> str:
 # -- transactions -------------------------------------------------------------------------------
 
 
-def _history(api: FakeTastytradeAPI, number: str) -> list[dict[str, Any]]:
+def transactions_of(api: FakeTastytradeAPI, number: str) -> list[dict[str, Any]]:
+    """Account ``number``'s transactions, oldest first (the list the fake keeps)."""
     return _ledger(api).transactions.get(number, [])
 
 
@@ -643,7 +645,7 @@ def _transactions(api: FakeTastytradeAPI, request: Request, now: float, number: 
     if order not in ("Asc", "Desc"):
         raise _invalid("sort", "must be Asc or Desc")
     match = _matches(request)
-    found = [entry for entry in _history(api, number) if match(entry)]
+    found = [entry for entry in transactions_of(api, number) if match(entry)]
     found.sort(key=lambda e: (_executed(e), e["id"]), reverse=order == "Desc")
     return paginate(request, found, f"/accounts/{number}/transactions")
 
@@ -652,7 +654,7 @@ def _transaction(
     api: FakeTastytradeAPI, request: Request, now: float, number: str, transaction_id: str
 ) -> Response:
     _account(api, request, now, number)
-    for entry in _history(api, number):
+    for entry in transactions_of(api, number):
         if str(entry["id"]) == transaction_id:
             return data(entry, f"/accounts/{number}/transactions/{transaction_id}")
     raise not_found(f"Transaction {transaction_id}")
@@ -666,7 +668,7 @@ def _total_fees(api: FakeTastytradeAPI, request: Request, now: float, number: st
     total = sum(
         (
             _signed(entry, key)
-            for entry in _history(api, number)
+            for entry in transactions_of(api, number)
             if entry["transaction-date"] == day.isoformat()
             for key in _FEE_KEYS
         ),
@@ -688,7 +690,9 @@ class _Worth:
         self.balances = _balances_now(api, request, now, number)
         self.cash_now = Decimal(self.balances["cash-balance"])
         self.holdings_now = Decimal(self.balances["net-liquidating-value"]) - self.cash_now
-        moves = sorted((_executed(e), _signed(e, "net-value")) for e in _history(api, number))
+        moves = sorted(
+            (_executed(e), _signed(e, "net-value")) for e in transactions_of(api, number)
+        )
         self._times = [when for when, _ in moves]
         self._after: list[Decimal] = []  # what the transactions from index i onward added
         running = Decimal(0)
@@ -770,7 +774,7 @@ def _balance_snapshots(
                 "net-liquidating-value": money(value.quantize(_MILLS)),
                 "snapshot-date": day.isoformat(),
                 "time-of-day": time_of_day,
-                "updated-at": api._timestamp(when),
+                "updated-at": api.timestamp(when),
             }
         )
         items.append(snapshot)

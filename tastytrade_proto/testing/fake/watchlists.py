@@ -6,7 +6,7 @@ unknown name is a 404 ``record_not_found``. The API's exact answer to a taken
 name is not documented anywhere found; the fake answers the way its other
 record validations read (:data:`NAME_TAKEN`).
 
-See ``_fakekit`` for how an area plugs into the fake.
+See ``kit`` for how an area plugs into the fake.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, refuse
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI, FakeUser
+    from .api import FakeTastytradeAPI, FakeUser
 
 __all__ = ["DEFAULT_ORDER_INDEX", "NAME_TAKEN", "ROUTES", "WatchlistsState", "seed"]
 
@@ -128,9 +128,9 @@ def _invalid(domain: str, reason: str) -> Refused:
     )
 
 
-def _read_body(api: FakeTastytradeAPI, request: Request) -> dict[str, Any]:
+def _read_body(request: Request) -> dict[str, Any]:
     """The create/replace body, checked as the API's schema demands."""
-    body = body_of(api, request)
+    body = body_of(request)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _invalid("name", "is missing")
@@ -157,13 +157,13 @@ def _sorted(lists: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _list(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    mine = _state(api).of(api._user_for(request, now))
+    mine = _state(api).of(api.user_for(request, now))
     return data({"items": _sorted(mine)}, "/watchlists")
 
 
 def _create(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    mine = _state(api).of(api._user_for(request, now))
-    watchlist = _read_body(api, request)
+    mine = _state(api).of(api.user_for(request, now))
+    watchlist = _read_body(request)
     if watchlist["name"] in mine:
         raise refuse(*NAME_TAKEN)
     mine[watchlist["name"]] = watchlist
@@ -177,14 +177,14 @@ def _find(mine: dict[str, dict[str, Any]], name: str) -> dict[str, Any]:
 
 
 def _one(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
-    mine = _state(api).of(api._user_for(request, now))
+    mine = _state(api).of(api.user_for(request, now))
     return data(_find(mine, name), request.path)
 
 
 def _replace(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
-    mine = _state(api).of(api._user_for(request, now))
+    mine = _state(api).of(api.user_for(request, now))
     _find(mine, name)
-    watchlist = _read_body(api, request)
+    watchlist = _read_body(request)
     new_name = watchlist["name"]
     if new_name != name and new_name in mine:
         raise refuse(*NAME_TAKEN)
@@ -194,12 +194,12 @@ def _replace(api: FakeTastytradeAPI, request: Request, now: float, name: str) ->
 
 
 def _delete(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
-    mine = _state(api).of(api._user_for(request, now))
+    mine = _state(api).of(api.user_for(request, now))
     return data(mine.pop(name, None) or _find(mine, name), request.path)
 
 
 def _public_list(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     if query_one(request, "counts-only") == "true":
         items = [
             {
@@ -217,7 +217,7 @@ def _public_list(api: FakeTastytradeAPI, request: Request, now: float) -> Respon
 
 
 def _public_one(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     for watchlist in _PUBLIC:
         if watchlist["name"] == name:
             return data(watchlist, request.path)
@@ -225,12 +225,12 @@ def _public_one(api: FakeTastytradeAPI, request: Request, now: float, name: str)
 
 
 def _pairs_list(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return data({"items": _PAIRS}, "/pairs-watchlists")
 
 
 def _pairs_one(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     for watchlist in _PAIRS:
         if watchlist["name"] == name:
             return data(watchlist, request.path)
@@ -252,7 +252,7 @@ ROUTES: list[Route] = [
 
 def seed(api: FakeTastytradeAPI) -> None:
     """Give the demo user two watchlists: ``Demo Holdings`` and ``Futures/Crypto``."""
-    from .fake import DEMO_LOGIN
+    from .api import DEMO_LOGIN
 
     user = api.users.get(DEMO_LOGIN)
     if user is None:

@@ -10,7 +10,7 @@ the days left to expiry. Market sessions follow US Eastern time (daylight
 saving computed here, no time-zone database needed) and the exchange holiday
 calendar below.
 
-See ``_fakekit`` for how an area plugs into the fake.
+See ``kit`` for how an area plugs into the fake.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Refused, Route, data, query, query_one, refuse
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Refused, Route, data, query, query_one, refuse
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+    from .api import FakeTastytradeAPI
 
 __all__ = [
     "CUSTOMER_NOT_FOUND",
@@ -188,7 +188,7 @@ def _moment(now: float) -> datetime:
 
 
 def _stamp(api: FakeTastytradeAPI, moment: datetime | None) -> str | None:
-    return None if moment is None else api._timestamp(moment.timestamp())
+    return None if moment is None else api.timestamp(moment.timestamp())
 
 
 def _metrics_stamp(now: float) -> str:
@@ -247,7 +247,7 @@ def _invalid(domain: str, reason: str) -> Refused:
 
 
 def _sessions_current(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     asked = query(request).get("instrument-collections[]") or []
     if not asked:
         raise _invalid("instrument-collections", "is missing")
@@ -267,14 +267,14 @@ def _calendar() -> dict[str, Any]:
 
 
 def _equity_holidays(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return data(_calendar(), "/market-time/equities/holidays")
 
 
 def _futures_holidays(
     api: FakeTastytradeAPI, request: Request, now: float, exchange: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     if exchange not in ("CME", "CFE", "Smalls"):
         raise refuse(404, "record_not_found", f"Exchange {exchange} not found")
     return data(_calendar(), request.path)
@@ -511,7 +511,7 @@ _BY_TYPE = {
 
 
 def _by_type(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     asked: list[tuple[str, str]] = []
     for key, values in query(request).items():
         kind = key.removesuffix("[]")
@@ -631,7 +631,7 @@ def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
 
 
 def _market_metrics(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     joined = query_one(request, "symbols")
     if joined is None:
         raise _invalid("symbols", "is missing")
@@ -641,7 +641,7 @@ def _market_metrics(api: FakeTastytradeAPI, request: Request, now: float) -> Res
 
 
 def _dividends(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     today = _eastern_date(_moment(now))
     items = []
     if symbol in _DIVIDEND_MONTHS:
@@ -657,7 +657,7 @@ def _dividends(api: FakeTastytradeAPI, request: Request, now: float, symbol: str
 
 
 def _earnings(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     start_text = query_one(request, "start-date")
     try:
         start = date.fromisoformat(start_text) if start_text else date.min
@@ -704,7 +704,7 @@ _SEARCHABLE: tuple[tuple[str, str, str, str, bool], ...] = (
 
 
 def _symbol_search(api: FakeTastytradeAPI, request: Request, now: float, text: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     wanted = text.strip().upper()
     by_symbol = [row for row in _SEARCHABLE if row[0].startswith(wanted)]
     by_symbol.sort(key=lambda row: (row[0] != wanted, row[0]))
@@ -729,15 +729,15 @@ def _symbol_search(api: FakeTastytradeAPI, request: Request, now: float, text: s
 
 
 def _quote_token(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    user = api._user_for(request, now)
+    user = api.user_for(request, now)
     if not user.accounts:  # registered, but never opened an account
         raise refuse(404, *CUSTOMER_NOT_FOUND)
     body = {
-        "token": api._new_token("quote"),  # a new one on every call
+        "token": api.new_token("quote"),  # a new one on every call
         "dxlink-url": DXLINK_URL,
         "level": "api",
-        "issued-at": api._timestamp(now),
-        "expires-at": api._timestamp(now + QUOTE_TOKEN_LIFETIME),
+        "issued-at": api.timestamp(now),
+        "expires-at": api.timestamp(now + QUOTE_TOKEN_LIFETIME),
     }
     return data(body, "/api-quote-tokens")
 

@@ -1,6 +1,6 @@
 """The fake API's instruments and option chains.
 
-See ``_fakekit`` for how an area plugs into the fake. The demo catalog
+See ``kit`` for how an area plugs into the fake. The demo catalog
 (:func:`seed`) holds equities (AAPL, MSFT, SPY, QQQ, BRK/B, TSLA, BYND and
 the SPX index), the /ES and /CL futures with their option products,
 BTC/USD and ETH/USD, one warrant and the quantity precisions. Option chains
@@ -26,13 +26,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LocalProtocolError
-from ..instruments import occ_symbol, occ_to_streamer, parse_occ
-from ..protocol.http import Request, Response
-from ._fakekit import SEGMENT, Route, data, money, not_found, paginate, query, query_one
+from ...errors import LocalProtocolError
+from ...instruments import occ_symbol, occ_to_streamer, parse_occ
+from ...protocol.http import Request, Response
+from .kit import SEGMENT, Route, data, money, not_found, paginate, query, query_one
 
 if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+    from .api import FakeTastytradeAPI
 
 __all__ = ["ROUTES", "ChainSpec", "InstrumentCatalog", "listed_symbols", "nested_chain", "seed"]
 
@@ -268,7 +268,7 @@ def _option_json(
     api: FakeTastytradeAPI, spec: ChainSpec, symbol: str, today: date
 ) -> dict[str, Any]:
     root, day, kind, strike = parse_occ(symbol)
-    stops = api._timestamp(_eastern(day, 16, spec.close_minute))
+    stops = api.timestamp(_eastern(day, 16, spec.close_minute))
     return {
         "symbol": occ_symbol(root, day, kind, strike),
         "instrument-type": "Equity Option",
@@ -509,7 +509,7 @@ def _future_json(
 ) -> dict[str, Any]:
     contract = contracts[index]
     later = contracts[index + 1 :]
-    stops = api._timestamp(_eastern(contract.expires, *spec.stop_hour))
+    stops = api.timestamp(_eastern(contract.expires, *spec.stop_hour))
     product = spec.product
     item: dict[str, Any] = {
         "symbol": contract.symbol,
@@ -621,7 +621,7 @@ def _future_option_json(
     today: date,
 ) -> dict[str, Any]:
     symbol, streamer = _future_option_symbols(spec, expiry, kind, strike)
-    stops = api._timestamp(_eastern(expiry.day, *spec.stop_hour))
+    stops = api.timestamp(_eastern(expiry.day, *spec.stop_hour))
     code = expiry.contract_symbol
     return {
         "symbol": symbol,
@@ -674,7 +674,7 @@ def _nested_future_chain(api: FakeTastytradeAPI, spec: _FutureSpec, today: date)
     contracts = _contracts(spec, today)
     futures = []
     for index, contract in enumerate(contracts):
-        stops = api._timestamp(_eastern(contract.expires, *spec.stop_hour))
+        stops = api.timestamp(_eastern(contract.expires, *spec.stop_hour))
         futures.append(
             {
                 "symbol": contract.symbol,
@@ -689,7 +689,7 @@ def _nested_future_chain(api: FakeTastytradeAPI, spec: _FutureSpec, today: date)
         )
     expirations = []
     for expiry in _expiries(spec, today):
-        stops = api._timestamp(_eastern(expiry.day, *spec.stop_hour))
+        stops = api.timestamp(_eastern(expiry.day, *spec.stop_hour))
         strikes = []
         for strike in _grid(spec.center, spec.step, spec.strikes):
             call, call_streamer = _future_option_symbols(spec, expiry, "C", strike)
@@ -930,7 +930,7 @@ def _true(request: Request, key: str) -> bool | None:
 
 
 def _equities(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     catalog = _catalog(api)
     wanted = query(request).get("symbol[]")
     rows = [catalog.equities[s] for s in wanted if s in catalog.equities] if wanted else []
@@ -947,7 +947,7 @@ def _equities(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
 
 
 def _active_equities(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     lendability = query_one(request, "lendability")
     rows = [
         e
@@ -958,7 +958,7 @@ def _active_equities(api: FakeTastytradeAPI, request: Request, now: float) -> Re
 
 
 def _equity(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     found = _catalog(api).equities.get(symbol)
     if found is None:
         raise not_found(f"Equity {symbol}")
@@ -982,7 +982,7 @@ def _lookup_option(api: FakeTastytradeAPI, symbol: str, today: date) -> dict[str
 
 
 def _equity_option(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     found = _lookup_option(api, symbol, _eastern_today(now))
     if found is None or (_true(request, "active") and not found["active"]):
         raise not_found(f"Equity option {symbol}")
@@ -990,7 +990,7 @@ def _equity_option(api: FakeTastytradeAPI, request: Request, now: float, symbol:
 
 
 def _equity_options(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     today = _eastern_today(now)
     with_expired = _true(request, "with-expired")
     active = _true(request, "active")
@@ -1011,7 +1011,7 @@ def _chain_or_404(api: FakeTastytradeAPI, symbol: str) -> ChainSpec | None:
 
 
 def _option_chain(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _chain_or_404(api, symbol)
     if spec is None:
         return _items([], request)
@@ -1029,7 +1029,7 @@ def _option_chain(api: FakeTastytradeAPI, request: Request, now: float, symbol: 
 def _nested_option_chain(
     api: FakeTastytradeAPI, request: Request, now: float, symbol: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _chain_or_404(api, symbol)
     rows = [] if spec is None else [_spec_chain(symbol, spec, _eastern_today(now))]
     return _items(rows, request)
@@ -1038,7 +1038,7 @@ def _nested_option_chain(
 def _compact_option_chain(
     api: FakeTastytradeAPI, request: Request, now: float, symbol: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _chain_or_404(api, symbol)
     if spec is None:
         return _items([], request)
@@ -1074,7 +1074,7 @@ def _slashed(symbol: str) -> str:
 
 
 def _futures(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     rows = _all_futures(api, now)
     asked = query(request)
     if "symbol[]" in asked:
@@ -1087,7 +1087,7 @@ def _futures(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
 
 
 def _future(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     for row in _all_futures(api, now):
         if row["symbol"] == _slashed(symbol):
             return data(row, request.path)
@@ -1099,14 +1099,14 @@ def _product_json(spec: _FutureSpec) -> dict[str, Any]:
 
 
 def _future_products(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return _items([_product_json(s) for s in _catalog(api).futures.values()], request)
 
 
 def _future_product(
     api: FakeTastytradeAPI, request: Request, now: float, exchange: str, code: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _catalog(api).futures.get(code.lstrip("/"))
     if spec is None or spec.product["exchange"] != exchange:
         raise not_found(f"Future product {exchange}/{code}")
@@ -1118,14 +1118,14 @@ def _option_products(api: FakeTastytradeAPI) -> list[dict[str, Any]]:
 
 
 def _future_option_products(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return _items(_option_products(api), request)
 
 
 def _future_option_product(
     api: FakeTastytradeAPI, request: Request, now: float, exchange: str, root: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     for product in _option_products(api):
         if product["exchange"] == exchange and product["root-symbol"] == root.lstrip("/"):
             return data(product, request.path)
@@ -1150,7 +1150,7 @@ def _find_future_options(
 
 
 def _future_option(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     found = _find_future_options(api, [symbol], now)
     if not found:
         raise not_found(f"Future option {symbol}")
@@ -1158,7 +1158,7 @@ def _future_option(api: FakeTastytradeAPI, request: Request, now: float, symbol:
 
 
 def _future_options_list(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return _items(_find_future_options(api, query(request).get("symbol[]", []), now), request)
 
 
@@ -1172,7 +1172,7 @@ def _future_spec(api: FakeTastytradeAPI, code: str) -> _FutureSpec:
 def _future_option_chain(
     api: FakeTastytradeAPI, request: Request, now: float, code: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _future_spec(api, code)
     return _items(_future_options(api, spec, _eastern_today(now)), request)
 
@@ -1180,14 +1180,14 @@ def _future_option_chain(
 def _nested_future_option_chain(
     api: FakeTastytradeAPI, request: Request, now: float, code: str
 ) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     spec = _future_spec(api, code)
     return data(_nested_future_chain(api, spec, _eastern_today(now)), request.path)
 
 
 def _listed(table: str) -> Any:
     def handler(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-        api._user_for(request, now)
+        api.user_for(request, now)
         rows: dict[str, dict[str, Any]] = getattr(_catalog(api), table)
         wanted = query(request).get("symbol[]")
         found = [rows[s] for s in wanted if s in rows] if wanted else list(rows.values())
@@ -1198,7 +1198,7 @@ def _listed(table: str) -> Any:
 
 def _one(table: str, what: str) -> Any:
     def handler(api: FakeTastytradeAPI, request: Request, now: float, symbol: str) -> Response:
-        api._user_for(request, now)
+        api.user_for(request, now)
         rows: dict[str, dict[str, Any]] = getattr(_catalog(api), table)
         if symbol not in rows:
             raise not_found(f"{what} {symbol}")
@@ -1208,7 +1208,7 @@ def _one(table: str, what: str) -> Any:
 
 
 def _precisions(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
-    api._user_for(request, now)
+    api.user_for(request, now)
     return _items(_catalog(api).precisions, request)
 
 

@@ -1,6 +1,6 @@
 """What every part of the fake API shares: answering, refusing, reading a request.
 
-The fake's areas (``_fake_orders``, ``_fake_instruments``, ...) each export
+The fake's areas (``orders``, ``instruments``, ...) each export
 ``ROUTES`` (method, path pattern, handler) and ``seed(api)``; a handler is
 ``handler(api, request, now, *path_groups) -> Response``, where each group is
 already percent-decoded (``%2FESZ6`` arrives as ``/ESZ6``). Patterns match the
@@ -13,13 +13,10 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from ..protocol.http import Request, Response
-
-if TYPE_CHECKING:
-    from .fake import FakeTastytradeAPI
+from ...protocol.http import Request, Response
 
 Handler = Callable[..., Response]
 Route = tuple[str, "re.Pattern[str]", Handler]
@@ -119,6 +116,25 @@ def money(value: Decimal | int | str) -> str:
     return text if "." in text else text + ".0"
 
 
-def body_of(api: FakeTastytradeAPI, request: Request) -> dict[str, Any]:
+def body_of(request: Request) -> dict[str, Any]:
     """The request's JSON (or form) body as an object; a 400 otherwise."""
-    return api._body(request)
+    content_type = request.header("content-type") or ""
+    try:
+        if "application/x-www-form-urlencoded" in content_type:
+            return dict(parse_qsl(request.body.decode("utf-8"), strict_parsing=False))
+        document = json.loads(request.body or b"{}", parse_float=Decimal)
+    except (ValueError, RecursionError):
+        raise refuse(
+            400,
+            "validation_error",
+            "Request validation failed",
+            errors=[{"domain": "body", "reason": "is not valid JSON"}],
+        ) from None
+    if not isinstance(document, dict):
+        raise refuse(
+            400,
+            "validation_error",
+            "Request validation failed",
+            errors=[{"domain": "body", "reason": "must be a JSON object"}],
+        )
+    return document

@@ -25,10 +25,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ..errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
-from ..protocol.http import Request, Response
-from . import _fake_accounts, _fake_instruments, _fake_market, _fake_orders, _fake_watchlists
-from ._fakekit import Refused, Route, error, query, query_one, refuse, reply
+from ...errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
+from ...protocol.http import Request, Response
+from . import accounts, instruments, market, orders, watchlists
+from .kit import Refused, Route, body_of, error, query, query_one, refuse, reply
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -203,12 +203,6 @@ class _Grant:
     client_id: str
 
 
-_Refused = Refused
-_json = reply
-_error = error
-_refuse = refuse
-
-
 def _support_id(seed: str) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
@@ -316,7 +310,7 @@ class FakeTastytradeAPI:
         client_id: str = "00000000-0000-0000-0000-000000000000",
     ) -> str:
         """Let an OAuth client act for ``login``; returns the refresh token."""
-        token = refresh_token or self._new_token("refresh")
+        token = refresh_token or self.new_token("refresh")
         self._grants[token] = _Grant(login, client_secret, client_id)
         return token
 
@@ -329,13 +323,13 @@ class FakeTastytradeAPI:
         """Set the price the fake trades ``symbol`` at (per share, contract or coin).
 
         Positions in it are revalued, and working orders the new mark makes
-        marketable fill at once. Defaults: ``_fake_orders.DEFAULT_MARKS``.
+        marketable fill at once. Defaults: ``orders.DEFAULT_MARKS``.
         """
-        _fake_orders.set_mark(self, symbol, price)
+        orders.set_mark(self, symbol, price)
 
     def mark(self, symbol: str) -> Decimal | None:
         """The price the fake trades ``symbol`` at, or ``None`` when it has none."""
-        return _fake_orders.mark(self, symbol)
+        return orders.mark(self, symbol)
 
     def expire_tokens(self) -> None:
         """Every session and access token stops working at once."""
@@ -370,8 +364,10 @@ class FakeTastytradeAPI:
             margin_or_cash="Cash",
         )
         margin.positions += [
-            _position("5WT00001", "AAPL", "Equity", "AAPL", 100, "Long", "187.25", "189.91", 1),
-            _position(
+            orders.position_json(
+                "5WT00001", "AAPL", "Equity", "AAPL", 100, "Long", "187.25", "189.91", 1
+            ),
+            orders.position_json(
                 "5WT00001",
                 "SPY   261218C00600000",
                 "Equity Option",
@@ -383,7 +379,7 @@ class FakeTastytradeAPI:
                 100,
                 expires_at="2026-12-18T21:15:00.000+00:00",
             ),
-            _position(
+            orders.position_json(
                 "5WT00001",
                 "/ESZ6",
                 "Future",
@@ -420,10 +416,10 @@ class FakeTastytradeAPI:
             return self._fault_reply(fault)
         try:
             response = self._route(request, path, now)
-        except _Refused as refused:
+        except Refused as refused:
             response = refused.response
         except Exception as exc:  # a bug in the fake must still answer like a server
-            response = _error(500, "internal_server_error", f"fake failed: {type(exc).__name__}")
+            response = error(500, "internal_server_error", f"fake failed: {type(exc).__name__}")
         if fault is not None and failing:
             return self._fault_reply(fault, response)
         if fault is not None:
@@ -449,7 +445,7 @@ class FakeTastytradeAPI:
         if kind is FaultKind.SERVER_ERROR:
             support = _support_id(str(len(self.requests)))
             return Reply(
-                _error(
+                error(
                     fault.status,
                     "internal_server_error",
                     f"Internal error. Unique customer support identifier: {support}",
@@ -457,7 +453,7 @@ class FakeTastytradeAPI:
             )
         if kind is FaultKind.HTML_ERROR:
             return Reply(Response(502, (("content-type", "text/html"),), _LOAD_BALANCER_502))
-        filler = _json(200, {"data": {"filler": "x" * 200}, "context": "/"})
+        filler = reply(200, {"data": {"filler": "x" * 200}, "context": "/"})
         if handled is not None and len(handled.body) >= 2:
             filler = handled  # the real answer, cut or never sent
         if kind is FaultKind.TRUNCATED:
@@ -469,65 +465,53 @@ class FakeTastytradeAPI:
         if agent is None or not _USER_AGENT.fullmatch(agent):
             return Response(401, (("content-type", "text/html"),), _NGINX_401)
         if len(request.body) > _MAX_BODY:
-            raise _refuse(413, "request_too_large", "Request body too large")
+            raise refuse(413, "request_too_large", "Request body too large")
         method = request.method
         raw_path = urlsplit(request.url).path
         for route_method, pattern, handler in _ROUTES:
             match = pattern.fullmatch(raw_path)
             if match and route_method == method:
                 return handler(self, request, now, *(unquote(g) for g in match.groups()))
-        raise _refuse(404, "not_found", f"No route matches {method} {path}")
+        raise refuse(404, "not_found", f"No route matches {method} {path}")
 
-    # -- helpers -------------------------------------------------------------------
+    # -- helpers the areas use too ----------------------------------------------------
 
-    def _new_token(self, kind: str) -> str:
+    def new_token(self, kind: str) -> str:
+        """A new token, unique in this fake: ``fake-{kind}-{n}-{digest}``."""
         self._counter += 1
         digest = hashlib.sha256(f"{kind}:{self._counter}".encode()).hexdigest()[:24]
         return f"fake-{kind}-{self._counter:04d}-{digest}"
 
-    def _timestamp(self, when: float) -> str:
+    def new_order_id(self) -> int:
+        """The id the next order gets (one sequence for every account)."""
+        order_id = self._next_order_id
+        self._next_order_id += 1
+        return order_id
+
+    def timestamp(self, when: float) -> str:
+        """POSIX seconds as the API writes a time (``Z`` instead of ``+00:00`` when drifting)."""
         moment = datetime.fromtimestamp(when, tz=timezone.utc)
         text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
         return text + ("Z" if self.drift else "+00:00")
 
-    def _body(self, request: Request) -> dict[str, Any]:
-        content_type = request.header("content-type") or ""
-        try:
-            if "application/x-www-form-urlencoded" in content_type:
-                return dict(parse_qsl(request.body.decode("utf-8"), strict_parsing=False))
-            document = json.loads(request.body or b"{}", parse_float=Decimal)
-        except (ValueError, RecursionError):
-            raise _refuse(
-                400,
-                "validation_error",
-                "Request validation failed",
-                errors=[{"domain": "body", "reason": "is not valid JSON"}],
-            ) from None
-        if not isinstance(document, dict):
-            raise _refuse(
-                400,
-                "validation_error",
-                "Request validation failed",
-                errors=[{"domain": "body", "reason": "must be a JSON object"}],
-            )
-        return document
-
-    def _user_for(self, request: Request, now: float) -> FakeUser:
+    def user_for(self, request: Request, now: float) -> FakeUser:
+        """The user whose live session or access token ``request`` carries; a 401 otherwise."""
         header = request.header("authorization") or ""
         scheme, _, value = header.partition(" ")
         token = value if scheme.lower() == "bearer" else header
         record = self._tokens.get(token)
         if record is None or record.expires_at <= now:
-            raise _refuse(401, "token_invalid", "This token is invalid or has expired")
+            raise refuse(401, "token_invalid", "This token is invalid or has expired")
         if (scheme.lower() == "bearer") != (record.scheme == "oauth"):
-            raise _refuse(401, "token_invalid", "This token is invalid or has expired")
+            raise refuse(401, "token_invalid", "This token is invalid or has expired")
         return self.users[record.login]
 
-    def _account_for(self, user: FakeUser, number: str) -> FakeAccount:
+    def account_for(self, user: FakeUser, number: str) -> FakeAccount:
+        """``user``'s account ``number``: a 404 when there is none, a 403 when not theirs."""
         if number not in self.accounts:
-            raise _refuse(404, "record_not_found", f"Account {number} not found")
+            raise refuse(404, "record_not_found", f"Account {number} not found")
         if number not in user.accounts:
-            raise _refuse(403, "not_permitted", "User not permitted access")
+            raise refuse(403, "not_permitted", "User not permitted access")
         return self.accounts[number]
 
     def _user_json(self, user: FakeUser) -> dict[str, Any]:
@@ -541,7 +525,7 @@ class FakeTastytradeAPI:
     # -- legacy sessions -------------------------------------------------------------
 
     def _sessions_post(self, request: Request, now: float) -> Response:
-        body = self._body(request)
+        body = body_of(request)
         login, password, remember = (
             body.get("login"),
             body.get("password"),
@@ -549,8 +533,8 @@ class FakeTastytradeAPI:
         )
         user = self.users.get(login) if isinstance(login, str) else None
         if not self.legacy_sessions or (user is not None and not user.legacy_sessions):
-            raise _refuse(404, "not_found", "Session login is not available; use OAuth")
-        invalid = _refuse(
+            raise refuse(404, "not_found", "Session login is not available; use OAuth")
+        invalid = refuse(
             401,
             "invalid_credentials",
             "Invalid login, please check your username and password. "
@@ -571,19 +555,19 @@ class FakeTastytradeAPI:
         otp = request.header("x-tastyworks-otp")
         if user.second_factor is SecondFactor.OTP:
             if otp is None:
-                raise _refuse(401, CLASSIC_OTP_REQUIRED_CODE, "A one-time password is required")
+                raise refuse(401, CLASSIC_OTP_REQUIRED_CODE, "A one-time password is required")
             if otp != user.otp:
-                raise _refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
+                raise refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
             return
         if user.second_factor is SecondFactor.NONE:
             return
         token = request.header("x-tastyworks-challenge-token")
         challenge = self._challenges.get(token or "")
         if challenge is None or challenge.login != user.login:
-            new = self._new_token("challenge")
+            new = self.new_token("challenge")
             self._challenges[new] = _Challenge(user.login)
-            raise _Refused(
-                _json(
+            raise Refused(
+                reply(
                     403,
                     {
                         "error": {
@@ -600,54 +584,54 @@ class FakeTastytradeAPI:
                 )
             )
         if not challenge.code_sent or otp != user.otp:
-            raise _refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
+            raise refuse(401, CLASSIC_OTP_INVALID_CODE, "The one-time password is invalid")
         del self._challenges[token or ""]
 
     def _issue_session(self, user: FakeUser, remember_me: bool, now: float) -> Response:
-        token = self._new_token("session")
+        token = self.new_token("session")
         expires = now + self.session_lifetime
         self._tokens[token] = _Token(user.login, expires, "session")
         data: dict[str, Any] = {
             "user": self._user_json(user),
             "session-token": token,
-            "session-expiration": self._timestamp(expires),
+            "session-expiration": self.timestamp(expires),
         }
         if remember_me:
-            remember = self._new_token("remember")
+            remember = self.new_token("remember")
             self._remember[remember] = user.login
             data["remember-token"] = remember
-        return _json(201, {"data": data, "context": "/sessions"})
+        return reply(201, {"data": data, "context": "/sessions"})
 
     def _device_challenge(self, request: Request, now: float) -> Response:
         token = request.header("x-tastyworks-challenge-token") or ""
         challenge = self._challenges.get(token)
         if challenge is None:
-            raise _refuse(400, "missing_request_token", "The request token is missing")
+            raise refuse(400, "missing_request_token", "The request token is missing")
         user = self.users[challenge.login]
-        body = self._body(request)
+        body = body_of(request)
         step: dict[str, Any] = {"phone": user.phone, "step": "otp_verification"}
         if user.second_factor is SecondFactor.SECURITY_QUESTION and not challenge.answered:
             answer = body.get("answer")
             if answer is None:
                 step = {"step": "security_question", "question": user.security_question}
             elif answer != user.security_answer:
-                raise _refuse(400, "invalid_security_answer", "The answer is not correct")
+                raise refuse(400, "invalid_security_answer", "The answer is not correct")
             else:
                 challenge.answered = True
         if step["step"] == "otp_verification":
             challenge.code_sent = True
         # Each answer carries a new challenge token; the old one stops working.
-        new = self._new_token("challenge")
+        new = self.new_token("challenge")
         self._challenges[new] = self._challenges.pop(token)
-        return _json(200, {"data": step}, [("X-Tastyworks-Challenge-Token", new)])
+        return reply(200, {"data": step}, [("X-Tastyworks-Challenge-Token", new)])
 
     def _validate(self, request: Request, now: float) -> Response:
-        user = self._user_for(request, now)
+        user = self.user_for(request, now)
         data = {**self._user_json(user), "id": 100_000 + list(self.users).index(user.login)}
-        return _json(201, {"data": data, "context": "/sessions/validate"})
+        return reply(201, {"data": data, "context": "/sessions/validate"})
 
     def _logout(self, request: Request, now: float) -> Response:
-        self._user_for(request, now)
+        self.user_for(request, now)
         header = request.header("authorization") or ""
         scheme, _, value = header.partition(" ")
         self._tokens.pop(value if scheme.lower() == "bearer" else header, None)
@@ -656,14 +640,14 @@ class FakeTastytradeAPI:
     # -- OAuth -------------------------------------------------------------------------
 
     def _oauth_token(self, request: Request, now: float) -> Response:
-        def oauth_error(code: str, description: str) -> _Refused:
-            return _Refused(_json(400, {"error_code": code, "error_description": description}))
+        def oauth_error(code: str, description: str) -> Refused:
+            return Refused(reply(400, {"error_code": code, "error_description": description}))
 
         if not self.oauth:
             raise oauth_error("unsupported_grant_type", "OAuth is switched off on this server")
         if request.header("authorization"):
             raise oauth_error("invalid_request", "Authorization header not allowed here")
-        body = self._body(request)
+        body = body_of(request)
         if body.get("grant_type") != "refresh_token":
             raise oauth_error("unsupported_grant_type", "Only refresh_token is supported")
         refresh = body.get("refresh_token")
@@ -676,7 +660,7 @@ class FakeTastytradeAPI:
             raise oauth_error("invalid_client", "Client id does not match")
         if not self.users[grant.login].oauth:
             raise oauth_error("invalid_request", "User is not a TastyTrade customer")
-        token = self._new_token("access")
+        token = self.new_token("access")
         self._tokens[token] = _Token(grant.login, now + self.access_token_lifetime, "oauth")
         answer: dict[str, Any] = {
             "access_token": token,
@@ -685,15 +669,15 @@ class FakeTastytradeAPI:
         }
         if self.rotate_refresh_tokens:
             assert isinstance(refresh, str)
-            rotated = self._new_token("refresh")
+            rotated = self.new_token("refresh")
             self._grants[rotated] = self._grants.pop(refresh)
             answer["refresh_token"] = rotated
-        return _json(200, answer)
+        return reply(200, answer)
 
-    # -- accounts, balances, positions (orders: _fake_orders) ----------------------------------
+    # -- accounts, balances, positions (orders: the orders package) ---------------------------
 
     def _customer(self, request: Request, now: float) -> Response:
-        user = self._user_for(request, now)
+        user = self.user_for(request, now)
         data = {
             "id": "me",
             "first-name": user.username.title(),
@@ -702,15 +686,15 @@ class FakeTastytradeAPI:
             "external-id": user.external_id,
             "has-delayed-quotes": False,
             "is-professional": False,
-            "created-at": self._timestamp(1_600_000_000),
+            "created-at": self.timestamp(1_600_000_000),
         }
-        return _json(200, {"data": data, "context": "/customers/me"})
+        return reply(200, {"data": data, "context": "/customers/me"})
 
     def _account_json(self, account: FakeAccount) -> dict[str, Any]:
         return {
             "account-number": account.account_number,
             "external-id": "A" + account.account_number[-6:].rjust(10, "0"),
-            "opened-at": self._timestamp(1_600_000_000),
+            "opened-at": self.timestamp(1_600_000_000),
             "nickname": account.nickname,
             "account-type-name": account.account_type,
             "day-trader-status": False,
@@ -724,20 +708,20 @@ class FakeTastytradeAPI:
             "funding-date": "2020-09-20",
             "investment-objective": "GROWTH",
             "suitable-options-level": "No Restrictions",
-            "created-at": self._timestamp(1_600_000_000),
+            "created-at": self.timestamp(1_600_000_000),
         }
 
     def _accounts(self, request: Request, now: float) -> Response:
-        user = self._user_for(request, now)
+        user = self.user_for(request, now)
         items = [
             {"account": self._account_json(self.accounts[n]), "authority-level": "owner"}
             for n in user.accounts
         ]
-        return _json(200, {"data": {"items": items}, "context": "/customers/me/accounts"})
+        return reply(200, {"data": {"items": items}, "context": "/customers/me/accounts"})
 
     def _account(self, request: Request, now: float, number: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        return _json(
+        account = self.account_for(self.user_for(request, now), number)
+        return reply(
             200,
             {"data": self._account_json(account), "context": f"/customers/me/accounts/{number}"},
         )
@@ -745,10 +729,15 @@ class FakeTastytradeAPI:
     def _balances(
         self, request: Request, now: float, number: str, currency: str | None = None
     ) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
+        account = self.account_for(self.user_for(request, now), number)
         if currency not in (None, "USD"):  # every fake account is in dollars
-            raise _refuse(404, "record_not_found", f"No {currency} balances for {number}")
-        _fake_orders.settle(self, now, [account])
+            raise refuse(404, "record_not_found", f"No {currency} balances for {number}")
+        context = f"/accounts/{number}/balances" + (f"/{currency}" if currency else "")
+        return reply(200, {"data": self.balances(account, now), "context": context})
+
+    def balances(self, account: FakeAccount, now: float) -> dict[str, Any]:
+        """``account``'s balances as ``GET /accounts/{n}/balances`` reports them at ``now``."""
+        orders.settle(self, now, [account])
         # Equities and options count at market value. A future's gains are already in cash
         # (marked to each day's settlement), so its notional is reported but not counted.
         values = {key: Decimal(0) for key in _VALUE_KEYS}
@@ -759,7 +748,7 @@ class FakeTastytradeAPI:
             values[f"{side}-{kind}-value"] += _dec(p["close-price"]) * size
         long_value = values["long-equity-value"] + values["long-derivative-value"]
         short_value = values["short-equity-value"] + values["short-derivative-value"]
-        reserved = _fake_orders.reserved(self, account)
+        reserved = orders.reserved(self, account)
         net = account.cash_balance + long_value - short_value
         data: dict[str, Any] = dict.fromkeys(_OTHER_BALANCE_KEYS, "0.0")
         data.update(dict.fromkeys(_BALANCE_EFFECT_KEYS, "None"))
@@ -775,7 +764,7 @@ class FakeTastytradeAPI:
             }
         )
         data |= {
-            "account-number": number,
+            "account-number": account.account_number,
             "cash-balance": str(account.cash_balance),
             **{key: str(value) for key, value in values.items()},
             "net-liquidating-value": str(net),
@@ -787,15 +776,14 @@ class FakeTastytradeAPI:
             "pending-cash": "0.0",
             "pending-cash-effect": "None",
             "snapshot-date": datetime.fromtimestamp(now, tz=timezone.utc).date().isoformat(),
-            "updated-at": self._timestamp(now),
+            "updated-at": self.timestamp(now),
             "currency": "USD",
         }
-        context = f"/accounts/{number}/balances" + (f"/{currency}" if currency else "")
-        return _json(200, {"data": data, "context": context})
+        return data
 
     def _positions(self, request: Request, now: float, number: str) -> Response:
-        account = self._account_for(self._user_for(request, now), number)
-        _fake_orders.settle(self, now, [account])
+        account = self.account_for(self.user_for(request, now), number)
+        orders.settle(self, now, [account])
         asked = query(request)
         underlyings = set(asked.get("underlying-symbol[]", []))
         symbol = query_one(request, "symbol")
@@ -818,7 +806,7 @@ class FakeTastytradeAPI:
                     if key in item:
                         item[key] = item[key].replace("+00:00", "Z")
             items.append(item)
-        return _json(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
+        return reply(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
 
 
 # The rest of what the API's balances carry (api-samples/balances_200_sandbox_2025.json):
@@ -871,11 +859,8 @@ def _dec(value: Any) -> Decimal:
         return Decimal(0)
 
 
-_position = _fake_orders.position_json
-
-
 _ACCOUNT = r"/accounts/([A-Za-z0-9]+)"
-_AREAS = (_fake_accounts, _fake_orders, _fake_instruments, _fake_market, _fake_watchlists)
+_AREAS = (accounts, orders, instruments, market, watchlists)
 _ROUTES: list[Route] = [
     ("POST", re.compile(r"/sessions"), FakeTastytradeAPI._sessions_post),
     ("POST", re.compile(r"/sessions/validate"), FakeTastytradeAPI._validate),

@@ -1,0 +1,452 @@
+"""The order book: entering, filling (positions, cash, transactions), cancelling,
+expiring and settling orders, and setting the marks they fill at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_DOWN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..accounts import record_transaction
+from ..kit import money, refuse
+from .checking import parse_order
+from .model import (
+    STATUSES_OPEN,
+    STATUSES_WORKING,
+    amount,
+    buys,
+    close_of,
+    count,
+    dec,
+    digest,
+    expiry_of,
+    finish,
+    legs_of,
+    multiplier_of,
+    position_of,
+    rounded,
+    seconds_of,
+    size_of,
+    state,
+    tidy,
+    trading_day,
+    underlying_of,
+)
+from .pricing import fees_total, leg_fees, mark, marks_of
+
+if TYPE_CHECKING:
+    from ..api import FakeAccount, FakeTastytradeAPI
+
+
+_DAY_ORDERS = frozenset({"Day", "Ext", "Ext Overnight"})
+
+
+# -- finding an order -------------------------------------------------------------------------
+
+
+def by_id(account: FakeAccount, order_id: Any) -> dict[str, Any] | None:
+    """One of the account's orders by id, or ``None``."""
+    for order in account.orders:
+        if str(order.get("id")) == str(order_id):
+            return order
+    return None
+
+
+def find_order(account: FakeAccount, order_id: str) -> dict[str, Any]:
+    """One of the account's orders by id; a 404 ``record_not_found`` otherwise."""
+    order = by_id(account, order_id)
+    if order is None:
+        raise refuse(404, "record_not_found", f"Order {order_id} not found")
+    return order
+
+
+# -- entering and filling ---------------------------------------------------------------------
+
+
+def enter(
+    api: FakeTastytradeAPI, account: FakeAccount, order: dict[str, Any], now: float, status: str
+) -> dict[str, Any]:
+    """Give an order an id and put it in the account."""
+    order_id = api.new_order_id()
+    order["id"] = order_id
+    order["status"] = status
+    order["received-at"] = api.timestamp(now)
+    order["updated-at"] = int(now * 1000)
+    order["ext-client-order-id"] = "JAAAC" + f"{order_id:013d}"
+    order["global-request-id"] = digest("request", account.account_number, order_id)
+    tidy(order)
+    account.orders.append(order)
+    return order
+
+
+def _crosses(api: FakeTastytradeAPI, order: dict[str, Any]) -> list[Decimal] | None:
+    """The fill prices of each leg if the order would fill now, else ``None``."""
+    legs = legs_of(order)
+    prices = marks_of(api, legs) if legs else None
+    if prices is None:
+        return None
+    order_type = order.get("order-type")
+    size = size_of(legs) or Decimal(1)
+    net = (
+        sum(
+            (
+                p * leg.quantity * (1 if buys(leg.action) else -1)
+                for p, leg in zip(prices, legs, strict=True)
+            ),
+            Decimal(0),
+        )
+        / size
+    )
+    if order_type in ("Stop", "Stop Limit"):
+        trigger = dec(order.get("stop-trigger"))
+        hit = prices[0] >= trigger if buys(legs[0].action) else prices[0] <= trigger
+        if not hit:
+            return None
+        if order_type == "Stop":
+            return prices
+    if order_type in ("Market", "Stop", "Notional Market"):
+        return prices
+    limit = dec(order.get("price"))
+    if order.get("price-effect") == "Credit":
+        return prices if -net >= limit else None
+    return prices if net <= limit else None
+
+
+def advance(
+    api: FakeTastytradeAPI, account: FakeAccount, order: dict[str, Any], now: float
+) -> None:
+    """Move a working order on: fill it if it crosses, else ``Live`` (once priced)."""
+    if not api.market_open or order.get("status") not in STATUSES_WORKING:
+        return
+    prices = _crosses(api, order)
+    if prices is not None:
+        _fill(api, account, order, prices, now)
+        return
+    if order.get("time-in-force") == "IOC":
+        cancel(api, account, order, now)
+        return
+    if order.get("status") != "Live" and marks_of(api, legs_of(order)) is not None:
+        order["status"] = "Live"
+        order["live-at"] = api.timestamp(now)
+        order["updated-at"] = int(now * 1000)
+
+
+def _fill(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    order: dict[str, Any],
+    prices: list[Decimal],
+    now: float,
+) -> None:
+    """Fill every leg at ``prices``: fills, positions, cash, transactions, then the
+    complex order's consequences (a trigger starts its orders, one of an OCO pair
+    cancels the other)."""
+    area = state(api)
+    stamp = api.timestamp(now)
+    order_id = order.get("id")
+    if order.get("order-type") == "Notional Market" and prices[0] > 0:
+        quantity = (dec(order.get("value")) / prices[0]).quantize(Decimal("0.00001"), ROUND_DOWN)
+        order["legs"][0]["quantity"] = order["legs"][0]["remaining-quantity"] = count(quantity)
+    for leg, price in zip(order["legs"], prices, strict=False):
+        kind, symbol, action = leg["instrument-type"], leg["symbol"], leg["action"]
+        quantity = dec(leg.get("remaining-quantity"))
+        fill_id = area.next_fill
+        area.next_fill += 1
+        venue = "MARKET_SIMULATOR_CME" if kind.startswith("Future") else "MARKET_SIMULATOR_A"
+        leg["fills"] = [
+            *leg.get("fills", []),
+            {
+                "fill-id": f"{int(now):010d}{fill_id:06d}",
+                "quantity": count(quantity),
+                "fill-price": money(price),
+                "filled-at": stamp,
+                "destination-venue": venue,
+                "ext-exec-id": f"{fill_id:08d}",
+                "ext-group-fill-id": f"{fill_id:09d}",
+            },
+        ]
+        leg["remaining-quantity"] = 0
+        fees = leg_fees(kind, action, quantity, price)
+        multiplier = multiplier_of(kind, symbol)
+        realized = _move_position(api, account, leg, quantity, price, now)
+        value = price * quantity * multiplier
+        cash = realized if kind == "Future" else (-value if buys(action) else value)
+        account.cash_balance += cash - fees_total(fees)
+        _record(api, account, order, leg, quantity, price, fees, now)
+    order.update(
+        {
+            "status": "Filled",
+            "cancellable": False,
+            "editable": False,
+            "terminal-at": stamp,
+            "updated-at": int(now * 1000),
+        }
+    )
+    for complex_order in list(area.complex.values()):
+        if complex_order.account_number != account.account_number:
+            continue
+        if complex_order.trigger == order_id:
+            for child_id in complex_order.orders:
+                child = by_id(account, child_id)
+                if child is not None and child.get("status") == "Contingent":
+                    child.pop("contingent-status", None)
+                    child["status"] = "Routed"
+                    child["updated-at"] = int(now * 1000)
+            for child_id in complex_order.orders:
+                child = by_id(account, child_id)
+                if child is not None:
+                    advance(api, account, child, now)
+        elif order_id in complex_order.orders and complex_order.type in ("OCO", "OTOCO"):
+            for sibling_id in complex_order.orders:
+                sibling = by_id(account, sibling_id)
+                if sibling is not None and sibling.get("status") in STATUSES_OPEN:
+                    cancel(api, account, sibling, now)
+
+
+def _move_position(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    leg: dict[str, Any],
+    quantity: Decimal,
+    price: Decimal,
+    now: float,
+) -> Decimal:
+    """Apply one leg's fill to the account's positions; the realized gain (for futures' cash)."""
+    kind, symbol = leg["instrument-type"], leg["symbol"]
+    multiplier = multiplier_of(kind, symbol)
+    delta = quantity if buys(leg["action"]) else -quantity
+    position = position_of(account, symbol)
+    stamp = api.timestamp(now)
+    close = mark(api, symbol, kind) or price
+    if position is None:
+        expires = None
+        expiry = expiry_of(symbol) if kind == "Equity Option" else None
+        if expiry is not None:
+            expires = api.timestamp(close_of(expiry) + 15 * 60)
+        position = position_json(
+            account.account_number,
+            symbol,
+            kind,
+            underlying_of(symbol, kind),
+            count(quantity),
+            "Long" if delta > 0 else "Short",
+            rounded(price),
+            money(close),
+            int(multiplier),
+            expires_at=expires,
+        )
+        position["created-at"] = position["updated-at"] = stamp
+        account.positions.append(position)
+        return Decimal(0)
+    held_now = dec(position.get("quantity"))
+    current = held_now if position.get("quantity-direction") == "Long" else -held_now
+    average = dec(position.get("average-open-price"))
+    realized = Decimal(0)
+    if current == 0 or (current > 0) == (delta > 0):
+        average = (average * abs(current) + price * quantity) / (abs(current) + quantity)
+    else:
+        closed = min(abs(delta), abs(current))
+        # A future's cash has been marked to each day's settlement (the close price) already.
+        basis = dec(position.get("close-price")) if kind == "Future" else average
+        realized = (price - basis) * closed * multiplier * (1 if current > 0 else -1)
+        if abs(delta) > abs(current):
+            average = price
+    after = current + delta
+    if after == 0:
+        account.positions.remove(position)
+        return realized
+    position.update(
+        {
+            "quantity": count(abs(after)),
+            "quantity-direction": "Long" if after > 0 else "Short",
+            "average-open-price": rounded(average),
+            "close-price": money(close),
+            "cost-effect": "Debit" if after > 0 else "Credit",
+            "updated-at": stamp,
+        }
+    )
+    return realized
+
+
+def position_json(
+    account: str,
+    symbol: str,
+    kind: str,
+    underlying: str,
+    quantity: int | Decimal,
+    direction: str,
+    average_open: str,
+    close: str,
+    multiplier: int,
+    expires_at: str | None = None,
+) -> dict[str, Any]:
+    """A position as ``GET /accounts/{n}/positions`` lists it."""
+    item: dict[str, Any] = {
+        "account-number": account,
+        "symbol": symbol,
+        "instrument-type": kind,
+        "underlying-symbol": underlying,
+        "quantity": quantity,
+        "quantity-direction": direction,
+        "close-price": close,
+        "average-open-price": average_open,
+        "average-daily-market-close-price": close,
+        "multiplier": multiplier,
+        "cost-effect": "Debit" if direction == "Long" else "Credit",
+        "is-frozen": False,
+        "is-suppressed": False,
+        "restricted-quantity": 0,
+        "realized-day-gain": "0.0",
+        "realized-day-gain-effect": "None",
+        "realized-today": "0.0",
+        "realized-today-effect": "None",
+        "created-at": "2026-10-01T14:30:00.000+00:00",
+        "updated-at": "2026-11-20T21:00:00.000+00:00",
+    }
+    if expires_at:
+        item["expires-at"] = expires_at
+    return item
+
+
+def _record(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    order: dict[str, Any],
+    leg: dict[str, Any],
+    quantity: Decimal,
+    price: Decimal,
+    fees: dict[str, Decimal],
+    now: float,
+) -> None:
+    """Record a Trade transaction for one leg's fill in the accounts area's ledger.
+
+    The amounts are the ones the fill moved cash by (signed, a debit negative).
+    """
+    kind = leg["instrument-type"]
+    buying = buys(leg["action"])
+    multiplier = multiplier_of(kind, leg["symbol"])
+    regulatory = fees["exchange"] + fees["nfa"] + fees["orf"] + fees["sec"] + fees["taf"]
+    amounts: dict[str, Decimal] = {
+        "commission": -fees["brokerage"],
+        "clearing_fees": -fees["clearing"],
+        "regulatory_fees": -regulatory,
+    }
+    value = Decimal(0)
+    if kind != "Future":  # a future's notional never moves cash
+        value = price * quantity * multiplier * (-1 if buying else 1)
+        amounts["value"] = value
+    record_transaction(
+        api,
+        account.account_number,
+        symbol=leg["symbol"],
+        action=leg["action"],
+        quantity=quantity,
+        price=price,
+        instrument_type=kind,
+        underlying_symbol=underlying_of(leg["symbol"], kind),
+        order_id=order.get("id"),
+        multiplier=multiplier,
+        leg_count=len(order.get("legs", [])),
+        executed_at=now,
+        net_value=value - fees_total(fees),
+        **amounts,
+    )
+
+
+# -- cancelling, expiring, settling -----------------------------------------------------------
+
+
+def cancel(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    order: dict[str, Any],
+    now: float,
+    *,
+    replacing: int | None = None,
+) -> None:
+    """Cancel an order (and, unless it is being replaced, the orders it triggers)."""
+    stamp = api.timestamp(now)
+    order.pop("contingent-status", None)
+    order.update(
+        {
+            "status": "Cancelled",
+            "cancellable": False,
+            "editable": False,
+            "cancelled-at": stamp,
+            "terminal-at": stamp,
+            "updated-at": int(now * 1000),
+        }
+    )
+    if replacing is not None:
+        order["edited"] = True
+        order["replacing-order-id"] = replacing
+        return
+    for complex_order in state(api).complex.values():
+        if complex_order.account_number == account.account_number and complex_order.trigger == (
+            order.get("id")
+        ):
+            for child_id in complex_order.orders:
+                child = by_id(account, child_id)
+                if child is not None and child.get("status") in STATUSES_OPEN:
+                    cancel(api, account, child, now)
+
+
+def _expire(api: FakeTastytradeAPI, order: dict[str, Any], at: float) -> None:
+    order.pop("contingent-status", None)
+    order.update(
+        {
+            "status": "Expired",
+            "cancellable": False,
+            "editable": False,
+            "terminal-at": api.timestamp(at),
+            "updated-at": int(at * 1000),
+        }
+    )
+
+
+def settle(
+    api: FakeTastytradeAPI, now: float, accounts: Iterable[FakeAccount] | None = None
+) -> None:
+    """Bring orders up to ``now``: expire the day's leftovers, route, fill what crosses."""
+    today = trading_day(now)
+    for account in list(accounts if accounts is not None else api.accounts.values()):
+        for order in list(account.orders):
+            if order.get("status") not in STATUSES_OPEN:
+                continue
+            tif = order.get("time-in-force")
+            received = seconds_of(order.get("received-at"))
+            if tif in _DAY_ORDERS and received is not None and trading_day(received) < today:
+                _expire(api, order, min(close_of(trading_day(received), tif != "Day"), now))
+            elif tif == "GTD" and str(order.get("gtc-date", "9999-12-31")) < today.isoformat():
+                _expire(api, order, now)
+        if not api.market_open:
+            continue
+        for order in list(account.orders):
+            if order.get("status") == "Received":
+                order["status"] = "Routed"
+            if order.get("status") in STATUSES_WORKING:
+                advance(api, account, order, now)
+
+
+def set_mark(api: FakeTastytradeAPI, symbol: str, price: Decimal | str | int) -> None:
+    """Set the mark of ``symbol``; positions revalue and working orders that cross it fill."""
+    number = amount(price)
+    if number is None or number < 0:
+        raise ValueError(f"not a price: {price!r}")
+    state(api).marks[symbol] = number
+    for account in api.accounts.values():
+        for position in account.positions:
+            if position.get("symbol") == symbol:
+                position["close-price"] = money(number)
+    settle(api, api.clock())
+
+
+def place(
+    api: FakeTastytradeAPI, account: FakeAccount, body: dict[str, Any], now: float
+) -> dict[str, Any]:
+    """Place ``body`` in ``account`` with no checks, as the API would accept it."""
+    order, _ = parse_order(body, trading_day(now))
+    finish(api, account, order)
+    enter(api, account, order, now, "Routed" if api.market_open else "Received")
+    advance(api, account, order, now)
+    return order
