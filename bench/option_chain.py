@@ -42,7 +42,7 @@ from timing import table
 from tastytrade_proto.instruments import NestedOptionChain
 from tastytrade_proto.models import items_of
 from tastytrade_proto.protocol.http import Response
-from tastytrade_proto.testing._fake_instruments import nested_chain
+from tastytrade_proto.testing.fake.instruments import nested_chain
 
 MiB = 1024 * 1024
 

@@ -28,8 +28,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tastytrade_proto.protocol.http import Request
-from tastytrade_proto.testing import FakeTastytradeAPI, FakeTastytradeServer, _fake_orders
-from tastytrade_proto.testing._fake_instruments import ChainSpec, InstrumentCatalog
+from tastytrade_proto.testing import FakeTastytradeAPI, FakeTastytradeServer
+from tastytrade_proto.testing.fake import orders as fake_orders
+from tastytrade_proto.testing.fake.instruments import ChainSpec, InstrumentCatalog
 
 ACCOUNT = "5WT00001"
 POSITIONS = 50
@@ -51,7 +52,7 @@ class BenchmarkAPI(FakeTastytradeAPI):
             symbol = f"BM{n:02d}"
             price = Decimal(20 + n)
             account.positions.append(
-                _fake_orders.position_json(
+                fake_orders.position_json(
                     ACCOUNT, symbol, "Equity", symbol, 10 + n, "Long", str(price), str(price), 1
                 )
             )
