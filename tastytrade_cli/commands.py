@@ -1,447 +1,593 @@
-"""The commands of ``tastytrade``, each a few calls on a ``tastytrade_requests.Session``."""
+"""The reading commands: accounts, balances, positions, orders, transactions, watchlists,
+quotes, metrics and option chains. Each is a few calls on a ``tastytrade_requests.Session``."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import tastytrade_requests
-from tastytrade_proto import (
-    Ask,
-    LocalProtocolError,
-    RefreshTokenRotated,
-    RememberTokenIssued,
-    TastytradeError,
-    TokenEvent,
+from tastytrade_proto import NotFound
+from tastytrade_proto.accounts import InstrumentType, Position
+from tastytrade_proto.instruments import NestedOptionChain
+from tastytrade_proto.market_data import MarketData
+from tastytrade_proto.orders import ComplexOrder, Order, OrderStatus
+
+from .errors import CommandError, ExitCode
+from .login import Context, session
+from .output import Column, gain, money, number, percent, price, quantity, signed_price, when
+from .parsing import Symbol, parse_symbol
+
+__all__ = [
+    "LIVE_STATUSES",
+    "account_of",
+    "accounts",
+    "balances",
+    "chain",
+    "describe_legs",
+    "metrics",
+    "orders",
+    "positions",
+    "quote",
+    "quotes_for",
+    "transactions",
+    "watchlists",
+]
+
+Session = tastytrade_requests.Session
+
+#: The statuses of an order still working (it can be cancelled or replaced).
+LIVE_STATUSES = frozenset(
+    {
+        OrderStatus.RECEIVED,
+        OrderStatus.ROUTED,
+        OrderStatus.IN_FLIGHT,
+        OrderStatus.LIVE,
+        OrderStatus.CONTINGENT,
+        OrderStatus.CANCEL_REQUESTED,
+        OrderStatus.REPLACE_REQUESTED,
+    }
 )
-from tastytrade_proto.accounts import InstrumentType
-from tastytrade_proto.orders import NewLeg, NewOrder, OrderAction, OrderResponse, PlacedOrder
-
-from . import store
-from .render import print_json, print_table
-from .store import Credentials
-
-__all__ = ["SOURCE", "Context", "run"]
-
-#: The ``source`` the command line's orders carry.
-SOURCE = "tastytrade-proto-cli"
 
 
-@dataclass
-class Context:
-    """One run: its arguments, where the secret lives, and its input and output."""
-
-    args: argparse.Namespace
-    path: Path
-    out: TextIO
-    err: TextIO
-    env: Mapping[str, str]
-    ask_secret: Callable[[str], str]
-
-    @property
-    def json(self) -> bool:
-        return bool(getattr(self.args, "json", False))
-
-
-def run(ctx: Context) -> int:
-    """Run ``ctx.args.command``."""
-    command = _COMMANDS[ctx.args.command]
-    command(ctx)
-    return 0
-
-
-# -- where and how to connect -----------------------------------------------------------------
-
-
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def _where(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
-    """Session keywords for the environment: the saved login's, or the command line's at login.
-
-    A saved secret only ever goes back where it came from: naming another
-    environment on the command line is refused, not obeyed.
-    """
-    args = ctx.args
-    settings: dict[str, Any] = {}
-    if getattr(args, "ca_bundle", None):
-        settings["ca_bundle"] = args.ca_bundle
-    if getattr(args, "base_url", None):
-        settings["base_url"] = _checked_url(args.base_url)
-    elif getattr(args, "cert", False):
-        settings["certification"] = True
-    if saved is None:
-        return settings
-    named = _describe(settings) if {"base_url", "certification"} & settings.keys() else None
-    if named is not None and named != (saved.environment, saved.base_url):
-        raise LocalProtocolError(
-            "you are logged in to another environment; log in again to use this one"
-        )
-    settings.pop("base_url", None)
-    settings.pop("certification", None)
-    if saved.environment == "custom" and saved.base_url:
-        settings["base_url"] = saved.base_url
-    elif saved.environment == "certification":
-        settings["certification"] = True
-    return settings
-
-
-def _checked_url(url: str) -> str:
-    """A base URL a secret may go to: HTTPS, or plain HTTP to this machine only."""
-    parts = urlsplit(url)
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-        raise LocalProtocolError("plain http:// is only for this machine (127.0.0.1); use https://")
-    return url
-
-
-def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
-    if "base_url" in settings:
-        return "custom", str(settings["base_url"])
-    if settings.get("certification"):
-        return "certification", None
-    return "production", None
-
-
-@contextmanager
-def _session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
-    """A session logged in with the saved secret; a rotated token is saved at once.
-
-    The credentials stay locked until the command ends, so that two runs never
-    spend the same single-use token.
-    """
-    with store.locked(ctx.path), _logged_in(ctx) as session:
-        yield session
-
-
-@contextmanager
-def _logged_in(ctx: Context, *, remember_me: bool = True) -> Iterator[tastytrade_requests.Session]:
-    saved = store.load(ctx.path)
-    current = [saved]
-
-    def keep(event: TokenEvent) -> None:
-        # Written before anything else can fail: a lost single-use token locks the user out.
-        if isinstance(event, RememberTokenIssued):
-            current[0] = current[0].with_tokens(remember_token=event.token)
-            store.save(ctx.path, current[0])
-        elif isinstance(event, RefreshTokenRotated):
-            current[0] = current[0].with_tokens(refresh_token=event.token)
-            store.save(ctx.path, current[0])
-
-    session = tastytrade_requests.Session(token_store=keep, **_where(ctx, saved))
-    with session:
-        if saved.scheme == "oauth" and saved.client_secret and saved.refresh_token:
-            session.login_with_oauth(saved.client_secret, saved.refresh_token)
-        elif saved.scheme == "legacy" and saved.login and saved.remember_token:
-            session.login_with_remember_token(
-                saved.login, saved.remember_token, remember_me=remember_me
-            )
-        else:
-            raise store.CredentialsError(f"{ctx.path} holds no usable login; log in again")
-        yield session
-
-
-def _account(ctx: Context, session: tastytrade_requests.Session, given: str | None) -> str:
+def account_of(ctx: Context, session: Session, given: str | None) -> str:
+    """``given``, or the login's first open account."""
     if given:
-        return given
-    accounts = session.accounts()
-    if not accounts:
-        raise LocalProtocolError("this login has no open account")
-    return accounts[0].account_number
+        return given.strip().upper()
+    with ctx.output.busy("fetching accounts"):
+        found = session.accounts()
+    if not found:
+        raise CommandError("this login has no open account", ExitCode.NOT_FOUND)
+    return found[0].account_number
 
 
-# -- login and logout ---------------------------------------------------------------------
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
-def _login(ctx: Context) -> None:
-    with store.locked(ctx.path):
-        _login_locked(ctx)
+# -- accounts and balances --------------------------------------------------------------------
 
 
-def _login_locked(ctx: Context) -> None:
-    settings = _where(ctx, None)
-    environment, base_url = _describe(settings)
-    user = ctx.args.user
-    if user:
-        password = ctx.ask_secret(f"password for {user}: ")
-
-        def prompt(ask: Ask) -> str:
-            if ask.method == "security_question":
-                return ctx.ask_secret(f"{ask.question} ")
-            where = f" (sent to {ask.destination})" if ask.destination else ""
-            return ctx.ask_secret(f"two-factor code{where}: ")
-
-        login = Credentials(scheme="legacy", environment=environment, base_url=base_url, login=user)
-        kept: list[Credentials] = []
-
-        def keep(event: TokenEvent) -> None:
-            if isinstance(event, RememberTokenIssued):
-                kept[:] = [login.with_tokens(remember_token=event.token)]
-                store.save(ctx.path, kept[0])
-
-        session = tastytrade_requests.Session(token_store=keep, prompt=prompt, **settings)
-        try:  # no logout afterwards: the remember token is what later runs use
-            session.login_with_password(user, password, remember_me=True)
-        finally:
-            session.close()
-        if not kept:
-            raise LocalProtocolError("the server issued no remember token; nothing was saved")
-    else:
-        secret = ctx.env.get("TASTYTRADE_CLIENT_SECRET") or ctx.ask_secret("client secret: ")
-        refresh = ctx.env.get("TASTYTRADE_REFRESH_TOKEN") or ctx.ask_secret("refresh token: ")
-        oauth = Credentials(
-            scheme="oauth",
-            environment=environment,
-            base_url=base_url,
-            client_secret=secret,
-            refresh_token=refresh,
-        )
-        rotated: list[str] = []
-
-        def keep_oauth(event: TokenEvent) -> None:
-            if isinstance(event, RefreshTokenRotated):
-                rotated[:] = [event.token]
-                store.save(ctx.path, oauth.with_tokens(refresh_token=event.token))
-
-        session = tastytrade_requests.Session(token_store=keep_oauth, **settings)
-        try:
-            session.login_with_oauth(secret, refresh)  # proves the pair works before keeping it
-        finally:
-            session.close()
-        if not rotated:
-            store.save(ctx.path, oauth)
-    ctx.out.write(f"logged in; the secret is kept in {ctx.path} (readable by you alone)\n")
-
-
-def _logout(ctx: Context) -> None:
-    with store.locked(ctx.path):
-        saved = store.load(ctx.path)
-        try:
-            if saved.scheme == "legacy":
-                # Spend the remember token without asking for another, then end the session.
-                with _logged_in(ctx, remember_me=False):
-                    pass
-        except TastytradeError as error:
-            ctx.err.write(f"tastytrade: the server did not end the session ({error})\n")
-        finally:
-            store.remove(ctx.path)
-    ctx.out.write("logged out; the saved secret is gone\n")
-
-
-# -- reading ------------------------------------------------------------------------------
-
-
-def _accounts(ctx: Context) -> None:
-    with _session(ctx) as session:
-        accounts = session.accounts()
-    if ctx.json:
-        print_json(accounts, ctx.out)
+def accounts(ctx: Context) -> None:
+    with session(ctx) as s, ctx.output.busy("fetching accounts"):
+        found = s.accounts()
+    out = ctx.output
+    if out.json_mode:
+        out.json(found)
         return
-    rows = [(a.account_number, a.nickname, a.account_type_name, a.margin_or_cash) for a in accounts]
-    print_table(["account", "nickname", "type", "margin/cash"], rows, ctx.out)
+    out.table(
+        [Column("account"), Column("nickname"), Column("type"), Column("margin/cash")],
+        [
+            (
+                a.account_number,
+                a.nickname or "-",
+                a.account_type_name or "-",
+                a.margin_or_cash or "-",
+            )
+            for a in found
+        ],
+    )
 
 
-def _balances(ctx: Context) -> None:
-    with _session(ctx) as session:
-        balances = session.balances(_account(ctx, session, ctx.args.account))
-    if ctx.json:
-        print_json(balances, ctx.out)
+def balances(ctx: Context) -> None:
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        with ctx.output.busy("fetching balances"):
+            found = s.balances(account)
+    out = ctx.output
+    if out.json_mode:
+        out.json(found)
         return
     rows = [
-        ("net liquidating value", balances.net_liquidating_value),
-        ("cash balance", balances.cash_balance),
-        ("equity buying power", balances.equity_buying_power),
-        ("derivative buying power", balances.derivative_buying_power),
-        ("maintenance requirement", balances.maintenance_requirement),
-        ("pending cash", balances.pending_cash),
+        ("net liquidating value", found.net_liquidating_value),
+        ("cash balance", found.cash_balance),
+        ("equity buying power", found.equity_buying_power),
+        ("derivative buying power", found.derivative_buying_power),
+        ("day trading buying power", found.day_trading_buying_power),
+        ("maintenance requirement", found.maintenance_requirement),
+        ("pending cash", found.pending_cash),
     ]
-    ctx.out.write(f"account {balances.account_number}\n")
-    print_table(["balance", "amount"], rows, ctx.out, right="1")
+    out.table(
+        [Column("balance"), Column("amount", numeric=True)],
+        [(name, money(value)) for name, value in rows],
+        title=f"account {found.account_number}",
+    )
 
 
-def _positions(ctx: Context) -> None:
-    with _session(ctx) as session:
-        positions = session.positions(_account(ctx, session, ctx.args.account))
-    if ctx.json:
-        print_json(positions, ctx.out)
-        return
-    rows = [
-        (
-            p.symbol,
-            p.instrument_type,
-            p.signed_quantity,
-            p.average_open_price,
-            p.close_price,
-            p.multiplier,
-        )
-        for p in positions
-    ]
-    headers = ["symbol", "type", "quantity", "avg open", "close", "multiplier"]
-    print_table(headers, rows, ctx.out, right="2345")
+# -- positions --------------------------------------------------------------------------------
 
-
-def _orders(ctx: Context) -> None:
-    with _session(ctx) as session:
-        orders = session.live_orders(_account(ctx, session, ctx.args.account))
-    if ctx.json:
-        print_json(orders, ctx.out)
-        return
-    rows = [
-        (
-            o.id,
-            o.status,
-            o.order_type,
-            o.time_in_force,
-            o.price,
-            "; ".join(f"{leg.action} {leg.quantity} {leg.symbol}" for leg in o.legs),
-        )
-        for o in orders
-    ]
-    headers = ["id", "status", "type", "tif", "price", "legs"]
-    print_table(headers, rows, ctx.out, right="4")
-
-
-# -- market data and orders -----------------------------------------------------------------
-
-
-def _chain(ctx: Context) -> None:
-    with _session(ctx) as session:
-        chains = session.nested_option_chain(ctx.args.symbol)
-    if ctx.json:
-        print_json(chains, ctx.out)
-        return
-    wanted = ctx.args.expiration
-    for chain in chains:
-        ctx.out.write(f"{chain.underlying_symbol} options, root {chain.root_symbol}\n")
-        expirations = chain.expirations
-        if wanted is None:
-            rows = [
-                (e.expiration_date, e.days_to_expiration, e.expiration_type, len(e.strikes))
-                for e in expirations
-            ]
-            print_table(["expiration", "days", "type", "strikes"], rows, ctx.out, right="13")
-            continue
-        chosen = [e for e in expirations if e.expiration_date.isoformat() == wanted]
-        if not chosen:
-            raise LocalProtocolError(f"{chain.root_symbol} has no expiration on {wanted}")
-        strikes = [(s.strike_price, s.call, s.put) for s in chosen[0].strikes]
-        print_table(["strike", "call", "put"], strikes, ctx.out, right="0")
-
-
-def _symbol_groups(symbols: list[str]) -> dict[str, list[str]]:
-    """Sort symbols by the kind their form shows (``/ESZ6`` a future, ``BTC/USD`` crypto...)."""
-    groups: dict[str, list[str]] = {}
-    for symbol in symbols:
-        if symbol.startswith("./"):
-            kind = "future_options"
-        elif symbol.startswith("/"):
-            kind = "futures"
-        elif symbol.endswith("/USD"):
-            kind = "cryptocurrencies"
-        elif len(symbol) == 21 and symbol[6:12].isdigit() and symbol[12] in "CP":
-            kind = "equity_options"  # OCC: a padded root, then YYMMDD, C or P, the strike
-        elif symbol.startswith("$") or symbol in ("SPX", "VIX", "NDX", "RUT", "DJX"):
-            kind = "indices"
-            symbol = symbol.lstrip("$")
-        else:
-            kind = "equities"
-        groups.setdefault(kind, []).append(symbol)
-    return groups
-
-
-def _quote(ctx: Context) -> None:
-    with _session(ctx) as session:
-        groups = _symbol_groups(ctx.args.symbols)
-        quotes = session.market_data(
-            equities=groups.get("equities"),
-            equity_options=groups.get("equity_options"),
-            futures=groups.get("futures"),
-            future_options=groups.get("future_options"),
-            cryptocurrencies=groups.get("cryptocurrencies"),
-            indices=groups.get("indices"),
-        )
-    if ctx.json:
-        print_json(quotes, ctx.out)
-        return
-    rows = [(q.symbol, q.bid, q.ask, q.last, q.mark, q.updated_at) for q in quotes]
-    print_table(["symbol", "bid", "ask", "last", "mark", "updated"], rows, ctx.out, right="1234")
-
-
-def _new_order(args: argparse.Namespace) -> NewOrder:
-    action = OrderAction(args.action)
-    kind = InstrumentType(args.instrument_type or _kind_of(args.symbol))
-    leg = NewLeg(kind, args.symbol, action, Decimal(args.quantity))
-    if args.limit is None:
-        return NewOrder.market(leg, time_in_force=args.time_in_force, source=SOURCE)
-    price = abs(Decimal(args.limit))
-    signed_price = -price if action.buys else price  # a buy pays: a debit
-    return NewOrder.limit(leg, signed_price, time_in_force=args.time_in_force, source=SOURCE)
-
-
-def _kind_of(symbol: str) -> str:
-    kind = next(iter(_symbol_groups([symbol])))
-    return {
-        "futures": "Future",
-        "future_options": "Future Option",
-        "cryptocurrencies": "Cryptocurrency",
-        "equity_options": "Equity Option",
-    }.get(kind, "Equity")
-
-
-def _order(ctx: Context) -> None:
-    try:
-        order = _new_order(ctx.args)
-    except ArithmeticError:
-        raise LocalProtocolError("--quantity and --limit must be numbers") from None
-    with _session(ctx) as session:
-        account = _account(ctx, session, ctx.args.account)
-        response: OrderResponse | None
-        placed: PlacedOrder | None
-        if ctx.args.dry_run:
-            response = session.dry_run_order(account, order)
-            placed = None
-        else:
-            placed = session.place_order(account, order)
-            response = placed.response
-    if ctx.json:
-        print_json(placed if placed is not None else response, ctx.out)
-        return
-    shown = placed.order if placed is not None else (response.order if response else None)
-    verb = "dry run" if placed is None else "placed"
-    if shown is not None:
-        status = f", status {shown.status}" if shown.status else ""
-        number = f" #{shown.id}" if shown.id else ""
-        ctx.out.write(f"{verb}{number} in {account}{status}\n")
-    if response is not None:
-        rows: list[tuple[str, object]] = []
-        effect = response.buying_power_effect
-        if effect is not None:
-            rows += [
-                ("change in buying power", effect.change_in_buying_power),
-                ("new buying power", effect.new_buying_power),
-            ]
-        fees = response.fee_calculation
-        if fees is not None:
-            rows.append(("total fees", fees.total_fees))
-        if rows:
-            print_table(["effect", "amount"], rows, ctx.out, right="1")
-        for warning in response.warnings:
-            ctx.out.write(f"warning: {warning.message or warning.code}\n")
-
-
-_COMMANDS: dict[str, Callable[[Context], None]] = {
-    "login": _login,
-    "logout": _logout,
-    "accounts": _accounts,
-    "balances": _balances,
-    "positions": _positions,
-    "orders": _orders,
-    "chain": _chain,
-    "quote": _quote,
-    "order": _order,
+_GROUP_OF = {
+    InstrumentType.EQUITY: "equities",
+    InstrumentType.EQUITY_OPTION: "equity_options",
+    InstrumentType.FUTURE: "futures",
+    InstrumentType.FUTURE_OPTION: "future_options",
+    InstrumentType.CRYPTOCURRENCY: "cryptocurrencies",
+    InstrumentType.INDEX: "indices",
 }
+
+
+def quotes_for(
+    session: Session, symbols: Iterable[tuple[str, InstrumentType]]
+) -> dict[str, MarketData]:
+    """Market data by symbol for ``(symbol, instrument type)`` pairs, in one call."""
+    groups: dict[str, list[str]] = {}
+    for symbol, kind in symbols:
+        group = _GROUP_OF.get(kind)
+        if group is not None and symbol not in groups.get(group, ()):
+            groups.setdefault(group, []).append(symbol)
+    if not groups:
+        return {}
+    return {q.symbol: q for q in session.market_data(**groups)}  # type: ignore[arg-type]
+
+
+def _signed(position: Position) -> Decimal:
+    quantity_ = position.quantity or Decimal(0)
+    return -quantity_ if position.quantity_direction == "Short" else quantity_
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """One position with what the table shows of it."""
+
+    position: Position
+    signed: Decimal
+    mark: Decimal | None
+    value: Decimal | None
+    pnl: Decimal | None
+    delta: Decimal | None
+    days: int | None
+
+
+def _held(p: Position, q: MarketData | None, today: date) -> _Held:
+    signed = _signed(p)
+    multiplier = p.multiplier or Decimal(1)
+    mark = (q.mark if q is not None else None) or p.mark_price or p.mark or p.close_price
+    value = mark * signed * multiplier if mark is not None else None
+    cost = p.average_open_price * signed * multiplier if p.average_open_price is not None else None
+    pnl = value - cost if value is not None and cost is not None else None
+    delta: Decimal | None = signed  # one per share, or per future contract
+    if p.instrument_type in (InstrumentType.EQUITY_OPTION, InstrumentType.FUTURE_OPTION):
+        delta = q.delta * signed * multiplier if q is not None and q.delta is not None else None
+    days = (p.expires_at.date() - today).days if p.expires_at is not None else None
+    return _Held(p, signed, mark, value, pnl, delta, days)
+
+
+def positions(ctx: Context) -> None:
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        with ctx.output.busy("fetching positions"):
+            found = s.positions(account)
+            quotes = quotes_for(
+                s,
+                (
+                    (p.symbol, p.instrument_type)
+                    for p in found
+                    if isinstance(p.instrument_type, InstrumentType)
+                ),
+            )
+    out = ctx.output
+    if out.json_mode:
+        out.json(found)
+        return
+    today = _now().date()
+    held = [_held(p, quotes.get(p.symbol), today) for p in found]
+    total = sum((h.pnl for h in held if h.pnl is not None), Decimal(0))
+    out.table(
+        [
+            Column("symbol"),
+            Column("type"),
+            Column("qty", numeric=True),
+            Column("avg open", numeric=True),
+            Column("mark", numeric=True),
+            Column("value", numeric=True),
+            Column("P/L", numeric=True),
+            Column("delta", numeric=True),
+            Column("DTE", numeric=True),
+        ],
+        [
+            (
+                h.position.symbol,
+                _text(h.position.instrument_type),
+                quantity(h.signed),
+                price(h.position.average_open_price),
+                price(h.mark),
+                money(h.value),
+                gain(h.pnl),
+                number(h.delta),
+                str(h.days) if h.days is not None else "-",
+            )
+            for h in held
+        ],
+        title=f"account {account}",
+    )
+    if held:
+        out.line(f"unrealized P/L {money(total)}")
+
+
+# -- orders -----------------------------------------------------------------------------------
+
+
+def describe_legs(order: Order) -> str:
+    """``Buy to Open 10 AAPL; Sell to Open 1 SPY ...``."""
+    return "; ".join(
+        f"{_text(leg.action)} {quantity(leg.quantity)} {leg.symbol}" for leg in order.legs
+    )
+
+
+def _text(value: object) -> str:
+    return str(getattr(value, "value", value) or "-")
+
+
+def _filled(order: Order) -> str:
+    """``10 at 150.00`` for what filled (average price over the fills), or ``-``."""
+    filled = [f for leg in order.legs for f in leg.fills if f.quantity and f.fill_price is not None]
+    if not filled:
+        return "-"
+    size = sum((f.quantity for f in filled if f.quantity), Decimal(0))
+    cost = sum(
+        (f.quantity * f.fill_price for f in filled if f.quantity and f.fill_price), Decimal(0)
+    )
+    return f"{quantity(size)} at {price(cost / size)}" if size else "-"
+
+
+def _order_rows(found: Sequence[Order], prefix: str = "") -> list[tuple[str, ...]]:
+    return [
+        (
+            f"{prefix}{o.id}",
+            _text(o.status),
+            _text(o.order_type),
+            _text(o.time_in_force),
+            signed_price(o.price),
+            _filled(o),
+            describe_legs(o),
+        )
+        for o in found
+    ]
+
+
+_ORDER_COLUMNS = [
+    Column("id"),
+    Column("status"),
+    Column("type"),
+    Column("tif"),
+    Column("price", numeric=True),
+    Column("filled"),
+    Column("legs"),
+]
+
+
+def orders(ctx: Context) -> None:
+    live_only = bool(ctx.option("live"))
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        with ctx.output.busy("fetching orders"):
+            found = s.live_orders(account)
+            complex_found: list[ComplexOrder] = s.live_complex_orders(account)
+    if live_only:
+        found = [o for o in found if o.status in LIVE_STATUSES]
+        complex_found = [
+            c for c in complex_found if any(o.status in LIVE_STATUSES for o in c.orders)
+        ]
+    out = ctx.output
+    if out.json_mode:
+        out.json({"orders": found, "complex-orders": complex_found})
+        return
+    what = "working orders" if live_only else "today's orders and live GTC orders"
+    out.table(_ORDER_COLUMNS, _order_rows(found), title=f"{what} in {account}")
+    if complex_found:
+        for c in complex_found:
+            out.table(
+                _ORDER_COLUMNS,
+                _order_rows(c.orders),
+                title=f"complex order c{c.id} ({_text(c.type)})",
+            )
+
+
+# -- transactions and watchlists ----------------------------------------------------------------
+
+
+def transactions(ctx: Context) -> None:
+    days = ctx.option("days") or 30
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        since = _now().date() - timedelta(days=days)
+        with ctx.output.busy("fetching transactions"):
+            found = list(s.transactions(account, start_date=since))
+    out = ctx.output
+    if out.json_mode:
+        out.json(found)
+        return
+    out.table(
+        [
+            Column("date"),
+            Column("type"),
+            Column("description"),
+            Column("symbol"),
+            Column("qty", numeric=True),
+            Column("price", numeric=True),
+            Column("net value", numeric=True),
+        ],
+        [
+            (
+                when(t.transaction_date or t.executed_at),
+                t.transaction_sub_type or _text(t.transaction_type),
+                t.description or "-",
+                t.symbol or "-",
+                quantity(t.quantity),
+                price(t.price),
+                gain(t.net_value),
+            )
+            for t in found
+        ],
+        title=f"transactions in {account} since {since.isoformat()}",
+    )
+
+
+def watchlists(ctx: Context) -> None:
+    name = ctx.option("name")
+    with session(ctx) as s, ctx.output.busy("fetching watchlists"):
+        try:
+            found = [s.watchlist(name)] if name else s.watchlists()
+        except NotFound:
+            raise CommandError(f"no watchlist named {name!r}", ExitCode.NOT_FOUND) from None
+    out = ctx.output
+    if out.json_mode:
+        out.json(found)
+        return
+    if not name:
+        out.table(
+            [Column("watchlist"), Column("group"), Column("symbols", numeric=True)],
+            [
+                (w.name or "-", w.group_name or "-", str(len(w.watchlist_entries or ())))
+                for w in found
+            ],
+        )
+        return
+    entries = found[0].watchlist_entries or ()
+    out.table(
+        [Column("symbol"), Column("type")],
+        [(e.symbol or "-", _text(e.instrument_type)) for e in entries],
+        title=f"watchlist {found[0].name}",
+    )
+
+
+# -- market data --------------------------------------------------------------------------------
+
+
+def _symbols(texts: Sequence[str]) -> list[Symbol]:
+    seen: dict[str, Symbol] = {}
+    for text in texts:
+        symbol = parse_symbol(text)
+        seen.setdefault(symbol.text, symbol)
+    return list(seen.values())
+
+
+def _unknown(missing: Sequence[str]) -> CommandError:
+    names = ", ".join(missing)
+    return CommandError(
+        f"unknown symbol{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND
+    )
+
+
+def quote(ctx: Context) -> None:
+    wanted = _symbols(ctx.args.symbols)
+    with session(ctx) as s, ctx.output.busy("fetching quotes"):
+        found = quotes_for(s, ((w.text, w.instrument_type) for w in wanted))
+    missing = [w.text for w in wanted if w.text not in found]
+    shown = [found[w.text] for w in wanted if w.text in found]
+    out = ctx.output
+    if out.json_mode:
+        out.json(shown)
+    elif shown:
+        rows = []
+        for q in shown:
+            change = q.last - q.prev_close if q.last is not None and q.prev_close else None
+            ratio = change / q.prev_close if change is not None and q.prev_close else None
+            rows.append(
+                (
+                    q.symbol,
+                    price(q.bid),
+                    price(q.ask),
+                    price(q.last),
+                    gain(change, f"{change:+,.2f}" if change is not None else "-"),
+                    gain(ratio, f"{ratio * 100:+.2f}%" if ratio is not None else "-"),
+                    quantity(q.volume),
+                    when(q.updated_at),
+                )
+            )
+        out.table(
+            [
+                Column("symbol"),
+                Column("bid", numeric=True),
+                Column("ask", numeric=True),
+                Column("last", numeric=True),
+                Column("change", numeric=True),
+                Column("%", numeric=True),
+                Column("volume", numeric=True),
+                Column("updated"),
+            ],
+            rows,
+        )
+    if missing:
+        raise _unknown(missing)
+
+
+def metrics(ctx: Context) -> None:
+    wanted = _symbols(ctx.args.symbols)
+    with session(ctx) as s, ctx.output.busy("fetching metrics"):
+        found = {m.symbol: m for m in s.market_metrics([w.text for w in wanted])}
+    missing = [w.text for w in wanted if w.text not in found]
+    shown = [found[w.text] for w in wanted if w.text in found]
+    out = ctx.output
+    if out.json_mode:
+        out.json(shown)
+    elif shown:
+        out.table(
+            [
+                Column("symbol"),
+                Column("IV rank", numeric=True),
+                Column("IV %ile", numeric=True),
+                Column("IV 30d", numeric=True),
+                Column("HV 30d", numeric=True),
+                Column("beta", numeric=True),
+                Column("liquidity", numeric=True),
+                Column("earnings"),
+            ],
+            [
+                (
+                    m.symbol,
+                    percent(m.tw_implied_volatility_index_rank or m.implied_volatility_index_rank),
+                    percent(m.implied_volatility_percentile),
+                    percent(m.implied_volatility_30_day, fraction=False),
+                    percent(m.historical_volatility_30_day, fraction=False),
+                    number(m.beta),
+                    str(m.liquidity_rating) if m.liquidity_rating is not None else "-",
+                    when(getattr(m.earnings, "expected_report_date", None)),
+                )
+                for m in shown
+            ],
+        )
+    if missing:
+        raise _unknown(missing)
+
+
+def chain(ctx: Context) -> None:
+    underlying = parse_symbol(ctx.args.symbol)
+    wanted: str | None = ctx.args.expiration
+    width = ctx.option("strikes") or 10
+    with session(ctx) as s:
+        with ctx.output.busy("fetching the option chain"):
+            try:
+                chains = s.nested_option_chain(underlying.text)
+            except NotFound:
+                raise _unknown([underlying.text]) from None
+        if not chains:
+            raise CommandError(f"{underlying.text} has no listed options", ExitCode.NOT_FOUND)
+        if wanted is None:
+            _expirations(ctx, chains)
+            return
+        try:
+            day = date.fromisoformat(wanted)
+        except ValueError:
+            raise CommandError(
+                f"--expiration {wanted!r} is not a date (YYYY-MM-DD)", ExitCode.USAGE
+            ) from None
+        chosen = [e for c in chains for e in c.expirations if e.expiration_date == day]
+        if not chosen:
+            dates = sorted({e.expiration_date for c in chains for e in c.expirations})
+            near = ", ".join(d.isoformat() for d in dates[:6])
+            raise CommandError(
+                f"{underlying.text} has no expiration on {wanted}",
+                ExitCode.NOT_FOUND,
+                f"the nearest are {near}",
+            )
+        expiration = chosen[0]
+        with ctx.output.busy("fetching option quotes"):
+            spot = quotes_for(s, [(underlying.text, underlying.instrument_type)])
+            center = spot.get(underlying.text)
+            mark = center.mark or center.last if center is not None else None
+            strikes = sorted(expiration.strikes, key=lambda k: k.strike_price)
+            if mark is not None and not ctx.option("all_strikes"):
+                nearest = sorted(strikes, key=lambda k: abs(k.strike_price - mark))[:width]
+                strikes = sorted(nearest, key=lambda k: k.strike_price)
+            legs = [
+                (sym, InstrumentType.EQUITY_OPTION)
+                for k in strikes
+                for sym in (k.call, k.put)
+                if sym
+            ]
+            quotes = quotes_for(s, legs)
+    out = ctx.output
+    if out.json_mode:
+        out.json(
+            {
+                "underlying": underlying.text,
+                "mark": mark,
+                "expiration": expiration,
+                "quotes": [quotes[sym] for sym, _ in legs if sym in quotes],
+            }
+        )
+        return
+
+    def side(symbol: str | None) -> tuple[str, ...]:
+        q = quotes.get(symbol or "")
+        if q is None:
+            return ("-", "-", "-", "-", "-")
+        return (
+            price(q.bid),
+            price(q.ask),
+            number(q.delta),
+            percent(q.volatility),
+            quantity(q.open_interest),
+        )
+
+    rows = [(*side(k.call), price(k.strike_price), *reversed(side(k.put))) for k in strikes]
+    title = (
+        f"{underlying.text} {day.isoformat()} ({expiration.days_to_expiration} days)"
+        f", underlying {price(mark)}"
+    )
+    out.table(
+        [
+            Column("call bid", numeric=True),
+            Column("ask", numeric=True),
+            Column("delta", numeric=True),
+            Column("IV", numeric=True),
+            Column("OI", numeric=True),
+            Column("strike", numeric=True),
+            Column("OI", numeric=True),
+            Column("IV", numeric=True),
+            Column("delta", numeric=True),
+            Column("ask", numeric=True),
+            Column("put bid", numeric=True),
+        ],
+        rows,
+        title=title,
+    )
+
+
+def _expirations(ctx: Context, chains: Sequence[NestedOptionChain]) -> None:
+    out = ctx.output
+    if out.json_mode:
+        out.json(chains)
+        return
+    for c in chains:
+        out.table(
+            [
+                Column("expiration"),
+                Column("days", numeric=True),
+                Column("type"),
+                Column("strikes", numeric=True),
+            ],
+            [
+                (
+                    e.expiration_date.isoformat(),
+                    str(e.days_to_expiration),
+                    e.expiration_type or "-",
+                    str(len(e.strikes)),
+                )
+                for e in c.expirations
+            ],
+            title=f"{c.underlying_symbol} options, root {c.root_symbol}",
+        )

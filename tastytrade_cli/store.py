@@ -2,8 +2,12 @@
 
 An OAuth login keeps the client secret and the refresh token; a legacy login
 keeps the login name and the single-use remember token, never the password.
-The file is readable by its owner alone (mode 0600, in a 0700 directory) and
-is only ever replaced whole: the new content goes to a temporary file in the
+Beside them it keeps the session itself (the library's ``Session.dump()``:
+the current access or session token and its expiry), so that later runs
+reuse it until it expires instead of logging in again, and the CA bundle the
+login trusted. The file is readable by its owner alone (mode 0600, in a 0700
+directory; on Windows, the user's profile directory protects it) and is
+only ever replaced whole: the new content goes to a temporary file in the
 same directory, is flushed to disk, and is renamed over the old one, so a
 crash at any moment leaves either the old file or the new one.
 """
@@ -48,10 +52,14 @@ class Credentials:
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     remember_token: str | None = field(default=None, repr=False)
+    #: ``Session.dump()`` of the last run (tokens inside): reused until it expires.
+    session: str | None = field(default=None, repr=False)
+    #: The CA bundle given at login, trusted by every later run.
+    ca_bundle: str | None = None
 
-    def with_tokens(self, **tokens: str) -> Credentials:
-        """A copy with new token values (a rotated refresh or remember token)."""
-        return replace(self, **tokens)
+    def with_tokens(self, **tokens: str | None) -> Credentials:
+        """A copy with new token values (a rotated refresh or remember token, a session)."""
+        return replace(self, **tokens)  # type: ignore[arg-type]
 
     def to_json(self) -> dict[str, Any]:
         """The file's content."""
@@ -74,15 +82,20 @@ def load(path: Path) -> Credentials:
         info = path.stat()
     except FileNotFoundError:
         raise CredentialsError("not logged in: run `tastytrade login` first") from None
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    # Windows has no POSIX modes (st_mode reads 0o666 for any file): its ACLs, which give a
+    # file in the user's profile to that user alone, are what protects it there.
+    if not _WINDOWS and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(f"{path} is readable by others; remove it and log in again")
-    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+    if not _WINDOWS and hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise CredentialsError(f"{path} belongs to another user; remove it and log in again")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(document, dict):
             raise TypeError("not a JSON object")
-        return Credentials(**{k: v for k, v in document.items() if isinstance(v, str)})
+        known = {f.name for f in fields(Credentials)}
+        return Credentials(
+            **{k: v for k, v in document.items() if k in known and isinstance(v, str)}
+        )
     except (ValueError, TypeError, OSError) as exc:
         raise CredentialsError(f"{path} is not a credentials file ({type(exc).__name__})") from None
 
@@ -92,17 +105,37 @@ def locked(path: Path) -> Iterator[None]:
     """Hold the credentials exclusively: a second run waits instead of spending the same
     single-use token (a failed login can get the address blocked for hours)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
-        yield
-        return
     descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        if _WINDOWS:
+            _lock_windows(descriptor)
+        else:
+            import fcntl
+
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(descriptor)  # closing releases the lock
+        os.close(descriptor)  # closing releases the lock, on POSIX and Windows alike
+
+
+_WINDOWS = os.name == "nt"
+
+
+def _lock_windows(descriptor: int) -> None:
+    """Lock the lock file's first byte, waiting for another run to let it go.
+
+    ``msvcrt.locking`` gives up after ten one-second tries with ``OSError``
+    (``LK_LOCK``); a run that holds it longer (a slow network) is waited for.
+    """
+    import msvcrt
+
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    while True:
+        try:
+            msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+            return
+        except OSError:  # pragma: no cover - only when another run holds it for 10 s
+            continue
 
 
 def save(path: Path, credentials: Credentials) -> None:

@@ -55,6 +55,11 @@ class CLI:
         self.answers = [DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN]
         assert self("login", "--base-url", self.server.base_url)[0] == 0
 
+    def forget_session(self) -> None:
+        saved = self.saved()
+        del saved["session"]
+        self.path.write_text(json.dumps(saved))
+
     def saved(self) -> dict[str, Any]:
         saved: dict[str, Any] = json.loads(self.path.read_text())
         return saved
@@ -71,7 +76,9 @@ def test_oauth_login_keeps_the_pair_in_a_file_only_the_user_reads(cli: CLI) -> N
     assert cli.asked == ["client secret: ", "refresh token: "]
     assert stat.S_IMODE(cli.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(cli.path.parent.stat().st_mode) == 0o700
-    assert cli.saved() == {
+    saved = cli.saved()
+    assert json.loads(saved.pop("session"))["scheme"] == "oauth"  # reused by later runs
+    assert saved == {
         "scheme": "oauth",
         "environment": "custom",
         "base_url": cli.server.base_url,
@@ -85,7 +92,8 @@ def test_oauth_login_keeps_the_pair_in_a_file_only_the_user_reads(cli: CLI) -> N
 def test_oauth_login_from_the_environment_and_a_wrong_secret(cli: CLI) -> None:
     env = {"TASTYTRADE_CLIENT_SECRET": "wrong", "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN}
     code, _, err = cli("login", "--base-url", cli.server.base_url, env=env)
-    assert code == 1 and "tastytrade: " in err and "wrong" not in err
+    assert code == 3 and "check the client secret and refresh token" in err
+    assert "wrong" not in err
     assert not cli.path.exists()  # nothing kept that does not work
     env["TASTYTRADE_CLIENT_SECRET"] = DEMO_CLIENT_SECRET
     assert cli("login", "--base-url", cli.server.base_url, env=env)[0] == 0
@@ -95,11 +103,31 @@ def test_oauth_login_from_the_environment_and_a_wrong_secret(cli: CLI) -> None:
 def test_a_rotated_refresh_token_replaces_the_saved_one(cli: CLI) -> None:
     cli.login_oauth()
     cli.server.api.rotate_refresh_tokens = True
+    cli.forget_session()  # as if the access token had expired
     assert cli("balances")[0] == 0
     rotated = cli.saved()["refresh_token"]
     assert rotated != DEMO_REFRESH_TOKEN
+    cli.forget_session()
     assert cli("balances")[0] == 0  # and it is the one that works now
     assert cli.saved()["refresh_token"] != rotated
+
+
+def test_later_runs_reuse_the_session_instead_of_logging_in(cli: CLI) -> None:
+    cli.login_oauth()
+    minted = cli.server.api.count("POST", "/oauth/token")
+    for command in ("accounts", "balances", "positions", "orders"):
+        assert cli(command)[0] == 0
+    assert cli.server.api.count("POST", "/oauth/token") == minted
+    # An access token the server no longer takes (a restart, a revocation) is renewed once.
+    saved = cli.saved()
+    session = json.loads(saved["session"])
+    session["token"] = "fake-revoked"
+    saved["session"] = json.dumps(session)
+    cli.path.write_text(json.dumps(saved))
+    assert cli("balances")[0] == 0
+    assert cli.server.api.count("POST", "/oauth/token") == minted + 1
+    assert cli("balances")[0] == 0
+    assert cli.server.api.count("POST", "/oauth/token") == minted + 1
 
 
 def test_legacy_login_keeps_only_the_remember_token_and_each_run_rotates_it(cli: CLI) -> None:
@@ -107,12 +135,17 @@ def test_legacy_login_keeps_only_the_remember_token_and_each_run_rotates_it(cli:
     assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
     assert cli.asked[0] == "password for demo: " and "two-factor code" in cli.asked[1]
     saved = cli.saved()
-    assert set(saved) == {"scheme", "environment", "base_url", "login", "remember_token"}
+    assert set(saved) == {"scheme", "environment", "base_url", "login", "remember_token", "session"}
     assert DEMO_PASSWORD not in cli.path.read_text()
     first = saved["remember_token"]
+    # The kept session is reused: no login, so the remember token stays as it is.
+    assert cli("balances", "5WT00001")[0] == 0 and cli.saved()["remember_token"] == first
+    # Once the session is gone (expired, say), the next run logs in with the remember token.
+    del saved["session"]
+    cli.path.write_text(json.dumps(saved))
     cli.server.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path="/accounts/", times=9))
     code, _, err = cli("balances", "5WT00001")
-    assert code == 1 and ("500" in err or "Internal" in err)
+    assert code == 1 and "the server failed (HTTP 500)" in err
     # The command failed, but the token the login rotated was kept first.
     assert cli.saved()["remember_token"] != first
     assert cli.saved()["remember_token"] in cli.server.api.remember_tokens("demo")
@@ -123,28 +156,32 @@ def test_logout_forgets_the_secret(cli: CLI) -> None:
     assert cli("logout") == (0, "logged out; the saved secret is gone\n", "")
     assert not cli.path.exists()
     code, _, err = cli("accounts")
-    assert code == 1 and "not logged in" in err
+    assert code == 3 and "not logged in" in err
+    assert cli("logout") == (0, "not logged in; nothing to forget\n", "")
 
 
 def test_the_account_commands(cli: CLI) -> None:
     cli.login_oauth()
     code, out, _ = cli("balances")
-    assert code == 0 and "account 5WT00001" in out and "18304.55" in out
+    assert code == 0 and "account 5WT00001" in out and "18,304.55" in out
     code, out, _ = cli("positions", "5WT00001")
     assert code == 0
-    assert "SPY   261218C00600000  Equity Option        -2" in out
+    option = next(line for line in out.splitlines() if line.startswith("SPY   261218C"))
+    # qty, avg open, mark, value, P/L, delta, days to expiry
+    assert option.split()[3:6] == ["Option", "-2", "12.40"]
+    assert "unrealized P/L" in out
     code, out, _ = cli("--json", "positions")
     rows = json.loads(out)
     assert {r["symbol"] for r in rows} >= {"AAPL", "/ESZ6"} and rows[0]["quantity"] == "100"
-    code, out, _ = cli("balances", "5WT09999")
-    assert code == 1
+    code, out, err = cli("balances", "5WT09999")
+    assert code in (5, 6) and "Traceback" not in err
 
 
 def test_a_file_others_can_read_is_refused(cli: CLI) -> None:
     cli.login_oauth()
     os.chmod(cli.path, 0o644)
     code, _, err = cli("accounts")
-    assert code == 1 and "readable by others" in err
+    assert code == 3 and "readable by others" in err
 
 
 def test_a_crash_while_saving_keeps_the_old_file(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,29 +200,32 @@ def test_a_crash_while_saving_keeps_the_old_file(cli: CLI, monkeypatch: pytest.M
 
 
 def test_where_it_talks() -> None:
-    from tastytrade_cli.commands import Context, _where
+    from tastytrade_cli.app import parser
+    from tastytrade_cli.errors import CommandError
+    from tastytrade_cli.login import Context, _where
+    from tastytrade_cli.output import Output
 
     def where(*argv: str, saved: store.Credentials | None = None) -> dict[str, Any]:
-        from tastytrade_cli import _parser
-
-        args = _parser().parse_args([*argv, "accounts"])
-        return _where(Context(args, Path("x"), io.StringIO(), io.StringIO(), {}, str), saved)
+        args = parser().parse_args([*argv, "accounts"])
+        output = Output(io.StringIO(), io.StringIO(), environ={})
+        return _where(Context(args, Path("x"), output, {}, str, None), saved)
 
     assert where() == {}
     assert where("--cert") == {"certification": True}
-    assert where("--base-url", "https://h:1", "--ca-bundle", "ca.pem") == {
+    assert where("--base-url", "https://h:1", "--ca-bundle", "ca.pem", "--timeout", "5") == {
         "base_url": "https://h:1",
         "ca_bundle": "ca.pem",
+        "timeout": 5.0,
     }
     assert where("--base-url", "http://127.0.0.1:9") == {"base_url": "http://127.0.0.1:9"}
-    with pytest.raises(LocalProtocolError, match="only for this machine"):
+    with pytest.raises(CommandError, match="only for this machine"):
         where("--base-url", "http://h:1")  # a secret never travels in the clear
-    saved = store.Credentials("oauth", environment="certification")
-    assert where(saved=saved) == {"certification": True}
-    assert where("--cert", saved=saved) == {"certification": True}
-    with pytest.raises(LocalProtocolError, match="another environment"):
+    saved = store.Credentials("oauth", environment="certification", ca_bundle="kept.pem")
+    assert where(saved=saved) == {"certification": True, "ca_bundle": "kept.pem"}
+    assert where("--cert", saved=saved) == {"certification": True, "ca_bundle": "kept.pem"}
+    with pytest.raises(CommandError, match="logged in to certification sandbox .* not custom"):
         where("--base-url", "https://h:1", saved=saved)  # the saved secret stays home
-    with pytest.raises(LocalProtocolError, match="another environment"):
+    with pytest.raises(CommandError, match="logged in to production .* not certification"):
         where("--cert", saved=store.Credentials("oauth"))
 
 
@@ -200,14 +240,17 @@ def test_the_credentials_path_defaults_to_the_config_directory() -> None:
 def test_orders_chain_and_quote(cli: CLI) -> None:
     cli.login_oauth()
     code, out, _ = cli("orders", "5WT00001")
-    assert code == 0 and "Live" in out and "Buy to Open 10 MSFT" in out
+    assert code == 0 and "Live" in out and "Buy to Open 10 MSFT" in out and "410.00 db" in out
     code, out, _ = cli("chain", "SPY")
     assert code == 0 and out.startswith("SPY options, root SPY\nexpiration")
     expiration = out.splitlines()[2].split()[0]
     code, out, _ = cli("chain", "SPY", "--expiration", expiration)
-    assert code == 0 and out.splitlines()[1].split() == ["strike", "call", "put"]
+    header = out.splitlines()[1].split()
+    assert code == 0 and header[:3] == ["call", "bid", "ask"] and "strike" in header
+    rows = out.splitlines()[2:]
+    assert len(rows) == 10  # the strikes nearest the money by default
     code, _, err = cli("chain", "SPY", "--expiration", "1999-01-01")
-    assert code == 1 and "no expiration on 1999-01-01" in err
+    assert code == 6 and "no expiration on 1999-01-01" in err
     code, out, _ = cli("quote", "AAPL", "/ESZ6", "BTC/USD", "SPY   261218C00600000")
     assert code == 0
     assert {line.split()[0] for line in out.splitlines()[1:]} == {"AAPL", "/ESZ6", "BTC/USD", "SPY"}
@@ -220,7 +263,8 @@ def test_an_order_dry_run_places_nothing_and_placing_needs_asking(cli: CLI) -> N
     placed_before = cli.server.api.count("POST", "/accounts/5WT00001/orders")
     argv = ["--symbol", "AAPL", "--action", "Buy to Open", "--quantity", "10", "--limit", "150"]
     code, out, _ = cli("order", "--dry-run", *argv)
-    assert code == 0 and out.startswith("dry run in 5WT00001") and "total fees" in out
+    assert code == 0 and out.startswith("dry run: Buy to Open 10 AAPL at limit 150.00 db, Day")
+    assert "fees" in out and "nothing was placed" in out
     assert cli.server.api.count("POST", "/accounts/5WT00001/orders") == placed_before
     sent = [r for r in cli.server.api.requests if r.path.endswith("/orders/dry-run")][-1].json()
     assert sent["price"] == "150" and sent["price-effect"] == "Debit"
@@ -229,29 +273,18 @@ def test_an_order_dry_run_places_nothing_and_placing_needs_asking(cli: CLI) -> N
     ]
     with pytest.raises(SystemExit):
         cli("order", *argv)  # neither --dry-run nor --place
-    code, out, _ = cli("order", "--place", *argv[:-2])  # a market order
-    assert code == 0 and out.startswith("placed #")
+    code, _, err = cli("order", "--place", *argv[:-2])  # no terminal to ask on
+    assert code == 7 and "nothing was sent" in err
+    assert cli.server.api.count("POST", "/accounts/5WT00001/orders") == placed_before
+    code, out, _ = cli("order", "--place", "--yes", *argv[:-2])  # a market order
+    assert code == 0 and "placed #" in out and "custom (http://127.0.0.1:" in out
     assert cli.server.api.count("POST", "/accounts/5WT00001/orders") == placed_before + 1
     code, _, err = cli(
         "order", "--dry-run", "--symbol", "AAPL", "--action", "Buy", "--quantity", "1"
     )
-    assert code == 1 and "only for futures" in err
+    assert code == 2 and "ambiguous" in err
     code, _, err = cli("order", "--dry-run", *argv[:-1], "abc")
-    assert code == 1 and "must be numbers" in err
-
-
-def test_the_fake_api_serves_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from tastytrade_proto.testing.__main__ import main as serve
-
-    seen: list[str] = []
-
-    def interrupt() -> None:
-        seen.append(capsys.readouterr().out)  # the server is up while it waits
-        raise KeyboardInterrupt
-
-    assert serve(["--tls"], wait=interrupt) == 0
-    assert "fake tastytrade API at https://127.0.0.1:" in seen[0]
-    assert "trust this CA: " in seen[0] and DEMO_REFRESH_TOKEN in seen[0]
+    assert code == 2 and "is not a number" in err
 
 
 def test_logout_forgets_the_secret_even_when_the_server_cannot_be_told(cli: CLI) -> None:
@@ -295,10 +328,10 @@ def test_a_damaged_or_unwritable_credentials_file_is_a_message(cli: CLI) -> None
     cli.path.write_text("[]")
     os.chmod(cli.path, 0o600)
     code, _, err = cli("accounts")
-    assert code == 1 and "is not a credentials file" in err
+    assert code == 3 and "is not a credentials file" in err
     blocked = cli.path.parent / "a-file"
     blocked.write_text("")  # a credentials path whose directory is a file: no one can write it
     cli.answers = [DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN]
     where = str(blocked / "credentials.json")
     code, _, err = cli("login", "--base-url", cli.server.base_url, "--credentials", where)
-    assert code == 1 and "log in again" in err
+    assert code == 1 and "log in again once fixed" in err

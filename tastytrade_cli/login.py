@@ -1,0 +1,374 @@
+"""Logging in, staying logged in, and logging out.
+
+``login`` proves the secret works, then keeps it (:mod:`.store`). Every later
+command resumes the session the previous one left (``Session.dump()`` kept
+in the same file) and so reuses its access or session token until it
+expires; only then does the library renew it, with the kept refresh or
+remember token. Every token the server issues is written to the file the
+moment it arrives, before anything else can fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import tastytrade_requests
+from tastytrade_proto import (
+    CERTIFICATION,
+    PRODUCTION,
+    Ask,
+    InvalidCredentials,
+    LocalProtocolError,
+    OAuthError,
+    RefreshTokenRotated,
+    RememberTokenIssued,
+    TastytradeError,
+    TokenEvent,
+)
+
+from . import store
+from .errors import CommandError, ExitCode, explain
+from .output import Output
+from .store import Credentials
+
+__all__ = ["Context", "environment_name", "login", "logout", "session"]
+
+
+@dataclass
+class Context:
+    """One run: its arguments, where the secret lives, its output, and how to ask the user."""
+
+    args: argparse.Namespace
+    path: Path
+    output: Output
+    env: Mapping[str, str]
+    #: Asks for a secret without echo (``getpass``); raises CommandError without a terminal.
+    ask_secret: Callable[[str], str]
+    #: Asks a yes/no question; ``None`` when there is no terminal to ask on.
+    ask_line: Callable[[str], str] | None
+    #: The environment the command talks to, once known ("production", ...).
+    environment: str = "production"
+    #: The server's host, for "cannot reach ...".
+    where: str = "the API"
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return getattr(self.args, name, default)
+
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def _checked_url(url: str) -> str:
+    """A base URL a secret may go to: HTTPS, or plain HTTP to this machine only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CommandError(f"--base-url {url!r} is not an http(s):// URL", ExitCode.USAGE)
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise CommandError(
+            "plain http:// is only for this machine (127.0.0.1); use https://", ExitCode.USAGE
+        )
+    return url
+
+
+def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
+    if "base_url" in settings:
+        return "custom", str(settings["base_url"])
+    if settings.get("certification"):
+        return "certification", None
+    return "production", None
+
+
+def environment_name(environment: str, base_url: str | None) -> str:
+    """How the environment is named to the user: ``production (api.tastyworks.com)``."""
+    if environment == "custom" and base_url:
+        return f"custom ({base_url})"
+    if environment == "certification":
+        return f"certification sandbox ({urlsplit(CERTIFICATION.base_url).hostname})"
+    return f"production ({urlsplit(PRODUCTION.base_url).hostname})"
+
+
+def _where(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
+    """Session keywords: the saved login's environment, or the command line's at login.
+
+    A saved secret only ever goes back where it came from: naming another
+    environment on the command line is refused, not obeyed.
+    """
+    settings: dict[str, Any] = {}
+    ca_bundle = ctx.option("ca_bundle") or (saved.ca_bundle if saved else None)
+    if ca_bundle:
+        settings["ca_bundle"] = ca_bundle
+    if ctx.option("timeout") is not None:
+        settings["timeout"] = ctx.option("timeout")
+    named: dict[str, Any] = {}
+    if ctx.option("base_url"):
+        named["base_url"] = _checked_url(ctx.option("base_url"))
+    elif ctx.option("cert"):
+        named["certification"] = True
+    if saved is None:
+        settings.update(named)
+        environment, base_url = _describe(named)
+    else:
+        environment, base_url = saved.environment, saved.base_url
+        if named and _describe(named) != (environment, base_url):
+            there = environment_name(*_describe(named))
+            raise CommandError(
+                f"you are logged in to {environment_name(environment, base_url)}, not {there}",
+                ExitCode.LOGIN,
+                "log in there first (`tastytrade login` with the same option)",
+            )
+        if environment == "custom" and base_url:
+            settings["base_url"] = base_url
+        elif environment == "certification":
+            settings["certification"] = True
+    ctx.environment = environment_name(environment, base_url)
+    host = urlsplit(base_url).netloc if base_url else None
+    ctx.where = host or ctx.environment.split(" ")[-1].strip("()")
+    return settings
+
+
+@contextlib.contextmanager
+def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
+    """The saved login's session, resumed; what it changed is saved as it happens.
+
+    The credentials stay locked until the command ends, so that two runs never
+    spend the same single-use token.
+    """
+    with store.locked(ctx.path):
+        saved = store.load(ctx.path)
+        current = [saved]
+
+        def keep(event: TokenEvent) -> None:
+            # Written before anything else can fail: a lost single-use token locks the user
+            # out. The kept session is dropped with it (it holds the old token), and saved
+            # again, whole, when the command ends.
+            if isinstance(event, RememberTokenIssued):
+                current[0] = current[0].with_tokens(remember_token=event.token, session=None)
+                store.save(ctx.path, current[0])
+            elif isinstance(event, RefreshTokenRotated):
+                current[0] = current[0].with_tokens(refresh_token=event.token, session=None)
+                store.save(ctx.path, current[0])
+
+        settings = _where(ctx, saved)
+        session = _resume(ctx, saved, keep, settings)
+        try:
+            with contextlib.closing(session):
+                yield session
+        finally:
+            _keep_session(ctx, session, current[0])
+
+
+def _resume(
+    ctx: Context,
+    saved: Credentials,
+    keep: Callable[[TokenEvent], None],
+    settings: dict[str, Any],
+) -> tastytrade_requests.Session:
+    if saved.session:
+        try:
+            return tastytrade_requests.Session.load(
+                saved.session, client_secret=saved.client_secret, token_store=keep, **settings
+            )
+        except LocalProtocolError:
+            pass  # an unreadable or older dump: log in afresh with the kept token
+    session = tastytrade_requests.Session(token_store=keep, **settings)
+    try:
+        if saved.scheme == "oauth" and saved.client_secret and saved.refresh_token:
+            session.login_with_oauth(saved.client_secret, saved.refresh_token)
+        elif saved.scheme == "legacy" and saved.login and saved.remember_token:
+            session.login_with_remember_token(saved.login, saved.remember_token)
+        else:
+            raise CommandError(
+                f"{ctx.path} holds no usable login", ExitCode.LOGIN, "run `tastytrade login`"
+            )
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _keep_session(ctx: Context, session: tastytrade_requests.Session, saved: Credentials) -> None:
+    """Save the session for the next run, unless it is over (then the kept token is what
+    the next run logs in with)."""
+    try:
+        dump = session.dump()
+    except TastytradeError:
+        dump = None  # logged out, or mid-login: nothing to resume
+    fresh = saved.with_tokens(session=dump)
+    with contextlib.suppress(store.CredentialsError):
+        if store.load(ctx.path) == fresh:
+            return
+    store.save(ctx.path, fresh)
+
+
+# -- login and logout ---------------------------------------------------------------------
+
+
+def login(ctx: Context) -> None:
+    with store.locked(ctx.path):
+        settings = _where(ctx, None)
+        environment, base_url = _describe(settings)
+        ca_bundle = settings.get("ca_bundle")
+        if ctx.option("user"):
+            kept = _login_legacy(ctx, settings, environment, base_url, ca_bundle)
+        else:
+            kept = _login_oauth(ctx, settings, environment, base_url, ca_bundle)
+    ctx.output.line(
+        f"logged in to {ctx.environment}; the secret is kept in {kept} (readable by you alone)"
+    )
+
+
+def _login_legacy(
+    ctx: Context,
+    settings: dict[str, Any],
+    environment: str,
+    base_url: str | None,
+    ca_bundle: str | None,
+) -> Path:
+    user = ctx.args.user
+    password = ctx.ask_secret(f"password for {user}: ")
+
+    def prompt(ask: Ask) -> str:
+        if ask.attempt > 1:
+            what = "answer" if ask.method == "security_question" else "code"
+            ctx.output.note(f"that {what} was wrong; try again", "yellow")
+        if ask.method == "security_question":
+            return ctx.ask_secret(f"{ask.question} ")
+        where = f" (sent to {ask.destination})" if ask.destination else ""
+        return ctx.ask_secret(f"two-factor code{where}: ")
+
+    base = Credentials(
+        scheme="legacy",
+        environment=environment,
+        base_url=base_url,
+        login=user,
+        ca_bundle=ca_bundle,
+    )
+    kept: list[Credentials] = []
+
+    def keep(event: TokenEvent) -> None:
+        if isinstance(event, RememberTokenIssued):
+            kept[:] = [base.with_tokens(remember_token=event.token)]
+            store.save(ctx.path, kept[0])
+
+    session = tastytrade_requests.Session(token_store=keep, prompt=prompt, **settings)
+    with contextlib.closing(session):
+        try:
+            session.login_with_password(user, password, remember_me=True)
+        except InvalidCredentials:
+            raise CommandError(
+                "login refused: check your login name and password", ExitCode.LOGIN
+            ) from None
+        if not kept:
+            raise CommandError(
+                "the server issued no remember token; nothing was saved", ExitCode.LOGIN
+            )
+        _keep_session(ctx, session, kept[0])
+    return ctx.path
+
+
+def _login_oauth(
+    ctx: Context,
+    settings: dict[str, Any],
+    environment: str,
+    base_url: str | None,
+    ca_bundle: str | None,
+) -> Path:
+    secret = ctx.env.get("TASTYTRADE_CLIENT_SECRET") or ctx.ask_secret("client secret: ")
+    refresh = ctx.env.get("TASTYTRADE_REFRESH_TOKEN") or ctx.ask_secret("refresh token: ")
+    current = [
+        Credentials(
+            scheme="oauth",
+            environment=environment,
+            base_url=base_url,
+            client_secret=secret,
+            refresh_token=refresh,
+            ca_bundle=ca_bundle,
+        )
+    ]
+
+    def keep(event: TokenEvent) -> None:
+        if isinstance(event, RefreshTokenRotated):
+            current[0] = current[0].with_tokens(refresh_token=event.token)
+            store.save(ctx.path, current[0])
+
+    session = tastytrade_requests.Session(token_store=keep, **settings)
+    with contextlib.closing(session):
+        try:
+            session.login_with_oauth(secret, refresh)  # proves the pair works before keeping it
+        except OAuthError:
+            raise CommandError(
+                "login refused: check the client secret and refresh token", ExitCode.LOGIN
+            ) from None
+        _keep_session(ctx, session, current[0])
+    return ctx.path
+
+
+def logout(ctx: Context) -> None:
+    with store.locked(ctx.path):
+        try:
+            saved = store.load(ctx.path)
+        except store.CredentialsError:
+            if ctx.path.exists():
+                raise
+            ctx.output.line("not logged in; nothing to forget")
+            return
+        try:
+            if saved.scheme == "legacy":
+                _end_legacy_session(ctx, saved)
+        except (TastytradeError, CommandError) as error:
+            told = explain(error, where=ctx.where)
+            ctx.output.note(f"tastytrade: the server did not end the session ({told.message})")
+        finally:
+            store.remove(ctx.path)
+    ctx.output.line("logged out; the saved secret is gone")
+
+
+def _end_legacy_session(ctx: Context, saved: Credentials) -> None:
+    """End the kept session, then spend the remember token without asking for another, so
+    that nothing the server issued to this login is left usable."""
+    settings = _where(ctx, saved)
+    remember = [saved.remember_token]
+
+    def keep(event: TokenEvent) -> None:  # a renewal on the way out issues a new one
+        if isinstance(event, RememberTokenIssued):
+            remember.append(event.token)
+
+    if saved.session:
+        with contextlib.suppress(LocalProtocolError):
+            resumed = tastytrade_requests.Session.load(saved.session, token_store=keep, **settings)
+            with contextlib.closing(resumed):
+                resumed.logout()
+    if saved.login and remember[-1]:
+        session = tastytrade_requests.Session(**settings)
+        with contextlib.closing(session):
+            try:
+                session.login_with_remember_token(saved.login, remember[-1], remember_me=False)
+            except InvalidCredentials:
+                return  # ending the session spent it already
+            session.logout()
+
+
+def ask_secret_on_terminal(prompt: str) -> str:
+    """``getpass``, refusing to read a secret from anything but a terminal."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        what = prompt.rstrip(": ")
+        raise CommandError(
+            f"no terminal to ask for the {what} on",
+            ExitCode.LOGIN,
+            "run it in a terminal, or set TASTYTRADE_CLIENT_SECRET and TASTYTRADE_REFRESH_TOKEN",
+        )
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise CommandError(
+            "no answer given (end of input); nothing was done", ExitCode.LOGIN
+        ) from None

@@ -1,0 +1,365 @@
+"""The commands that change orders: ``order`` (dry run or place), ``cancel`` and ``replace``.
+
+Every one of them first shows what it is about to do, in words: the action,
+quantity, symbol, price as a debit or a credit, time in force, the account
+and the environment, with the dry run's buying-power effect and fees. Then
+it asks ``[y/N]`` on the terminal. ``--yes`` skips the question (for
+scripts), except that production also needs ``--production``: placing real
+orders is never what happens by default. Without a terminal and without
+``--yes`` nothing is sent. Prices are checked against the instrument's tick
+sizes (fetched, or given with ``--tick``) before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+import tastytrade_requests
+from tastytrade_proto import NotFound
+from tastytrade_proto.accounts import InstrumentType
+from tastytrade_proto.instruments import TickSize, parse_occ
+from tastytrade_proto.orders import (
+    ComplexOrder,
+    NewLeg,
+    NewOrder,
+    Order,
+    OrderResponse,
+    OrderType,
+    PlacedOrder,
+    Replacement,
+    TickSizeError,
+    TimeInForce,
+    check_tick,
+)
+
+from .commands import LIVE_STATUSES, account_of, describe_legs
+from .errors import CommandError, ExitCode
+from .login import Context, session
+from .output import Column, money, price, quantity, signed_price
+from .parsing import (
+    parse_action,
+    parse_instrument_type,
+    parse_price,
+    parse_quantity,
+    parse_symbol,
+    parse_time_in_force,
+)
+
+__all__ = ["SOURCE", "cancel", "order", "replace"]
+
+#: The ``source`` the command line's orders carry.
+SOURCE = "tastytrade-proto-cli"
+
+Session = tastytrade_requests.Session
+
+
+# -- asking -----------------------------------------------------------------------------------
+
+
+def _confirm(ctx: Context, question: str) -> None:
+    """Go on only if the user says yes (or gave ``--yes``, and ``--production`` there)."""
+    production = ctx.environment.startswith("production")
+    if ctx.option("yes"):
+        if production and not ctx.option("production"):
+            raise CommandError(
+                "--yes in production also needs --production: nothing was sent",
+                ExitCode.DECLINED,
+            )
+        return
+    if ctx.ask_line is None:
+        raise CommandError(
+            "no terminal to confirm on: nothing was sent",
+            ExitCode.DECLINED,
+            "pass --yes to send without asking (and --production in production)",
+        )
+    where = "PRODUCTION, real money" if production else ctx.environment
+    try:
+        answer = ctx.ask_line(f"{question} in {where}? [y/N] ")
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise CommandError("not confirmed: nothing was sent", ExitCode.DECLINED)
+
+
+def _show_effect(ctx: Context, response: OrderResponse | None) -> None:
+    """The dry run's buying-power effect, fees and warnings."""
+    if response is None:
+        return
+    out = ctx.output
+    rows: list[tuple[str, str]] = []
+    effect = response.buying_power_effect
+    if effect is not None:
+        rows.append(("buying power change", money(effect.change_in_buying_power)))
+        rows.append(("buying power after", money(effect.new_buying_power)))
+    fees = response.fee_calculation
+    if fees is not None:
+        rows.append(("fees", money(fees.total_fees)))
+    if rows:
+        out.table([Column("effect"), Column("amount", numeric=True)], rows)
+    for warning in response.warnings:
+        out.line(f"warning: {warning.message or warning.code}", "yellow")
+
+
+# -- placing ----------------------------------------------------------------------------------
+
+
+def _tick_sizes(ctx: Context, s: Session, symbol: str, kind: InstrumentType) -> Sequence[TickSize]:
+    """The instrument's tick sizes (``--tick`` wins); an unknown symbol fails here."""
+    given = ctx.option("tick")
+    if given:
+        return (TickSize(value=parse_price(given, "--tick")),)
+    with ctx.output.busy("looking the instrument up"):
+        try:
+            if kind is InstrumentType.EQUITY:
+                return s.equity(symbol).tick_sizes
+            if kind is InstrumentType.EQUITY_OPTION:
+                option = s.equity_option(symbol)
+                underlying = option.underlying_symbol or parse_occ(symbol).root
+                return s.equity(underlying).option_tick_sizes
+            if kind is InstrumentType.FUTURE:
+                return s.future(symbol).tick_sizes
+            if kind is InstrumentType.FUTURE_OPTION:
+                s.future_option(symbol)
+            if kind is InstrumentType.CRYPTOCURRENCY:
+                s.cryptocurrency(symbol)
+        except NotFound:
+            raise CommandError(f"unknown symbol {symbol}", ExitCode.NOT_FOUND) from None
+    return ()
+
+
+def _check_tick(price_: Decimal, ticks: Sequence[TickSize], what: str = "--limit") -> None:
+    if not ticks:
+        return
+    try:
+        check_tick(price_, ticks)
+    except TickSizeError as error:
+        below = (abs(price_) // error.increment) * error.increment
+        raise CommandError(
+            f"{what} {abs(price_)} is not a multiple of the tick size {error.increment}",
+            ExitCode.USAGE,
+            f"the nearest prices are {price(below)} and {price(below + error.increment)}",
+        ) from None
+
+
+def _new_order(ctx: Context) -> tuple[NewOrder, Sequence[TickSize] | None]:
+    args = ctx.args
+    symbol = parse_symbol(args.symbol)
+    kind = (
+        parse_instrument_type(args.instrument_type)
+        if args.instrument_type
+        else (symbol.instrument_type)
+    )
+    action = parse_action(args.action, kind)
+    size = parse_quantity(args.quantity)
+    time_in_force = parse_time_in_force(args.time_in_force)
+    leg = NewLeg(kind, symbol.text, action, size)
+    if args.limit is None:
+        if time_in_force not in (TimeInForce.DAY, TimeInForce.IOC):
+            raise CommandError(
+                "a market order is Day (or IOC) only: give --limit for GTC", ExitCode.USAGE
+            )
+        return NewOrder.market(leg, time_in_force=time_in_force, source=SOURCE), None
+    unsigned = parse_price(args.limit)
+    signed = -unsigned if action.buys else unsigned  # buying pays: a debit
+    return NewOrder.limit(leg, signed, time_in_force=time_in_force, source=SOURCE), ()
+
+
+def _order_in_words(order: NewOrder) -> str:
+    legs = "; ".join(
+        f"{leg.action.value} {quantity(leg.quantity)} {leg.symbol}" for leg in order.legs
+    )
+    terms = (
+        f"limit {signed_price(order.price)}"
+        if order.order_type is OrderType.LIMIT
+        else order.order_type.value.lower()
+    )
+    return f"{legs} at {terms}, {order.time_in_force.value}"
+
+
+def order(ctx: Context) -> None:
+    new, _ = _new_order(ctx)
+    leg = new.legs[0]
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        ticks = _tick_sizes(ctx, s, leg.symbol, leg.instrument_type)
+        if new.price is not None:
+            _check_tick(new.price, ticks)
+        with ctx.output.busy("checking the order (dry run)"):
+            response = s.dry_run_order(account, new)
+        out = ctx.output
+        if out.json_mode and ctx.args.dry_run:
+            out.json(response)
+            return
+        if not out.json_mode:
+            verb = "dry run" if ctx.args.dry_run else "order"
+            out.line(f"{verb}: {_order_in_words(new)}", "bold")
+            out.line(f"account {account}, {ctx.environment}")
+            _show_effect(ctx, response)
+        if ctx.args.dry_run:
+            out.line("nothing was placed (a dry run)", "dim")
+            return
+        _confirm(ctx, "place this order")
+        with ctx.output.busy("placing the order"):
+            placed = s.place_order(account, new, tick_sizes=ticks or None)
+    _show_placed(ctx, placed, account)
+
+
+def _fill_text(order_: Order) -> str:
+    fills = [f for leg in order_.legs for f in leg.fills if f.quantity and f.fill_price is not None]
+    if not fills:
+        return ""
+    size = sum((f.quantity for f in fills if f.quantity), Decimal(0))
+    cost = sum(
+        (f.quantity * f.fill_price for f in fills if f.quantity and f.fill_price), Decimal(0)
+    )
+    return f", filled {quantity(size)} at {price(cost / size)}" if size else ""
+
+
+def _show_placed(ctx: Context, placed: PlacedOrder, account: str) -> None:
+    out = ctx.output
+    if out.json_mode:
+        out.json(placed)
+        return
+    shown = placed.order
+    status = shown.status.value if shown.status is not None else "unknown"
+    found = " (found after an unclear answer)" if placed.reconciled else ""
+    out.line(
+        f"placed #{shown.id} in {account}, {ctx.environment}: {status}{_fill_text(shown)}{found}",
+        "green",
+    )
+    if placed.response is not None:
+        for warning in placed.response.warnings:
+            out.line(f"warning: {warning.message or warning.code}", "yellow")
+
+
+# -- cancelling and replacing -----------------------------------------------------------------
+
+
+def _order_id(text: str) -> tuple[str, bool]:
+    """``12345`` (an order) or ``c678`` (a complex order), and whether it is complex."""
+    cleaned = text.strip().lstrip("#")
+    complex_ = cleaned[:1].lower() == "c"
+    number = cleaned[1:] if complex_ else cleaned
+    if not number.isdigit():
+        raise CommandError(
+            f"{text!r} is not an order id (a number, or c and a number for a complex order)",
+            ExitCode.USAGE,
+        )
+    return number, complex_
+
+
+def _fetch(
+    ctx: Context, s: Session, account: str, number: str, complex_: bool
+) -> Order | ComplexOrder:
+    with ctx.output.busy("looking the order up"):
+        try:
+            return s.complex_order(account, number) if complex_ else s.order(account, number)
+        except NotFound:
+            kind = "complex order" if complex_ else "order"
+            raise CommandError(f"no {kind} {number} in {account}", ExitCode.NOT_FOUND) from None
+
+
+def cancel(ctx: Context) -> None:
+    number, complex_ = _order_id(ctx.args.order_id)
+    complex_ = complex_ or bool(ctx.option("complex"))
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        found = _fetch(ctx, s, account, number, complex_)
+        out = ctx.output
+        if isinstance(found, ComplexOrder):
+            working = [o for o in found.orders if o.status in LIVE_STATUSES]
+            words = f"complex order c{found.id}: " + "; ".join(
+                f"#{o.id} {describe_legs(o)} {signed_price(o.price)}" for o in found.orders
+            )
+        else:
+            working = [found] if found.status in LIVE_STATUSES else []
+            words = (
+                f"order #{found.id}: {describe_legs(found)} at {signed_price(found.price)}, "
+                f"{found.status.value if found.status else '-'}"
+            )
+        if not working:
+            raise CommandError(f"{words} is no longer working: nothing to cancel", ExitCode.REFUSED)
+        if not out.json_mode:
+            out.line(f"cancel {words}", "bold")
+            out.line(f"account {account}, {ctx.environment}")
+        _confirm(ctx, "cancel it")
+        with ctx.output.busy("cancelling"):
+            if isinstance(found, ComplexOrder):
+                result: Order | ComplexOrder = s.cancel_complex_order(account, number)
+            else:
+                result = s.cancel_order(account, number)
+    if out.json_mode:
+        out.json(result)
+        return
+    if isinstance(result, Order):
+        status = result.status.value if result.status else "-"
+        out.line(f"order #{result.id}: {status}{_fill_text(result)}", "green")
+    else:
+        out.line(f"complex order c{result.id}: cancel requested", "green")
+
+
+def replace(ctx: Context) -> None:
+    number, complex_ = _order_id(ctx.args.order_id)
+    if complex_:
+        raise CommandError(
+            "a complex order is replaced one order at a time: give the id of the order "
+            "inside it (see `tastytrade orders --live`)",
+            ExitCode.USAGE,
+        )
+    unsigned = parse_price(ctx.args.limit)
+    with session(ctx) as s:
+        account = account_of(ctx, s, ctx.args.account)
+        found = _fetch(ctx, s, account, number, False)
+        assert isinstance(found, Order)
+        if found.status not in LIVE_STATUSES or found.editable is False:
+            status = found.status.value if found.status else "-"
+            raise CommandError(
+                f"order #{found.id} is {status}: it cannot be replaced", ExitCode.REFUSED
+            )
+        debit = _is_debit(ctx, found)
+        signed = -unsigned if debit else unsigned
+        time_in_force = (
+            parse_time_in_force(ctx.args.time_in_force)
+            if ctx.args.time_in_force
+            else found.time_in_force or TimeInForce.DAY
+        )
+        ticks: Sequence[TickSize] = ()
+        kind = found.legs[0].instrument_type if len(found.legs) == 1 else None
+        if isinstance(kind, InstrumentType):
+            ticks = _tick_sizes(ctx, s, found.legs[0].symbol or "", kind)
+            _check_tick(signed, ticks)
+        change = Replacement.limit(signed, time_in_force=time_in_force, gtc_date=found.gtc_date)
+        out = ctx.output
+        if not out.json_mode:
+            out.line(
+                f"replace order #{found.id}: {describe_legs(found)} at "
+                f"{signed_price(found.price)} -> limit {signed_price(signed)}, "
+                f"{time_in_force.value}",
+                "bold",
+            )
+            out.line(f"account {account}, {ctx.environment}")
+        _confirm(ctx, "replace it")
+        with ctx.output.busy("replacing"):
+            result = s.replace_order(account, number, change, tick_sizes=ticks or None)
+    if out.json_mode:
+        out.json(result)
+        return
+    status = result.status.value if result.status else "-"
+    out.line(f"replaced by order #{result.id}: {status}{_fill_text(result)}", "green")
+
+
+def _is_debit(ctx: Context, found: Order) -> bool:
+    """Whether the new price is paid: ``--debit``/``--credit``, else the order's own sign."""
+    if ctx.option("debit"):
+        return True
+    if ctx.option("credit"):
+        return False
+    if found.price is not None and found.price != 0:
+        return found.price < 0
+    if len(found.legs) == 1 and found.legs[0].action is not None:
+        return bool(found.legs[0].action.buys)
+    raise CommandError(
+        f"order #{found.id} has no price to take the debit or credit from: say --debit or --credit",
+        ExitCode.USAGE,
+    )
