@@ -38,7 +38,7 @@ from .errors import CommandError, ExitCode, explain
 from .output import Output
 from .store import Credentials
 
-__all__ = ["Context", "environment_name", "login", "logout", "session"]
+__all__ = ["Context", "environment_name", "login", "logout", "session", "where_for"]
 
 
 @dataclass
@@ -94,7 +94,7 @@ def environment_name(environment: str, base_url: str | None) -> str:
     return f"production ({urlsplit(PRODUCTION.base_url).hostname})"
 
 
-def _where(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
+def where_for(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
     """Session keywords: the saved login's environment, or the command line's at login.
 
     A saved secret only ever goes back where it came from: naming another
@@ -155,7 +155,7 @@ def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
                 current[0] = current[0].with_tokens(refresh_token=event.token, session=None)
                 store.save(ctx.path, current[0])
 
-        settings = _where(ctx, saved)
+        settings = where_for(ctx, saved)
         session = _resume(ctx, saved, keep, settings)
         try:
             with contextlib.closing(session):
@@ -212,7 +212,7 @@ def _keep_session(ctx: Context, session: tastytrade_requests.Session, saved: Cre
 
 def login(ctx: Context) -> None:
     with store.locked(ctx.path):
-        settings = _where(ctx, None)
+        settings = where_for(ctx, None)
         environment, base_url = _describe(settings)
         ca_bundle = settings.get("ca_bundle")
         if ctx.option("user"):
@@ -333,7 +333,7 @@ def logout(ctx: Context) -> None:
 def _end_legacy_session(ctx: Context, saved: Credentials) -> None:
     """End the kept session, then spend the remember token without asking for another, so
     that nothing the server issued to this login is left usable."""
-    settings = _where(ctx, saved)
+    settings = where_for(ctx, saved)
     remember = [saved.remember_token]
 
     def keep(event: TokenEvent) -> None:  # a renewal on the way out issues a new one

@@ -57,6 +57,20 @@ Session = tastytrade_requests.Session
 # -- asking -----------------------------------------------------------------------------------
 
 
+def _refuse_silent_production(ctx: Context) -> None:
+    """Before anything is sent: ``--yes`` in production needs ``--production`` too."""
+    if not ctx.option("yes") or ctx.option("production"):
+        return
+    from . import store
+    from .login import where_for
+
+    where_for(ctx, store.load(ctx.path))
+    if ctx.environment.startswith("production"):
+        raise CommandError(
+            "--yes in production also needs --production: nothing was sent", ExitCode.DECLINED
+        )
+
+
 def _confirm(ctx: Context, question: str) -> None:
     """Go on only if the user says yes (or gave ``--yes``, and ``--production`` there)."""
     production = ctx.environment.startswith("production")
@@ -179,6 +193,8 @@ def _order_in_words(order: NewOrder) -> str:
 
 def order(ctx: Context) -> None:
     new, _ = _new_order(ctx)
+    if ctx.args.place:
+        _refuse_silent_production(ctx)
     leg = new.legs[0]
     with session(ctx) as s:
         account = account_of(ctx, s, ctx.args.account)
@@ -263,6 +279,7 @@ def _fetch(
 def cancel(ctx: Context) -> None:
     number, complex_ = _order_id(ctx.args.order_id)
     complex_ = complex_ or bool(ctx.option("complex"))
+    _refuse_silent_production(ctx)
     with session(ctx) as s:
         account = account_of(ctx, s, ctx.args.account)
         found = _fetch(ctx, s, account, number, complex_)
@@ -308,6 +325,7 @@ def replace(ctx: Context) -> None:
             ExitCode.USAGE,
         )
     unsigned = parse_price(ctx.args.limit)
+    _refuse_silent_production(ctx)
     with session(ctx) as s:
         account = account_of(ctx, s, ctx.args.account)
         found = _fetch(ctx, s, account, number, False)

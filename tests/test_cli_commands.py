@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from tastytrade_cli import main, store
-from tastytrade_proto import LocalProtocolError
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_OTP,
@@ -202,13 +201,13 @@ def test_a_crash_while_saving_keeps_the_old_file(cli: CLI, monkeypatch: pytest.M
 def test_where_it_talks() -> None:
     from tastytrade_cli.app import parser
     from tastytrade_cli.errors import CommandError
-    from tastytrade_cli.login import Context, _where
+    from tastytrade_cli.login import Context, where_for
     from tastytrade_cli.output import Output
 
     def where(*argv: str, saved: store.Credentials | None = None) -> dict[str, Any]:
         args = parser().parse_args([*argv, "accounts"])
         output = Output(io.StringIO(), io.StringIO(), environ={})
-        return _where(Context(args, Path("x"), output, {}, str, None), saved)
+        return where_for(Context(args, Path("x"), output, {}, str, None), saved)
 
     assert where() == {}
     assert where("--cert") == {"certification": True}
@@ -223,9 +222,9 @@ def test_where_it_talks() -> None:
     saved = store.Credentials("oauth", environment="certification", ca_bundle="kept.pem")
     assert where(saved=saved) == {"certification": True, "ca_bundle": "kept.pem"}
     assert where("--cert", saved=saved) == {"certification": True, "ca_bundle": "kept.pem"}
-    with pytest.raises(CommandError, match="logged in to certification sandbox .* not custom"):
+    with pytest.raises(CommandError, match=r"logged in to certification sandbox .* not custom"):
         where("--base-url", "https://h:1", saved=saved)  # the saved secret stays home
-    with pytest.raises(CommandError, match="logged in to production .* not certification"):
+    with pytest.raises(CommandError, match=r"logged in to production .* not certification"):
         where("--cert", saved=store.Credentials("oauth"))
 
 

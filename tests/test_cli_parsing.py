@@ -1,0 +1,74 @@
+"""What the command line reads and how it shows numbers: every input gives a value or a
+usage error, never another exception."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tastytrade_cli.errors import CommandError, ExitCode
+from tastytrade_cli.output import money, price, quantity, signed_price
+from tastytrade_cli.parsing import (
+    parse_action,
+    parse_instrument_type,
+    parse_price,
+    parse_symbol,
+    parse_time_in_force,
+)
+from tastytrade_proto.accounts import InstrumentType
+from tastytrade_proto.orders import OrderAction, TimeInForce
+
+READERS = [
+    parse_symbol,
+    parse_price,
+    parse_time_in_force,
+    parse_instrument_type,
+    lambda text: parse_action(text, InstrumentType.EQUITY),
+]
+
+
+@pytest.mark.parametrize("read", READERS)
+@given(text=st.text(max_size=40))
+def test_anything_typed_is_read_or_refused_as_usage(read: object, text: str) -> None:
+    try:
+        read(text)  # type: ignore[operator]
+    except CommandError as error:
+        assert error.code is ExitCode.USAGE and error.message
+
+
+def test_symbols() -> None:
+    occ = "SPY   261207C00595000"
+    for written in ("SPY261207C00595000", "spy 261207 c 00595000", ".SPY261207C595", occ):
+        assert parse_symbol(written).text == occ
+    assert parse_symbol("spy261207p595.5").text == "SPY   261207P00595500"
+    assert parse_symbol("/esz6").instrument_type is InstrumentType.FUTURE
+    assert parse_symbol("btc/usd").text == "BTC/USD"
+    assert parse_symbol("$spx").instrument_type is InstrumentType.INDEX
+    assert parse_symbol("brk.b").text == "BRK.B"
+    with pytest.raises(CommandError, match="not a symbol"):
+        parse_symbol("A B")
+
+
+def test_vocabulary() -> None:
+    assert parse_action("BTC", InstrumentType.EQUITY_OPTION) is OrderAction.BUY_TO_CLOSE
+    assert parse_action("sell", InstrumentType.FUTURE) is OrderAction.SELL
+    assert parse_time_in_force("Good Till Cancelled") is TimeInForce.GTC
+    assert parse_time_in_force("gtc-ext") is TimeInForce.GTC_EXT
+    assert parse_instrument_type("option") is InstrumentType.EQUITY_OPTION
+
+
+def test_numbers_are_shown_alike() -> None:
+    assert money(Decimal("18304.5")) == "18,304.50"
+    assert money(Decimal("-0.005")) == "-0.00" or money(Decimal("-0.005")) == "-0.01"
+    assert price(Decimal("150")) == "150.00" and price(Decimal("0.0125")) == "0.0125"
+    assert signed_price(Decimal("-150")) == "150.00 db"
+    assert signed_price(Decimal("1.25")) == "1.25 cr"
+    assert quantity(Decimal("100.0")) == "100" and quantity(Decimal("-2")) == "-2"
+    assert parse_price("1,500.25") == Decimal("1500.25")
+    with pytest.raises(CommandError, match="without a sign"):
+        parse_price("-1")
+    with pytest.raises(CommandError, match="not a number"):
+        parse_price("1e3")

@@ -1,0 +1,543 @@
+"""The ``tastytrade`` console script, run as a user runs it, against the fake over real sockets.
+
+Each test here is one thing a trader met (docs/cli.md): run in a subprocess,
+with a pipe or a pseudo-terminal for input, and checked for what it prints,
+what it sends and the exit status. No run may print a traceback or a secret.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pty
+import select
+import socket
+import subprocess
+import sys
+import termios
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tastytrade_proto.testing import (
+    DEMO_CLIENT_SECRET,
+    DEMO_OTP,
+    DEMO_PASSWORD,
+    DEMO_REFRESH_TOKEN,
+    FakeTastytradeAPI,
+    FakeTastytradeServer,
+)
+
+COMMAND = Path(sys.executable).parent / "tastytrade"
+SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP, "fake-")
+ORDERS = "/accounts/5WT00001/orders"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def _controlling_terminal() -> None:  # pragma: no cover - runs in the child
+    # A new session whose controlling terminal is the pty on stdin, so getpass reads /dev/tty.
+    os.setsid()
+    import fcntl
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+class Tastytrade:
+    """Runs the console script with its own credentials file, against one fake server."""
+
+    def __init__(self, server: FakeTastytradeServer, home: Path) -> None:
+        self.server = server
+        self.api: FakeTastytradeAPI = server.api
+        self.path = home / "config" / "credentials.json"
+        self.env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(home),
+            "TASTYTRADE_CREDENTIALS": str(self.path),
+            "TASTYTRADE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+            "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN,
+        }
+
+    def __call__(self, *argv: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
+        """Run with ``stdin`` on a pipe (not a terminal)."""
+        result = subprocess.run(
+            [str(COMMAND), *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**self.env, **(env or {})},
+            check=False,
+        )
+        run = Run(result.returncode, result.stdout, result.stderr)
+        self.check_clean(run.text)
+        return run
+
+    def on_terminal(self, *argv: str, typed: list[str], env: dict[str, str] | None = None) -> Run:
+        """Run with a pseudo-terminal as stdin and stdout (and controlling terminal); each of
+        ``typed`` is written after the program prompts and waits for input."""
+        main, child = pty.openpty()
+        process = subprocess.Popen(
+            [str(COMMAND), *argv],
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env={**self.env, "TERM": "xterm-256color", **(env or {})},
+            preexec_fn=_controlling_terminal,
+        )
+        os.close(child)
+        seen = b""
+        answers = list(typed)
+        try:
+            while True:
+                ready, _, _ = select.select([main], [], [], 30)
+                if not ready:
+                    raise AssertionError(f"no output for 30 s; so far: {seen!r}")
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError as exc:  # EIO: the child closed its side
+                    if exc.errno != errno.EIO:
+                        raise
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+                # A prompt ends a chunk without a newline: answer it.
+                if answers and (seen.rstrip(b" ").endswith((b":", b"]", b"?"))):
+                    os.write(main, answers.pop(0).encode())
+        finally:
+            code = process.wait(timeout=60)
+            os.close(main)
+        text = seen.decode(errors="replace").replace("\r\n", "\n")
+        self.check_clean(text)
+        return Run(code, text, "")
+
+    @staticmethod
+    def check_clean(text: str) -> None:
+        assert "Traceback" not in text, text
+        for secret in SECRETS:
+            assert secret not in text, f"{secret!r} shown"
+
+    def login(self) -> None:
+        run = self("login", "--base-url", self.server.base_url)
+        assert run.code == 0, run.text
+
+    def saved(self) -> dict[str, Any]:
+        saved: dict[str, Any] = json.loads(self.path.read_text())
+        return saved
+
+    def live_order(self, price: str = "150", symbol: str = "AAPL") -> str:
+        """Place a GTC buy that rests (far from the market); its id."""
+        run = self(
+            "order",
+            "--place",
+            "--yes",
+            "--symbol",
+            symbol,
+            "--action",
+            "bto",
+            "--quantity",
+            "10",
+            "--limit",
+            price,
+            "--time-in-force",
+            "gtc",
+        )
+        assert run.code == 0, run.text
+        return run.out.split("placed #")[1].split()[0]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeTastytradeServer]:
+    with FakeTastytradeServer(FakeTastytradeAPI()) as running:
+        yield running
+
+
+@pytest.fixture
+def tt(server: FakeTastytradeServer, tmp_path: Path) -> Tastytrade:
+    return Tastytrade(server, tmp_path)
+
+
+# -- no way back from an order -------------------------------------------------------------
+
+
+def test_cancel_and_replace_a_working_order(tt: Tastytrade) -> None:
+    tt.login()
+    order_id = tt.live_order("150")
+    run = tt("orders", "--live")
+    assert run.code == 0 and f"{order_id} " in run.out and "150.00 db" in run.out
+
+    run = tt("replace", order_id, "--limit", "151.5", "--yes")
+    assert run.code == 0, run.text
+    assert "150.00 db -> limit 151.50 db" in run.out and "replaced by order #" in run.out
+    new_id = run.out.split("replaced by order #")[1].split(":")[0]
+    sent = [r for r in tt.api.requests if r.method == "PUT"][-1].json()
+    assert sent["price"] == "151.5" and sent["price-effect"] == "Debit"  # the sign kept
+
+    run = tt("cancel", new_id, "--yes")
+    assert run.code == 0 and f"order #{new_id}: Cancel" in run.out, run.text
+    run = tt("orders", "--live")
+    assert new_id not in run.out and order_id not in run.out
+    run = tt("cancel", new_id, "--yes")  # nothing left to cancel
+    assert run.code == 5 and "no longer working" in run.err
+    run = tt("cancel", "999999", "--yes")
+    assert run.code == 6 and "no order 999999" in run.err
+    run = tt("replace", "c999", "--limit", "1")
+    assert run.code == 2 and "one order at a time" in run.err
+
+
+def test_a_complex_order_is_listed_and_cancelled(tt: Tastytrade) -> None:
+    from tastytrade_proto.orders import NewComplexOrder, NewLeg, NewOrder
+    from tastytrade_requests import Session
+
+    tt.login()
+    with Session(base_url=tt.server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        leg = NewLeg("Equity", "AAPL", "Buy to Open", 5)
+        close = NewLeg("Equity", "AAPL", "Sell to Close", 5)
+        placed = session.place_complex_order(
+            "5WT00001",
+            NewComplexOrder.otoco(
+                NewOrder.limit(leg, "-150"),
+                NewOrder.limit(close, "250", time_in_force="GTC"),
+                NewOrder.stop(close, "120", time_in_force="GTC"),
+            ),
+        )
+    complex_id = placed.complex_order.id
+    run = tt("orders", "--live")
+    assert run.code == 0 and f"complex order c{complex_id}" in run.out, run.text
+    run = tt("cancel", f"c{complex_id}")  # no terminal: not even a complex order goes
+    assert run.code == 7
+    run = tt("cancel", f"c{complex_id}", "--yes")
+    assert run.code == 0 and f"complex order c{complex_id}: cancel requested" in run.out
+    assert any(r.method == "DELETE" and "complex-orders" in r.path for r in tt.api.requests)
+
+
+# -- confirmation ----------------------------------------------------------------------------
+
+
+def test_placing_shows_the_order_and_asks_first(tt: Tastytrade) -> None:
+    tt.login()
+    argv = [
+        "order",
+        "--place",
+        "--symbol",
+        "aapl",
+        "--action",
+        "buy to open",
+        "--quantity",
+        "10",
+        "--limit",
+        "150",
+        "--time-in-force",
+        "gtc",
+    ]
+    before = tt.api.count("POST", ORDERS)
+
+    run = tt.on_terminal(*argv, typed=["n\n"])
+    assert run.code == 7 and "not confirmed: nothing was sent" in run.out
+    for words in (
+        "Buy to Open 10 AAPL at limit 150.00 db, GTC",
+        "account 5WT00001",
+        "custom (http://127.0.0.1:",
+        "buying power change",
+        "fees",
+        "[y/N]",
+    ):
+        assert words in run.out, words
+    assert tt.api.count("POST", ORDERS) == before
+
+    run = tt.on_terminal(*argv, typed=["y\n"])
+    assert run.code == 0 and "placed #" in run.out, run.out
+    assert tt.api.count("POST", ORDERS) == before + 1
+
+    run = tt(*argv)  # no terminal, no --yes: refused, nothing sent
+    assert run.code == 7 and "no terminal to confirm on" in run.err
+    assert tt.api.count("POST", ORDERS) == before + 1
+
+
+def test_production_is_never_the_silent_default(tt: Tastytrade, tmp_path: Path) -> None:
+    from tastytrade_cli import store
+
+    # A saved production login (it will not be used: nothing may be sent).
+    tt.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store.save(tt.path, store.Credentials("oauth", client_secret="x" * 8, refresh_token="y" * 8))
+    run = tt("cancel", "1", "--yes")
+    assert run.code == 7 and "--yes in production also needs --production" in run.err
+    assert "nothing was sent" in run.err
+
+
+# -- tracebacks and internals ----------------------------------------------------------------
+
+
+def test_end_of_input_or_no_terminal_at_the_login_prompt(tt: Tastytrade) -> None:
+    env = {"TASTYTRADE_CLIENT_SECRET": "", "TASTYTRADE_REFRESH_TOKEN": ""}
+    run = tt("login", "--base-url", tt.server.base_url, env=env)  # stdin is a pipe
+    assert run.code == 3 and "no terminal to ask for the client secret on" in run.err
+    run = tt.on_terminal("login", "--base-url", tt.server.base_url, typed=["\x04"], env=env)
+    assert run.code == 3 and "no answer given (end of input)" in run.out, run.out
+    assert not tt.path.exists()
+
+
+def test_a_stopped_server_and_an_untrusted_certificate_are_one_line(tt: Tastytrade) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    run = tt("login", "--base-url", f"http://127.0.0.1:{port}")
+    assert run.code == 4, run.text
+    assert run.err == (
+        f"tastytrade: cannot reach 127.0.0.1:{port}: the connection was refused "
+        "(is the server running?)\n"
+    )
+    with FakeTastytradeServer(FakeTastytradeAPI(), tls=True) as secure:
+        run = tt("login", "--base-url", secure.base_url)  # a CA this machine does not trust
+        assert run.code == 4 and "TLS certificate is not trusted" in run.err
+        assert len(run.err.splitlines()) == 1
+        run = tt("login", "--base-url", secure.base_url, "--ca-bundle", str(secure.ca_path))
+        assert run.code == 0, run.text
+        assert tt.saved()["ca_bundle"] == str(secure.ca_path)
+        assert tt("balances").code == 0  # the CA remembered with the login
+    run = tt("--debug", "balances")  # that server is gone: --debug shows the detail
+    assert run.code == 4 and "cannot reach" in run.err and "TransportError" in run.err
+
+
+def test_every_failure_has_its_own_exit_status(tt: Tastytrade) -> None:
+    assert tt("accounts").code == 3  # not logged in
+    tt.login()
+    assert (
+        tt(
+            "order",
+            "--dry-run",
+            "--symbol",
+            "AAPL",
+            "--action",
+            "bto",
+            "--quantity",
+            "1",
+            "--limit",
+            "nope",
+        ).code
+        == 2
+    )
+    assert tt("quote", "XYZQ").code == 6
+    assert tt("balances", "5WT09999").code in (5, 6)
+    run = tt("--timeout", "0", "accounts")
+    assert run.code == 2 and "between 0 and 3600" in run.err
+
+
+# -- symbols ---------------------------------------------------------------------------------
+
+
+def test_unknown_symbols_are_named_and_fail(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("quote", "XYZQ")
+    assert (run.code, run.out, run.err) == (6, "", "tastytrade: unknown symbol XYZQ\n")
+    run = tt("quote", "SPY", "XYZQ")
+    assert run.code == 6 and "SPY" in run.out and run.err == "tastytrade: unknown symbol XYZQ\n"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "SPY   261218C00600000",
+        "SPY261218C00600000",
+        "spy 261218 c 00600000",
+        ".SPY261218C600",
+        "spy261218c600",
+    ],
+)
+def test_option_symbols_in_any_usual_form(tt: Tastytrade, written: str) -> None:
+    tt.login()
+    run = tt("quote", written)
+    assert run.code == 0 and run.out.splitlines()[1].startswith("SPY   261218C00600000"), run.text
+
+
+# -- options and messages --------------------------------------------------------------------
+
+
+def test_actions_and_times_in_force_in_any_case_and_short_form(tt: Tastytrade) -> None:
+    tt.login()
+    base = ["order", "--dry-run", "--symbol", "AAPL", "--quantity", "1", "--limit", "150"]
+    for action, tif, shown in [
+        ("bto", "gtc", "Buy to Open 1 AAPL at limit 150.00 db, GTC"),
+        ("Sell To Close", "DAY", "Sell to Close 1 AAPL at limit 150.00 cr, Day"),
+        ("STO", "ext", "Sell to Open 1 AAPL at limit 150.00 cr, Ext"),
+    ]:
+        run = tt(*base, "--action", action, "--time-in-force", tif)
+        assert run.code == 0 and shown in run.out, run.text
+    run = tt(*base, "--action", "buy")
+    assert run.code == 2 and "OrderAction" not in run.err and "'buy to open'" in run.err
+    run = tt(*base, "--action", "hold")
+    assert run.code == 2 and "buy to open (bto)" in run.err
+    run = tt(*base, "--action", "bto", "--instrument-type", "bond")
+    assert run.code == 2 and "Unknown" not in run.err and "Equity Option" in run.err
+    run = tt(*base[:-2], "--action", "buy", "--symbol", "/ESZ6", "--instrument-type", "future")
+    assert "ambiguous" not in run.err  # futures are bought and sold
+
+
+def test_a_refused_saved_login_does_not_blame_a_password(tt: Tastytrade) -> None:
+    run = tt.on_terminal(
+        "login",
+        "--user",
+        "demo",
+        "--base-url",
+        tt.server.base_url,
+        typed=[DEMO_PASSWORD + "\n", "000000\n", DEMO_OTP + "\n"],
+    )
+    assert run.code == 0, run.out
+    assert "that code was wrong; try again" in run.out  # said before asking again
+    saved = tt.saved()
+    del saved["session"]
+    saved["remember_token"] = "not-a-token"
+    tt.path.write_text(json.dumps(saved))
+    run = tt("balances")
+    assert run.code == 3 and "saved login was refused" in run.err
+    assert "password" not in run.err and "tastytrade login" in run.err
+
+
+def test_logout_twice_and_another_environment(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("--cert", "balances")
+    assert run.code == 3
+    assert "logged in to custom (http://127.0.0.1:" in run.err
+    assert "not certification sandbox (api.cert.tastyworks.com)" in run.err
+    assert tt("logout").code == 0
+    run = tt("logout")
+    assert run.code == 0 and "not logged in" in run.out
+
+
+# -- prices and numbers ----------------------------------------------------------------------
+
+
+def test_prices_are_unsigned_debits_or_credits_and_on_tick(tt: Tastytrade) -> None:
+    tt.login()
+    base = ["order", "--dry-run", "--symbol", "AAPL", "--action", "bto", "--quantity", "10"]
+    run = tt(*base, "--limit", "-150")
+    assert run.code == 2 and "without a sign" in run.err
+    run = tt(*base, "--limit", "150.123")
+    assert run.code == 2 and "not a multiple of the tick size 0.01" in run.err
+    assert "150.12 and 150.13" in run.err
+    run = tt(*base, "--limit", "0.50005")  # under 1.00 the tick is 0.0001
+    assert run.code == 2 and "tick size 0.0001" in run.err
+    option = [
+        "order",
+        "--dry-run",
+        "--symbol",
+        "SPY261218C600",
+        "--action",
+        "sto",
+        "--quantity",
+        "1",
+    ]
+    run = tt(*option, "--limit", "11.03")
+    assert run.code == 0 and "limit 11.03 cr" in run.out, run.text
+    run = tt(*option, "--limit", "11.031")
+    assert run.code == 2 and "tick size 0.01" in run.err
+    run = tt(*base, "--limit", "150.125", "--tick", "0.005")  # a tick given, not fetched
+    assert run.code == 0 and "150.125 db" in run.out
+    run = tt("orders")
+    assert "410.00 db" in run.out and "-410" not in run.out
+
+
+def test_money_is_formatted_alike(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("balances")
+    assert "18,304.55" in run.out and "0.00" in run.out
+    run = tt("positions")
+    aapl = next(line for line in run.out.splitlines() if line.startswith("AAPL"))
+    # qty, avg open, mark, value, P/L, delta, DTE
+    assert aapl.split()[2:9] == ["100", "187.25", "189.91", "18,991.00", "266.00", "100.00", "-"]
+
+
+# -- thin tables -----------------------------------------------------------------------------
+
+
+def test_chain_quotes_and_the_new_tables(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("chain", "SPY", "--expiration", "2026-12-18")
+    header = run.out.splitlines()[1].split()
+    assert run.code == 0 and header == [
+        "call",
+        "bid",
+        "ask",
+        "delta",
+        "IV",
+        "OI",
+        "strike",
+        "OI",
+        "IV",
+        "delta",
+        "ask",
+        "put",
+        "bid",
+    ], run.text
+    strikes = [line.split()[5] for line in run.out.splitlines()[2:]]
+    assert len(strikes) == 10 and "600.00" in strikes  # near the money (SPY at 595)
+    assert (
+        len(tt("chain", "SPY", "--expiration", "2026-12-18", "--all-strikes").out.splitlines()) > 12
+    )
+    run = tt("quote", "SPY")
+    assert run.out.splitlines()[0].split() == [
+        "symbol",
+        "bid",
+        "ask",
+        "last",
+        "change",
+        "%",
+        "volume",
+        "updated",
+    ]
+    assert run.out.splitlines()[1].endswith("UTC")
+    for command in (
+        ["transactions"],
+        ["watchlists"],
+        ["watchlists", "Demo Holdings"],
+        ["metrics", "SPY"],
+    ):
+        run = tt(*command)
+        assert run.code == 0 and len(run.out.splitlines()) >= 2, (command, run.text)
+    run = tt("order", "--place", "--yes", "--symbol", "AAPL", "--action", "bto", "--quantity", "5")
+    assert run.code == 0 and "Filled, filled 5 at 189.9" in run.out, run.text
+
+
+def test_json_keeps_its_keys(tt: Tastytrade) -> None:
+    tt.login()
+    rows = json.loads(tt("--json", "positions").out)
+    assert {"symbol", "quantity", "quantity-direction", "average-open-price"} <= rows[0].keys()
+    orders = json.loads(tt("--json", "orders").out)
+    assert set(orders) == {"orders", "complex-orders"}
+    quotes = json.loads(tt("--json", "quote", "SPY").out)
+    assert quotes[0]["symbol"] == "SPY" and isinstance(quotes[0]["bid"], str)
+
+
+def test_colour_only_on_a_terminal_and_never_with_no_color(tt: Tastytrade) -> None:
+    tt.login()
+    assert "\x1b[" not in tt("positions").out  # a pipe
+    assert "\x1b[" in tt.on_terminal("positions", typed=[]).out
+    assert "\x1b[" not in tt.on_terminal("positions", typed=[], env={"NO_COLOR": "1"}).out
+    assert "\x1b[" not in tt.on_terminal("--no-color", "positions", typed=[]).out
+
+
+# -- a login per command ---------------------------------------------------------------------
+
+
+def test_the_session_is_kept_and_reused(tt: Tastytrade) -> None:
+    tt.login()
+    minted = tt.api.count("POST", "/oauth/token")
+    for command in ("accounts", "positions", "quote"):
+        assert tt(command, *(["SPY"] if command == "quote" else [])).code == 0
+    assert tt.api.count("POST", "/oauth/token") == minted
+    assert oct(tt.path.stat().st_mode & 0o777) == "0o600"
