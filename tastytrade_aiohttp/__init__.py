@@ -128,13 +128,18 @@ class Session(AsyncSession):
         self._given = client
         self._own: tuple[aiohttp.ClientSession, _Connector] | None = None
         ca_bundle = self.settings.ca_bundle
-        self._ssl: ssl.SSLContext | bool = (
-            ssl_context
-            if ssl_context is not None
-            else ssl.create_default_context(cafile=ca_bundle)
-            if ca_bundle
-            else self.settings.verify
-        )
+        try:
+            self._ssl: ssl.SSLContext | bool = (
+                ssl_context
+                if ssl_context is not None
+                else ssl.create_default_context(cafile=ca_bundle)
+                if ca_bundle
+                else self.settings.verify
+            )
+        except (OSError, ssl.SSLError) as exc:
+            raise LocalProtocolError(
+                f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         self._timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
 
     async def run(self, operation: Operation[T]) -> T:

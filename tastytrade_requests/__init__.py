@@ -198,6 +198,14 @@ class Session(SyncSession):
             # bundle from the environment: the same behaviour as the other transports.
             self._http.trust_env = False
         self._verify: bool | str = self.settings.ca_bundle or self.settings.verify
+        ca_bundle = self.settings.ca_bundle
+        if ca_bundle is not None:
+            try:  # read now, as the other transports do: not as a raw OSError at the first call
+                ssl.create_default_context(cafile=ca_bundle)
+            except (OSError, ssl.SSLError) as exc:
+                raise LocalProtocolError(
+                    f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+                ) from None
         proxy = self.settings.proxy
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
         if ssl_context is not None:

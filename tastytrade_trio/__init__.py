@@ -16,7 +16,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import h11
 import trio
 
-from tastytrade_proto.errors import TransportError, TransportTimeout
+from tastytrade_proto.errors import LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol.http import Request, Response
 from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
 from tastytrade_proto.protocol.wire import HTTP11Connection
@@ -160,7 +160,12 @@ class Session(AsyncSession):
         super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
         verify, ca_bundle = self.settings.verify, self.settings.ca_bundle
         self._pool, self._owns_pool = client or ConnectionPool(), client is None
-        self._tls = ssl_context or ssl.create_default_context(cafile=ca_bundle)
+        try:
+            self._tls = ssl_context or ssl.create_default_context(cafile=ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise LocalProtocolError(
+                f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         if ssl_context is None and not verify:  # only when explicitly asked
             self._tls.check_hostname, self._tls.verify_mode = False, ssl.CERT_NONE
         self._tls_key: object = ssl_context or (verify, ca_bundle)

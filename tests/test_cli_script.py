@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import pty
+import re
 import select
 import socket
 import subprocess
@@ -33,7 +34,9 @@ from tastytrade_proto.testing import (
 )
 
 COMMAND = Path(sys.executable).parent / "tastytrade"
-SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP, "fake-")
+SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP)
+# Every token the fake issues starts "fake-" (the fake's CA file is named tastytrade-fake-ca-*).
+TOKEN = re.compile(r"(?<![\w-])fake-")
 ORDERS = "/accounts/5WT00001/orders"
 
 
@@ -71,7 +74,13 @@ class Tastytrade:
             "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN,
         }
 
-    def __call__(self, *argv: str, stdin: str = "", env: dict[str, str] | None = None) -> Run:
+    def __call__(
+        self,
+        *argv: str,
+        stdin: str = "",
+        env: dict[str, str] | None = None,
+        traceback: bool = False,
+    ) -> Run:
         """Run with ``stdin`` on a pipe (not a terminal)."""
         result = subprocess.run(
             [str(COMMAND), *argv],
@@ -83,7 +92,7 @@ class Tastytrade:
             check=False,
         )
         run = Run(result.returncode, result.stdout, result.stderr)
-        self.check_clean(run.text)
+        self.check_clean(run.text, traceback=traceback)
         return run
 
     def on_terminal(self, *argv: str, typed: list[str], env: dict[str, str] | None = None) -> Run:
@@ -126,10 +135,11 @@ class Tastytrade:
         return Run(code, text, "")
 
     @staticmethod
-    def check_clean(text: str) -> None:
-        assert "Traceback" not in text, text
+    def check_clean(text: str, *, traceback: bool = False) -> None:
+        assert traceback or "Traceback" not in text, text
         for secret in SECRETS:
             assert secret not in text, f"{secret!r} shown"
+        assert not TOKEN.search(text), text
 
     def login(self) -> None:
         run = self("login", "--base-url", self.server.base_url)
@@ -310,8 +320,11 @@ def test_a_stopped_server_and_an_untrusted_certificate_are_one_line(tt: Tastytra
         assert run.code == 0, run.text
         assert tt.saved()["ca_bundle"] == str(secure.ca_path)
         assert tt("balances").code == 0  # the CA remembered with the login
-    run = tt("--debug", "balances")  # that server is gone: --debug shows the detail
-    assert run.code == 4 and "cannot reach" in run.err and "TransportError" in run.err
+    run = tt("balances")  # the remembered CA file went with that server
+    assert run.code == 2 and "cannot be used: No such file" in run.err
+    # --debug shows the detail (secrets still scrubbed: __call__ checks).
+    run = tt("--debug", "login", "--base-url", f"http://127.0.0.1:{port}", traceback=True)
+    assert run.code == 4 and "Traceback" in run.err and "TransportError" in run.err
 
 
 def test_every_failure_has_its_own_exit_status(tt: Tastytrade) -> None:
