@@ -1,7 +1,7 @@
 """Drive the tastytrade-proto core by hand, with no network and no credentials.
 
 The "server" here is a queue of answers shaped like the real API's (see
-shared/api-samples), so every step is visible: the request the core builds,
+tests/samples), so every step is visible: the request the core builds,
 the answer it is given, and the state the session machine moves to. Swap
 ``server.send`` for any HTTP library and the same code talks to tastytrade.
 

@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 # The classic X-Tastyworks-OTP flow's error codes are documented nowhere (see
-# shared/tastytrade-api.md §1.4 and §7). These two are OUR GUESS, kept here and
+# tastytrade's error reference, https://developer.tastytrade.com/reference/errors/).
+# These two are OUR GUESS, kept here and
 # only here so that a real capture corrects them in one line. The fake server
 # uses the same constants.
 CLASSIC_OTP_REQUIRED_CODE = "otp_required"

@@ -1,4 +1,4 @@
-"""Shared fixtures: sanitized real API bodies in tests/samples (from shared/api-samples)."""
+"""Shared fixtures: sanitized real API bodies, read from tests/samples."""
 
 from __future__ import annotations
 

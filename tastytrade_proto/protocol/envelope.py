@@ -55,7 +55,8 @@ __all__ = [
 #: broken server must not make the client allocate without bound).
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
-# 401 codes that mean "this token is no longer good" (shared/tastytrade-api.md §1.5).
+# 401 codes that mean "this token is no longer good" (bodies: tests/samples/error_401_*.json;
+# the causes of a 401: https://developer.tastytrade.com/reference/errors/#401).
 _EXPIRED_CODES = frozenset({"token_invalid", "invalid_session", "unauthorized", "session_expired"})
 
 

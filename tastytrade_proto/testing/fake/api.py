@@ -3,7 +3,7 @@
 :class:`FakeTastytradeAPI` keeps users, sessions, remember tokens, OAuth
 grants, accounts, balances, positions and orders, and answers with the real
 API's envelopes, headers, status codes and error bodies (the facts are in
-``shared/tastytrade-api.md``; the shapes in ``tests/samples``). It reads time
+https://developer.tastytrade.com/ and the real answers in ``tests/samples``). It reads time
 only from the clock it is given, so a test can move time forward.
 
 It does no I/O. :class:`~tastytrade_proto.testing.server.FakeTastytradeServer`
