@@ -30,6 +30,7 @@ from tastytrade_proto.testing import (
     DEMO_REFRESH_TOKEN,
     FakeClock,
     FakeTastytradeAPI,
+    FakeTastytradeServer,
 )
 from tastytrade_proto.testing.__main__ import main
 from tastytrade_proto.testing.fake import admin
@@ -356,3 +357,23 @@ def test_a_partial_fill_leaves_the_order_working() -> None:
     assert api.fill_order(100001)["status"] == "Filled"
     with pytest.raises(ValueError, match="not working"):
         api.fill_order(100001)
+
+
+def test_a_state_file_that_is_not_json_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tokens.json").write_text("[1, 2")
+    assert main(["--state-dir", str(tmp_path)], wait=pytest.fail) == 1
+    assert "is not JSON" in capsys.readouterr().err
+    (tmp_path / "tokens.json").write_text("[1, 2]")
+    assert main(["--state-dir", str(tmp_path)], wait=pytest.fail) == 1
+    assert "not a saved token state" in capsys.readouterr().err
+
+
+def test_a_token_the_fake_cannot_save_is_not_handed_out_silently(tmp_path: Path) -> None:
+    with FakeTastytradeServer(state_dir=tmp_path) as server:
+        (tmp_path / "tokens.json").unlink()
+        (tmp_path / "tokens.json").mkdir()  # nothing can replace it now
+        with session(server.base_url, None) as s, pytest.raises(TastytradeError) as caught:
+            s.login_with_password(DEMO_LOGIN, DEMO_PASSWORD, remember_me=True)
+        assert "could not save its state" in str(caught.value)
