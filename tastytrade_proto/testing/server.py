@@ -7,11 +7,18 @@ serves HTTPS with a certificate from a throw-away certificate authority
 (trustme); :meth:`FakeTastytradeServer.client_ssl_context` and
 :attr:`FakeTastytradeServer.ca_path` are what a client needs to trust it.
 Starting and stopping takes milliseconds and leaves no thread or socket.
+
+Paths under ``/fake-admin/`` never reach the API: they go to
+:mod:`~tastytrade_proto.testing.fake.admin` (move a mark, fill an order, move
+the clock) with the connecting peer's address. ``state_dir`` keeps issued
+refresh and remember tokens, and the CA, across restarts
+(:mod:`~tastytrade_proto.testing.state`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import ssl
 import tempfile
@@ -22,8 +29,9 @@ from typing import Any
 
 import h11
 
-from ..protocol.http import Environment, Request
-from .fake import FakeTastytradeAPI, Reply
+from ..protocol.http import Environment, Request, Response
+from .fake import FakeTastytradeAPI, Reply, admin
+from .state import StateDir
 
 __all__ = ["FakeTastytradeServer"]
 
@@ -31,17 +39,21 @@ _CA: Any = None
 _CA_LOCK = threading.Lock()
 
 
+def _need_trustme() -> None:
+    try:
+        import trustme  # noqa: F401
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise RuntimeError("HTTPS needs trustme: pip install 'tastytrade-proto[testing]'") from None
+
+
 def _certificate_authority() -> Any:
     """One throw-away CA per process: making one costs more than a server start."""
     global _CA
     with _CA_LOCK:
         if _CA is None:
-            try:
-                import trustme
-            except ImportError:  # pragma: no cover - depends on the installation
-                raise RuntimeError(
-                    "HTTPS needs trustme: pip install 'tastytrade-proto[testing]'"
-                ) from None
+            _need_trustme()
+            import trustme
+
             _CA = trustme.CA()
         return _CA
 
@@ -50,13 +62,28 @@ class FakeTastytradeServer:
     """A :class:`FakeTastytradeAPI` on ``127.0.0.1``, as a context manager.
 
     ``api`` is the fake to serve (a fresh, demo-seeded one by default);
-    ``tls`` serves HTTPS. Use :attr:`base_url` or :attr:`environment` to
-    point a client at it.
+    ``tls`` serves HTTPS; ``port`` is the port to bind (0, the default: a
+    free one). ``state_dir`` keeps the tokens the fake issues and its CA
+    there, and takes back what an earlier server left (see
+    :mod:`~tastytrade_proto.testing.state`). Use :attr:`base_url` or
+    :attr:`environment` to point a client at it.
     """
 
-    def __init__(self, api: FakeTastytradeAPI | None = None, *, tls: bool = False) -> None:
+    def __init__(
+        self,
+        api: FakeTastytradeAPI | None = None,
+        *,
+        tls: bool = False,
+        port: int = 0,
+        state_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"not a port: {port}")
         self.api = api if api is not None else FakeTastytradeAPI()
         self.tls = tls
+        self.state = StateDir(state_dir) if state_dir is not None else None
+        self._wanted_port = port
+        self._ca: Any = None
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
@@ -85,34 +112,66 @@ class FakeTastytradeServer:
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client TLS context that trusts this server's certificate (and verifies it)."""
         context = ssl.create_default_context()
-        _certificate_authority().configure_trust(context)
+        self._authority().configure_trust(context)
         return context
+
+    def _authority(self) -> Any:
+        if self._ca is None:
+            if self.state is None:
+                self._ca = _certificate_authority()
+            else:
+                _need_trustme()
+                self.state.create()
+                self._ca = self.state.certificate_authority()
+        return self._ca
 
     @property
     def ca_path(self) -> str:
-        """A PEM file of the throw-away CA, for clients that take a CA bundle path."""
+        """A PEM file of the throw-away CA, for clients that take a CA bundle path.
+
+        With a ``state_dir`` it is the directory's ``ca.pem``, the same file every
+        time; otherwise a temporary file, removed when the server stops.
+        """
+        if self.state is not None:
+            self._authority()
+            return str(self.state.ca_file)
         if self._ca_file is None:
             with tempfile.NamedTemporaryFile(
                 prefix="tastytrade-fake-ca-", suffix=".pem", delete=False
             ) as handle:
-                handle.write(_certificate_authority().cert_pem.bytes())
+                handle.write(self._authority().cert_pem.bytes())
             self._ca_file = Path(handle.name)
         return str(self._ca_file)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> FakeTastytradeServer:
-        """Bind a free port and start serving."""
+        """Bind the port (a free one by default) and start serving.
+
+        With a ``state_dir``, first take back the tokens an earlier server saved
+        there (``ValueError`` when the file is not a token state).
+        """
         if self._listener is not None:
             raise RuntimeError("the fake server is already running")
+        if self.state is not None:
+            self.state.create()
+            saved = self.state.load_tokens()
+            with self._api_lock:
+                if saved is not None:
+                    self.api.import_tokens(saved)
+                self.state.save_tokens(self.api.export_tokens())
         if self.tls and self._server_context is None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            _certificate_authority().issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            self._authority().issue_cert("127.0.0.1", "localhost").configure_cert(context)
             self._server_context = context
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self._wanted_port))
+            listener.listen(64)
+        except OSError:
+            listener.close()
+            raise
         self.port = listener.getsockname()[1]
         self._listener = listener
         self._stopping.clear()
@@ -163,10 +222,10 @@ class FakeTastytradeServer:
     def _accept_loop(self, listener: socket.socket) -> None:
         while not self._stopping.is_set():
             try:
-                conn, _ = listener.accept()
+                conn, peer = listener.accept()
             except OSError:
                 return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread = threading.Thread(target=self._serve, args=(conn, peer[0]), daemon=True)
             with self._lock:
                 if self._stopping.is_set():
                     conn.close()
@@ -176,7 +235,7 @@ class FakeTastytradeServer:
                 self.accepted += 1
             thread.start()
 
-    def _serve(self, raw: socket.socket) -> None:
+    def _serve(self, raw: socket.socket, peer: str) -> None:
         conn = raw
         try:
             if self._server_context is not None:
@@ -191,7 +250,7 @@ class FakeTastytradeServer:
                     if self._stopping.is_set():
                         return
                 conn.do_handshake()
-            self._http_loop(conn)
+            self._http_loop(conn, peer)
         except (OSError, ssl.SSLError, h11.ProtocolError):
             pass  # the client went away, or spoke something else: nothing to answer
         finally:
@@ -202,14 +261,14 @@ class FakeTastytradeServer:
                 self._connections.discard(raw)
                 self._threads.discard(threading.current_thread())
 
-    def _http_loop(self, conn: socket.socket) -> None:
+    def _http_loop(self, conn: socket.socket, peer: str) -> None:
         http = h11.Connection(h11.SERVER, max_incomplete_event_size=64 * 1024)
         while not self._stopping.is_set():
             request = self._read_request(conn, http)
             if request is None:
                 return
             with self._api_lock:
-                reply = self.api.handle(request)
+                reply = self._answer(request, peer)
             if reply.delay and self._stopping.wait(reply.delay):
                 return
             if not self._write_reply(conn, http, reply):
@@ -217,6 +276,25 @@ class FakeTastytradeServer:
             if http.our_state is h11.MUST_CLOSE or http.their_state is not h11.DONE:
                 return
             http.start_next_cycle()
+
+    def _answer(self, request: Request, peer: str) -> Reply:
+        """The API's reply, or the admin routes' for their paths; then save the tokens."""
+        if admin.is_admin_path(request.path):
+            reply = Reply(admin.handle(self.api, request, peer))
+        else:
+            reply = self.api.handle(request)
+        if self.state is not None:
+            try:
+                self.state.save_tokens(self.api.export_tokens())
+            except OSError as exc:  # the client must hear that its token may not survive
+                return Reply(
+                    Response(
+                        500,
+                        (("content-type", "text/plain"),),
+                        f"the fake could not save its state: {exc}".encode(),
+                    )
+                )
+        return reply
 
     def _read_request(self, conn: socket.socket, http: h11.Connection) -> Request | None:
         head: h11.Request | None = None

@@ -331,6 +331,80 @@ class FakeTastytradeAPI:
         """The price the fake trades ``symbol`` at, or ``None`` when it has none."""
         return orders.mark(self, symbol)
 
+    def fill_order(
+        self,
+        order_id: int | str,
+        *,
+        quantity: Decimal | str | int | None = None,
+        price: Decimal | str | int | None = None,
+    ) -> dict[str, Any]:
+        """Fill working order ``order_id`` now, in whichever account it is, crossing or not.
+
+        ``price`` (a one-leg order's fill price; default its limit price, else
+        its mark) and ``quantity`` (part of a one-leg order; it stays ``Live``)
+        are optional. Returns the order as the API lists it. Raises
+        ``LookupError`` for an unknown order, ``ValueError`` for one that
+        cannot be filled so.
+        """
+        numbers = []
+        for name, value in (("quantity", quantity), ("price", price)):
+            number = None if value is None else orders.amount(value)
+            if value is not None and number is None:
+                raise ValueError(f"the {name} is not a number: {value!r}")
+            numbers.append(number)
+        now = self.clock()
+        for account in self.accounts.values():
+            orders.settle(self, now, [account])
+            order = orders.by_id(account, order_id)
+            if order is not None:
+                return orders.fill(self, account, order, now, quantity=numbers[0], price=numbers[1])
+        raise LookupError(f"no order {order_id}")
+
+    def export_tokens(self) -> dict[str, Any]:
+        """What a restarted fake needs to accept the refresh and remember tokens this one
+        issued, as JSON-ready data (see :meth:`import_tokens`).
+
+        Session and access tokens are left out: after a restart they are refused
+        (401), as if they had expired, and a client logs in again with what it kept.
+        """
+        return {
+            "version": 1,
+            "counter": self._counter,
+            "next-order-id": self._next_order_id,
+            "remember-tokens": dict(self._remember),
+            "refresh-tokens": {
+                token: {
+                    "login": g.login,
+                    "client-secret": g.client_secret,
+                    "client-id": g.client_id,
+                }
+                for token, g in self._grants.items()
+            },
+        }
+
+    def import_tokens(self, saved: dict[str, Any]) -> None:
+        """Accept the tokens an earlier fake exported (:meth:`export_tokens`) as well as this
+        one's own; new tokens and order ids continue its sequences, so none is issued twice.
+
+        Tokens for users this fake does not know are skipped. Raises ``ValueError``
+        when ``saved`` is not what :meth:`export_tokens` writes.
+        """
+        try:
+            if saved.get("version") != 1:
+                raise ValueError(f"unknown version {saved.get('version')!r}")
+            counter, next_order_id = int(saved["counter"]), int(saved["next-order-id"])
+            remember = {str(t): str(login) for t, login in saved["remember-tokens"].items()}
+            grants = {
+                str(t): _Grant(str(g["login"]), str(g["client-secret"]), str(g["client-id"]))
+                for t, g in saved["refresh-tokens"].items()
+            }
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a saved token state: {exc}") from None
+        self._counter = max(self._counter, counter)
+        self._next_order_id = max(self._next_order_id, next_order_id)
+        self._remember.update((t, who) for t, who in remember.items() if who in self.users)
+        self._grants.update((t, g) for t, g in grants.items() if g.login in self.users)
+
     def expire_tokens(self) -> None:
         """Every session and access token stops working at once."""
         for token in self._tokens.values():

@@ -31,11 +31,11 @@ own names for rules the real API enforces with codes nobody has recorded.
 
 from __future__ import annotations
 
-from .book import find_order, place, position_json, set_mark, settle
+from .book import by_id, fill, find_order, place, position_json, set_mark, settle
 from .checking import Problems, parse_order
 from .demo import order_request, seed
 from .handlers import ROUTES
-from .model import DEFAULT_MARKS, OrdersState, state
+from .model import DEFAULT_MARKS, OrdersState, amount, state
 from .pricing import buying_power, held, mark, reserved
 
 __all__ = [
@@ -43,7 +43,10 @@ __all__ = [
     "ROUTES",
     "OrdersState",
     "Problems",
+    "amount",
     "buying_power",
+    "by_id",
+    "fill",
     "find_order",
     "held",
     "mark",

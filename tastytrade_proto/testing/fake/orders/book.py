@@ -11,6 +11,7 @@ from ..accounts import record_transaction
 from ..kit import money, refuse
 from .checking import parse_order
 from .model import (
+    PRICED,
     STATUSES_OPEN,
     STATUSES_WORKING,
     amount,
@@ -137,10 +138,12 @@ def _fill(
     order: dict[str, Any],
     prices: list[Decimal],
     now: float,
+    part: Decimal | None = None,
 ) -> None:
     """Fill every leg at ``prices``: fills, positions, cash, transactions, then the
     complex order's consequences (a trigger starts its orders, one of an OCO pair
-    cancels the other)."""
+    cancels the other). ``part`` fills only that much of a one-leg order, which
+    stays working (``Live``) until the rest fills."""
     area = state(api)
     stamp = api.timestamp(now)
     order_id = order.get("id")
@@ -149,7 +152,8 @@ def _fill(
         order["legs"][0]["quantity"] = order["legs"][0]["remaining-quantity"] = count(quantity)
     for leg, price in zip(order["legs"], prices, strict=False):
         kind, symbol, action = leg["instrument-type"], leg["symbol"], leg["action"]
-        quantity = dec(leg.get("remaining-quantity"))
+        remaining = dec(leg.get("remaining-quantity"))
+        quantity = remaining if part is None else min(part, remaining)
         fill_id = area.next_fill
         area.next_fill += 1
         venue = "MARKET_SIMULATOR_CME" if kind.startswith("Future") else "MARKET_SIMULATOR_A"
@@ -165,7 +169,7 @@ def _fill(
                 "ext-group-fill-id": f"{fill_id:09d}",
             },
         ]
-        leg["remaining-quantity"] = 0
+        leg["remaining-quantity"] = count(remaining - quantity)
         fees = leg_fees(kind, action, quantity, price)
         multiplier = multiplier_of(kind, symbol)
         realized = _move_position(api, account, leg, quantity, price, now)
@@ -173,6 +177,11 @@ def _fill(
         cash = realized if kind == "Future" else (-value if buys(action) else value)
         account.cash_balance += cash - fees_total(fees)
         _record(api, account, order, leg, quantity, price, fees, now)
+    if any(dec(leg.get("remaining-quantity")) > 0 for leg in order["legs"]):
+        order["status"] = "Live"
+        order.setdefault("live-at", stamp)
+        order["updated-at"] = int(now * 1000)
+        return
     order.update(
         {
             "status": "Filled",
@@ -351,6 +360,46 @@ def _record(
         net_value=value - fees_total(fees),
         **amounts,
     )
+
+
+def fill(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    order: dict[str, Any],
+    now: float,
+    *,
+    quantity: Decimal | None = None,
+    price: Decimal | None = None,
+) -> dict[str, Any]:
+    """Fill a working order now, whether or not it crosses the marks (a test's say-so).
+
+    ``price`` is the fill price of a one-leg order (default: its limit price,
+    else its mark); a multi-leg order fills at its legs' marks. ``quantity``
+    fills only part of a one-leg order. Raises ``ValueError`` saying why an
+    order cannot be filled so.
+    """
+    if order.get("status") not in STATUSES_WORKING or order.get("status") == "Received":
+        raise ValueError(f"order {order.get('id')} is {order.get('status')}, not working")
+    legs = legs_of(order)
+    single = len(legs) == 1 and order.get("order-type") != "Notional Market"
+    if not single and (quantity is not None or price is not None):
+        raise ValueError("a quantity or price is only for a one-leg order")
+    if quantity is not None and not 0 < quantity <= legs[0].quantity:
+        raise ValueError(f"the quantity must be more than 0 and at most {legs[0].quantity}")
+    if price is not None and price <= 0:
+        raise ValueError("the price must be more than 0")
+    if single:
+        if price is None and order.get("order-type") in PRICED and "price" in order:
+            price = dec(order["price"])
+        if price is None:
+            price = mark(api, legs[0].symbol, legs[0].kind)
+        prices = None if price is None else [price]
+    else:
+        prices = marks_of(api, legs)
+    if prices is None:
+        raise ValueError("there is no price to fill at: give one, or set a mark")
+    _fill(api, account, order, prices, now, quantity)
+    return order
 
 
 # -- cancelling, expiring, settling -----------------------------------------------------------
