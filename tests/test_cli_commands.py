@@ -334,3 +334,26 @@ def test_a_damaged_or_unwritable_credentials_file_is_a_message(cli: CLI) -> None
     where = str(blocked / "credentials.json")
     code, _, err = cli("login", "--base-url", cli.server.base_url, "--credentials", where)
     assert code == 1 and "log in again once fixed" in err
+
+
+def test_the_credentials_file_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No POSIX modes there (any file reads 0o666): the mode check is skipped, and the lock
+    is msvcrt's, taken on the lock file's first byte."""
+    import sys
+    import types
+
+    calls: list[tuple[int, int]] = []
+    msvcrt = types.ModuleType("msvcrt")
+    msvcrt.LK_LOCK = 1  # type: ignore[attr-defined]
+    msvcrt.locking = lambda fd, mode, size: calls.append((mode, size))  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "msvcrt", msvcrt)
+    monkeypatch.setattr(store, "_WINDOWS", True)
+    path = tmp_path / "c" / "credentials.json"
+    with store.locked(path):
+        store.save(path, store.Credentials("oauth", refresh_token="r"))
+    assert calls == [(1, 1)]
+    os.chmod(path, 0o666)  # what Windows reports for any file
+    assert store.load(path).refresh_token == "r"
+    monkeypatch.setattr(store, "_WINDOWS", False)
+    with pytest.raises(store.CredentialsError, match="readable by others"):
+        store.load(path)
