@@ -129,6 +129,12 @@ def test_bad_roundings_and_tables_are_refused() -> None:
         round_to_tick(D("1.234"), [TickSize(value=D("0"))])
     with pytest.raises(InvalidOrder, match="ticks from zero"):
         round_to_tick(D("1E+200"), OPTION)
+    with pytest.raises(TickSizeError):  # nor taken as on its tick
+        check_tick(D("1E+200"), OPTION)
+    with pytest.raises(InvalidOrder, match="threshold of NaN"):
+        round_to_tick(D("1.234"), [TickSize(value=D("0.01"), threshold=D("NaN"))])
+    infinite = [TickSize(value=D("0.05"), threshold=D("Infinity"))]
+    assert round_to_tick(D("1234.5678"), infinite) == D("1234.55")
 
 
 def test_results_do_not_depend_on_the_decimal_context() -> None:

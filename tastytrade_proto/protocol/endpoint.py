@@ -120,7 +120,7 @@ class _Declared:
 
     def _bind(self, obj: Any) -> Callable[..., Any]:
         """``obj``'s form of this call, fresh (what ``__get__`` keeps)."""
-        raise NotImplementedError
+        raise NotImplementedError  # pragma: no cover - each kind of declaration has its own
 
     def named(self, function: F, form: _Form = "operation") -> F:
         """``function`` with this call's name, docstring and signature (on a host of
