@@ -190,7 +190,7 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
                 operation = build(calls, *args, **kwargs)
             return run(operation)
 
-        return endpoint.named(call)
+        return endpoint.named(call, "sync")
 
     def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., PageIterator[Any]]:
         build, calls, run = endpoint.build, self.calls, self.run
@@ -198,7 +198,7 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         def iterate(*args: Any, **kwargs: Any) -> PageIterator[Any]:
             return PageIterator(run, build(calls, *args, **kwargs))
 
-        return endpoint.named(iterate)
+        return endpoint.named(iterate, "sync")
 
     def __enter__(self: S) -> S:
         return self
@@ -240,7 +240,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         async def call(*args: Any, **kwargs: Any) -> Any:
             return await run(build(calls, *args, **kwargs))
 
-        return endpoint.named(call)
+        return endpoint.named(call, "async")
 
     def _bind_paged(self, endpoint: Paged[Any, Any]) -> Callable[..., AsyncPageIterator[Any]]:
         build, calls, run = endpoint.build, self.calls, self.run
@@ -248,7 +248,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         def iterate(*args: Any, **kwargs: Any) -> AsyncPageIterator[Any]:
             return AsyncPageIterator(run, build(calls, *args, **kwargs))
 
-        return endpoint.named(iterate)
+        return endpoint.named(iterate, "async")
 
     async def __aenter__(self: S) -> S:
         return self

@@ -80,7 +80,9 @@ class AsyncReplaying(AsyncSession):
 
 def test_each_kind_of_session_gets_its_form() -> None:
     assert isinstance(inspect.getattr_static(SyncSession, "balances"), Endpoint)
-    assert isinstance(SyncSession.balances, Endpoint)
+    # read from the class: a plain function taking the session, carrying its declaration
+    assert inspect.isfunction(SyncSession.balances)
+    assert SyncSession.balances.endpoint is inspect.getattr_static(SyncSession, "balances")
     http = ReplayTransport([LOGIN])
     session = Replaying(http)
     session.login_with_oauth("CS", "RF")
@@ -168,3 +170,29 @@ def test_every_endpoint_and_call_takes_a_timeout() -> None:
             declared_as = inspect.getattr_static(kind, name)
             assert isinstance(declared_as, Endpoint), (kind, name)
             assert "timeout" in declared_as.signature.parameters, (kind, name)
+
+
+def test_the_return_annotation_follows_the_host_whatever_its_shape() -> None:
+    def typed(calls: Operations) -> Operation[int]:
+        """Annotated with objects, not strings."""
+        raise NotImplementedError
+
+    def paged(calls: Operations) -> Pager[Row]:
+        raise NotImplementedError
+
+    def odd(calls: Operations) -> int:
+        raise NotImplementedError
+
+    typed.__annotations__["return"] = Operation[int]
+    paged.__annotations__["return"] = Pager[Row]
+    odd.__annotations__["return"] = "Awaitable[int]"
+    assert Endpoint(typed).signature_for("sync").return_annotation is int
+    assert Endpoint(typed).signature_for("async").return_annotation is int
+    assert Endpoint(typed).signature_for("operation").return_annotation == Operation[int]
+    assert Paged(paged).signature_for("sync").return_annotation == PageIterator[Row]
+    assert Paged(paged).signature_for("async").return_annotation == AsyncPageIterator[Row]
+    # a shape it cannot read is left out rather than shown wrong; a paged call still says
+    # what it gives
+    assert Endpoint(odd).signature_for("sync").return_annotation is inspect.Signature.empty
+    assert Paged(odd).signature_for("async").return_annotation is AsyncPageIterator
+    assert Endpoint(odd).signature_for("operation").return_annotation == "Awaitable[int]"

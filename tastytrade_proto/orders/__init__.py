@@ -37,7 +37,15 @@ Every public name is importable from ``tastytrade_proto.orders`` itself.
 
 from __future__ import annotations
 
-from .building import MAX_LEGS, NewComplexOrder, NewLeg, NewOrder, Replacement, check_tick
+from .building import (
+    MAX_LEGS,
+    NewComplexOrder,
+    NewLeg,
+    NewOrder,
+    Replacement,
+    check_tick,
+    round_to_tick,
+)
 from .endpoints import OrdersAPI
 from .errors import InvalidOrder, OrderNotPlaced, OrderOutcomeUnknown, TickSizeError
 from .models import (
@@ -107,4 +115,5 @@ __all__ = [
     "UnsettledOrder",
     "check_tick",
     "new_external_identifier",
+    "round_to_tick",
 ]

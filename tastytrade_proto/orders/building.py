@@ -5,7 +5,20 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Context,
+    Decimal,
+    InvalidOperation,
+)
 from typing import Any, TypeVar
 
 from ..accounts import InstrumentType
@@ -775,14 +788,16 @@ def check_tick(price: Decimal, tick_sizes: Sequence[TickSize], *, what: str = "p
 
     ``tick_sizes`` are the instrument's (``tick-sizes`` of an equity, a
     future's product, ...); the sign of ``price`` is ignored. With no rule
-    that applies, nothing is checked.
+    that applies, nothing is checked. The check is exact whatever the decimal
+    context; a price more than a hundred digits of ticks from zero is refused.
     """
     increment = tick_size_for(price, tick_sizes)
     if increment is None or not increment.is_finite() or increment <= 0:
         return
     try:
-        on_tick = abs(price) % increment == 0
-    except InvalidOperation:  # too many digits apart to divide exactly: not on a tick we know
+        size = price.copy_abs()
+        on_tick = _times(_ticks_below(size, increment), increment) == size
+    except (InvalidOperation, _TooFar):  # not a number, or too far to divide exactly
         on_tick = False
     if not on_tick:
         raise TickSizeError(
@@ -790,6 +805,190 @@ def check_tick(price: Decimal, tick_sizes: Sequence[TickSize], *, what: str = "p
             price=price,
             increment=increment,
         )
+
+
+# A price more ticks than this from zero (10**100) is not rounded or taken as on a tick.
+_MAX_TICK_DIGITS = 100
+# What round_to_tick takes: nearest (ties as named), or one way (of the magnitude or the sign).
+_NEAREST = frozenset({ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_HALF_DOWN})
+_ROUNDINGS = _NEAREST | {ROUND_UP, ROUND_DOWN, ROUND_CEILING, ROUND_FLOOR}
+
+
+class _TooFar(Exception):
+    """A price too many ticks from zero to divide exactly."""
+
+
+def _ticks_below(size: Decimal, increment: Decimal) -> int:
+    """How many whole ``increment``s fit in ``size`` (both positive and finite), exactly."""
+    if size < increment:
+        return 0
+    digits = size.adjusted() - increment.adjusted() + 2
+    if digits > _MAX_TICK_DIGITS:
+        raise _TooFar
+    context = Context(prec=digits + 2, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return int(context.divide_int(size, increment))
+
+
+def _times(count: int, increment: Decimal) -> Decimal:
+    """``count * increment`` exactly, with the increment's decimal places (at least none)."""
+    _, digits, exponent = increment.as_tuple()
+    coefficient = int("".join(map(str, digits))) * count
+    if not isinstance(exponent, int):  # pragma: no cover - increments are finite
+        raise InvalidOperation
+    if exponent > 0:
+        coefficient, exponent = coefficient * 10**exponent, 0
+    return Decimal((0, tuple(map(int, str(coefficient))), exponent))
+
+
+# One stretch of a tick table: prices in [low, high) (high None: no end) are multiples of
+# ``increment`` (None: no rule, any price goes).
+_Stretch = tuple[Decimal, "Decimal | None", "Decimal | None"]
+
+
+def _stretches(tick_sizes: Sequence[TickSize]) -> list[_Stretch]:
+    """``tick_sizes`` as consecutive stretches from zero, as :func:`tick_size_for` reads them."""
+    stretches: list[_Stretch] = []
+    low = Decimal(0)
+    for tick in tick_sizes:
+        value, high = tick.value, tick.threshold
+        if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+            raise InvalidOrder(f"cannot round to a tick size of {value}: not a positive number")
+        if high is not None and (not isinstance(high, Decimal) or high.is_nan()):
+            raise InvalidOrder(f"cannot round with a tick size threshold of {high}")
+        if high is None or (high.is_infinite() and high > 0):
+            stretches.append((low, None, value))
+            return stretches
+        if high > low:  # a threshold at or below an earlier one never applies
+            stretches.append((low, high, value))
+            low = high
+    stretches.append((low, None, None))
+    return stretches
+
+
+# A price a rounding may give, in magnitude: its value, and its multiple of the tick of its
+# stretch (None where no rule applies).
+_Candidate = tuple[Decimal, "int | None"]
+
+
+def _down(size: Decimal, stretches: list[_Stretch], at: int) -> _Candidate:
+    """The largest price accepted at or below ``size`` (which is in ``stretches[at]``)."""
+    low, _, increment = stretches[at]
+    if increment is None:
+        return size, None
+    count = _ticks_below(size, increment)
+    while True:
+        found = _times(count, increment)
+        if found >= low or at == 0:
+            return found, count
+        # No multiple of this tick between the stretch's start and ``size``: the largest
+        # below that start (every stretch below has a rule; zero is in every rule).
+        at -= 1
+        start, low, increment = low, stretches[at][0], stretches[at][2]
+        assert increment is not None
+        count = _ticks_below(start, increment)
+        if _times(count, increment) == start:
+            count -= 1
+
+
+def _up(size: Decimal, stretches: list[_Stretch], at: int) -> _Candidate:
+    """The smallest price accepted at or above ``size`` (which is in ``stretches[at]``)."""
+    target = size
+    while True:
+        _, high, increment = stretches[at]
+        if increment is None:
+            return target, None
+        count = _ticks_below(target, increment)
+        found = _times(count, increment)
+        if found < target:
+            count += 1
+            found = _times(count, increment)
+        if high is None or found < high:
+            return found, count
+        # Past the stretch's end: the coarser (or other) tick above decides from there.
+        at, target = at + 1, high
+
+
+def round_to_tick(
+    price: Decimal, tick_sizes: Sequence[TickSize], *, rounding: str = ROUND_HALF_EVEN
+) -> Decimal:
+    """``price`` moved to a price :func:`check_tick` accepts: a multiple of the tick that
+    applies to the result.
+
+    ``tick_sizes`` are the instrument's, as for :func:`check_tick`. The magnitude is
+    rounded and the sign kept (``-2.347`` → ``-2.35``); a price rounded to zero is ``0``.
+    ``rounding`` is one of the :mod:`decimal` module's constants:
+
+    * ``ROUND_HALF_EVEN`` (the default), ``ROUND_HALF_UP``, ``ROUND_HALF_DOWN``: the
+      nearest accepted price; a tie goes to the even multiple of its tick (half-even),
+      away from zero (half-up) or toward zero (half-down). Where a tie straddles a
+      threshold and both or neither multiple is even, half-even goes away from zero.
+    * ``ROUND_DOWN`` / ``ROUND_UP``: the nearest accepted price toward zero / away
+      from zero; ``ROUND_FLOOR`` / ``ROUND_CEILING``: toward minus / plus infinity.
+
+    The tick is the one for the *result*: rounding up across a threshold lands on a
+    multiple of the coarser tick above it (ticks of 0.01 below 3 and 0.05 from 3:
+    ``2.999`` rounds up to ``3.00``, ``3.001`` up to ``3.05`` and down to ``3.00``). With
+    the API's tables (each threshold a multiple of the ticks on both sides) the result
+    is less than one tick from ``price``. It is written with the tick's decimal places
+    (``3.1`` → ``3.10``). Where no tick is known
+    (:func:`~tastytrade_proto.instruments.tick_size_for` gives ``None``: no table, or a
+    price past every threshold) ``price`` is returned unchanged.
+
+    Raises :class:`InvalidOrder` for a ``price`` that is not a finite :class:`~decimal.Decimal`
+    (a float, NaN, an infinity), an unknown ``rounding``, a tick size that is not positive,
+    or a price more than 10**100 ticks from zero.
+    """
+    if not isinstance(price, Decimal):
+        raise InvalidOrder(
+            f"round_to_tick takes a Decimal price, got {type(price).__name__} {price!r}"
+        )
+    if not price.is_finite():
+        raise InvalidOrder(f"cannot round the price {price} to a tick: it is not a finite number")
+    if rounding not in _ROUNDINGS:
+        raise InvalidOrder(
+            f"unknown rounding {rounding!r}: give one of "
+            + ", ".join(sorted(_ROUNDINGS))
+            + " (from the decimal module)"
+        )
+    stretches = _stretches(tick_sizes)
+    size = price.copy_abs()
+    at = next(i for i, (_, high, _) in enumerate(stretches) if high is None or size < high)
+    if stretches[at][2] is None:
+        return price
+    try:
+        if rounding in _NEAREST:
+            down, up = _down(size, stretches, at), _up(size, stretches, at)
+            middle = _middle(down[0], up[0])
+            if size != middle:
+                result = down if size < middle else up
+            elif rounding == ROUND_HALF_EVEN:
+                result = down if _even(down) and not _even(up) else up
+            else:
+                result = down if rounding == ROUND_HALF_DOWN else up
+        else:
+            away = rounding == ROUND_UP or (
+                rounding != ROUND_DOWN and (rounding == ROUND_CEILING) != price.is_signed()
+            )
+            result = _up(size, stretches, at) if away else _down(size, stretches, at)
+    except _TooFar:
+        raise InvalidOrder(
+            f"cannot round the price {price} to a tick: it is over 10**{_MAX_TICK_DIGITS} "
+            "ticks from zero"
+        ) from None
+    value = result[0]
+    return value.copy_negate() if price.is_signed() and value else value
+
+
+def _middle(low: Decimal, high: Decimal) -> Decimal:
+    """Halfway between two prices, exactly (whatever the decimal context)."""
+    exponents = [e for n in (low, high) if isinstance(e := n.as_tuple().exponent, int)]
+    digits = max(low.adjusted(), high.adjusted(), 0) - min(*exponents, 0) + 4
+    context = Context(prec=digits, Emax=MAX_EMAX, Emin=MIN_EMIN)
+    return context.divide(context.add(low, high), 2)
+
+
+def _even(candidate: _Candidate) -> bool:
+    return candidate[1] is not None and candidate[1] % 2 == 0
 
 
 def check_ticks(items: Iterable[NewOrder | Replacement], tick_sizes: Sequence[TickSize]) -> None:

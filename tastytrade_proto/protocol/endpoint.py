@@ -22,8 +22,9 @@ Transports contain no endpoint code at all.
 from __future__ import annotations
 
 import abc
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import Any, ClassVar, Concatenate, Generic, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import urlsplit
 
 from ..values import frozen
@@ -55,45 +56,173 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# What reading an endpoint gives, by the kind of host: "sync" (it runs and returns its result),
+# "async" (a coroutine function) or "operation" (the Operation, or the Pager, to drive).
+_Form = Literal["sync", "async", "operation"]
+
+
+def _form_of(cls: type) -> _Form:
+    """What ``cls``'s endpoints give: a host's own form; any other class (a mixin) the operation."""
+    form: _Form = getattr(cls, "_endpoint_form", "operation")
+    return form
+
+
 class _Declared:
     """What both kinds of declaration keep: the build function, its docstring, the name.
 
     Reading one from a session binds it to that session once: the bound function is kept
     in the session's ``__dict__``, which later reads find first (this is a non-data
-    descriptor), so a call costs no binding.
+    descriptor), so a call costs no binding. Reading one from a class gives a plain
+    function taking the session first (``Session.positions(session, ...)``), made once
+    per class, whose signature and docstring are the call's as that class offers it.
     """
+
+    _paged = False
 
     def __init__(self, build: Callable[..., Any]) -> None:
         self.build = build
         self.__doc__ = build.__doc__
         self.name = build.__name__.lstrip("_")
-        self._signature: Any = None
+        self._signatures: dict[str, Any] = {}
+        self._methods: weakref.WeakKeyDictionary[type, Callable[..., Any]]
+        self._methods = weakref.WeakKeyDictionary()
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
     @property
     def signature(self) -> Any:
-        """The bound call's ``inspect.Signature``: ``build``'s, less ``calls``."""
-        if self._signature is None:
+        """The call's ``inspect.Signature`` as an operation: ``build``'s, less ``calls``."""
+        return self.signature_for("operation")
+
+    def signature_for(self, form: _Form) -> Any:
+        """The bound call's ``inspect.Signature`` on a host of ``form``, less ``calls``.
+
+        ``form`` is ``"sync"`` (its result is what the operation ends in, or a
+        :class:`PageIterator`), ``"async"`` (a coroutine function's: the same result, or
+        an :class:`AsyncPageIterator`) or ``"operation"`` (``build``'s own: the
+        :class:`~.operation.Operation`, or the :class:`Pager`).
+        """
+        signature = self._signatures.get(form)
+        if signature is None:
             import inspect  # only for help() and introspection: 12 ms to import
 
-            signature = inspect.signature(self.build)
-            parameters = list(signature.parameters.values())[1:]
-            returns = signature.return_annotation if isinstance(self, Endpoint) else signature.empty
-            self._signature = signature.replace(parameters=parameters, return_annotation=returns)
-        return self._signature
+            full = inspect.signature(self.build)
+            parameters = list(full.parameters.values())[1:]
+            returns = _returned(full.return_annotation, form, paged=self._paged)
+            signature = full.replace(parameters=parameters, return_annotation=returns)
+            self._signatures[form] = signature
+        return signature
 
     def _keep(self, obj: Any, bound: Any) -> Any:
         obj.__dict__[self.name] = bound
         return bound
 
-    def named(self, function: F) -> F:
-        """``function`` with this call's name, docstring and signature, for ``help()``."""
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        """``obj``'s form of this call, fresh (what ``__get__`` keeps)."""
+        raise NotImplementedError  # pragma: no cover - each kind of declaration has its own
+
+    def named(self, function: F, form: _Form = "operation") -> F:
+        """``function`` with this call's name, docstring and signature (on a host of
+        ``form``), for ``help()``; ``function.endpoint`` is this declaration."""
         function.__name__ = function.__qualname__ = self.name
         function.__doc__ = self.__doc__
-        function.__signature__ = self.signature  # type: ignore[attr-defined]
+        function.__signature__ = self.signature_for(form)  # type: ignore[attr-defined]
+        function.endpoint = self  # type: ignore[attr-defined]
         return function
+
+    def _method(self, owner: type) -> Callable[..., Any]:
+        """The call as a plain function on ``owner``, made once per class."""
+        try:
+            return self._methods[owner]
+        except KeyError:
+            pass
+        method = self._make_method(owner)
+        self._methods[owner] = method
+        return method
+
+    def _make_method(self, owner: type) -> Callable[..., Any]:
+        declared, name, form = self, self.name, _form_of(owner)
+
+        def bound(obj: Any) -> Callable[..., Any]:
+            # The binding an earlier read kept, else a new one: kept too when reading the
+            # name from ``obj`` finds this declaration (an override elsewhere stays in force).
+            kept: Any = getattr(obj, "__dict__", {}).get(name)
+            if getattr(kept, "endpoint", None) is declared:
+                found: Callable[..., Any] = kept
+                return found
+            fresh = declared._bind(obj)
+            for klass in type(obj).__mro__:
+                if name in vars(klass):
+                    if vars(klass)[name] is declared and hasattr(obj, "__dict__"):
+                        declared._keep(obj, fresh)
+                    break
+            return fresh
+
+        method: Any
+        if form == "async" and not self._paged:
+
+            async def method(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+                return await bound(self)(*args, **kwargs)
+
+        else:
+
+            def method(self: Any, /, *args: Any, **kwargs: Any) -> Any:
+                return bound(self)(*args, **kwargs)
+
+        import inspect
+
+        signature = self.signature_for(form)
+        first = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        signature = signature.replace(parameters=[first, *signature.parameters.values()])
+        annotations = {
+            p.name: p.annotation for p in signature.parameters.values() if p.annotation != p.empty
+        }
+        if signature.return_annotation is not signature.empty:
+            annotations["return"] = signature.return_annotation
+        method.__name__ = name
+        method.__qualname__ = f"{owner.__qualname__}.{name}"
+        method.__module__ = owner.__module__
+        method.__doc__ = self.__doc__
+        method.__signature__ = signature
+        method.__annotations__ = annotations
+        method.__wrapped__ = self.build
+        method.endpoint = self
+        result: Callable[..., Any] = method
+        return result
+
+
+def _returned(annotation: Any, form: _Form, *, paged: bool) -> Any:
+    """What a host of ``form`` returns, from ``build``'s ``Operation[X]`` or ``Pager[X]``.
+
+    A string (postponed annotations) stays a string: ``"Operation[list[Position]]"``
+    becomes ``"list[Position]"`` on either kind of session (a coroutine function's
+    annotation is what awaiting it gives), ``"Pager[Order]"`` becomes
+    ``"PageIterator[Order]"`` or ``"AsyncPageIterator[Order]"``. An annotation of another
+    shape is dropped rather than shown wrong (a paged call still says its iterator).
+    """
+    if form == "operation":
+        return annotation
+    iterator: Any = PageIterator if form == "sync" else AsyncPageIterator
+    if isinstance(annotation, str):
+        head, bracket, rest = annotation.strip().partition("[")
+        if bracket and rest.endswith("]") and head.rsplit(".", 1)[-1] in ("Operation", "Pager"):
+            inner = rest[:-1].strip()
+            if paged:
+                return f"{iterator.__name__}[{inner}]"
+            return inner
+    else:
+        import typing
+
+        args = typing.get_args(annotation)
+        if typing.get_origin(annotation) in (Operation, Pager) and len(args) == 1:
+            inner = args[0]
+            return iterator[inner] if paged else inner
+    if paged:
+        return iterator
+    import inspect
+
+    return inspect.Signature.empty
 
 
 class Endpoint(_Declared, Generic[P, T]):
@@ -104,8 +233,24 @@ class Endpoint(_Declared, Generic[P, T]):
     def __init__(self, build: Callable[Concatenate[CallContext, P], Operation[T]]) -> None:
         super().__init__(build)
 
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        bound: Callable[..., Any] = obj._bind_endpoint(self)
+        return bound
+
     @overload
-    def __get__(self, obj: None, owner: type) -> Endpoint[P, T]: ...
+    def __get__(
+        self, obj: None, owner: type[SyncHost]
+    ) -> Callable[Concatenate[SyncHost, P], T]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[AsyncHost]
+    ) -> Callable[Concatenate[AsyncHost, P], Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[CallContext]
+    ) -> Callable[Concatenate[CallContext, P], Operation[T]]: ...
+    @overload
+    def __get__(self, obj: None, owner: type) -> Callable[Concatenate[Any, P], Any]: ...
     @overload
     def __get__(self, obj: SyncHost, owner: type) -> Callable[P, T]: ...
     @overload
@@ -114,7 +259,7 @@ class Endpoint(_Declared, Generic[P, T]):
     def __get__(self, obj: CallContext, owner: type) -> Callable[P, Operation[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
-            return self
+            return self._method(owner)
         return self._keep(obj, obj._bind_endpoint(self))
 
 
@@ -177,12 +322,29 @@ class Paged(_Declared, Generic[P, T]):
     """A paginated API call written once: ``build(calls, ...)`` makes its :class:`Pager`."""
 
     build: Callable[Concatenate[CallContext, P], Pager[T]]
+    _paged = True
 
     def __init__(self, build: Callable[Concatenate[CallContext, P], Pager[T]]) -> None:
         super().__init__(build)
 
+    def _bind(self, obj: Any) -> Callable[..., Any]:
+        bound: Callable[..., Any] = obj._bind_paged(self)
+        return bound
+
     @overload
-    def __get__(self, obj: None, owner: type) -> Paged[P, T]: ...
+    def __get__(
+        self, obj: None, owner: type[SyncHost]
+    ) -> Callable[Concatenate[SyncHost, P], PageIterator[T]]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[AsyncHost]
+    ) -> Callable[Concatenate[AsyncHost, P], AsyncPageIterator[T]]: ...
+    @overload
+    def __get__(
+        self, obj: None, owner: type[CallContext]
+    ) -> Callable[Concatenate[CallContext, P], Pager[T]]: ...
+    @overload
+    def __get__(self, obj: None, owner: type) -> Callable[Concatenate[Any, P], Any]: ...
     @overload
     def __get__(self, obj: SyncHost, owner: type) -> Callable[P, PageIterator[T]]: ...
     @overload
@@ -191,7 +353,7 @@ class Paged(_Declared, Generic[P, T]):
     def __get__(self, obj: CallContext, owner: type) -> Callable[P, Pager[T]]: ...
     def __get__(self, obj: Any, owner: type) -> Any:
         if obj is None:
-            return self
+            return self._method(owner)
         return self._keep(obj, obj._bind_paged(self))
 
 
@@ -213,9 +375,13 @@ class EndpointHost(abc.ABC):
 class SyncHost(EndpointHost):
     """A host whose endpoints run at once and return their result (a synchronous session)."""
 
+    _endpoint_form: ClassVar[_Form] = "sync"
+
 
 class AsyncHost(EndpointHost):
     """A host whose endpoints are coroutine functions (an asynchronous session)."""
+
+    _endpoint_form: ClassVar[_Form] = "async"
 
 
 class CallContext(EndpointHost):
@@ -227,6 +393,8 @@ class CallContext(EndpointHost):
     ``CallContext`` no endpoint is declared; :class:`tastytrade_proto.sessions.Operations`
     adds every one.
     """
+
+    _endpoint_form: ClassVar[_Form] = "operation"
 
     def __init__(
         self,
