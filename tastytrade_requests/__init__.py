@@ -204,7 +204,8 @@ class Session(SyncSession):
                 ssl.create_default_context(cafile=ca_bundle)
             except (OSError, ssl.SSLError) as exc:
                 raise LocalProtocolError(
-                    f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+                    f"ca_bundle {ca_bundle!r} cannot be used: "
+                    f"{getattr(exc, 'strerror', None) or exc}"
                 ) from None
         proxy = self.settings.proxy
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
