@@ -13,7 +13,7 @@ sizes (fetched, or given with ``--tick``) before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 import tastytrade_requests
 from tastytrade_proto import NotFound
@@ -31,6 +31,7 @@ from tastytrade_proto.orders import (
     TickSizeError,
     TimeInForce,
     check_tick,
+    round_to_tick,
 )
 
 from .commands import LIVE_STATUSES, account_of, describe_legs
@@ -148,11 +149,12 @@ def _check_tick(price_: Decimal, ticks: Sequence[TickSize], what: str = "--limit
     try:
         check_tick(price_, ticks)
     except TickSizeError as error:
-        below = (abs(price_) // error.increment) * error.increment
+        below = round_to_tick(abs(price_), ticks, rounding=ROUND_DOWN)
+        above = round_to_tick(abs(price_), ticks, rounding=ROUND_UP)
         raise CommandError(
             f"{what} {abs(price_)} is not a multiple of the tick size {error.increment}",
             ExitCode.USAGE,
-            f"the nearest prices are {price(below)} and {price(below + error.increment)}",
+            f"the nearest prices are {price(below)} and {price(above)}",
         ) from None
 
 
