@@ -13,6 +13,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +60,17 @@ def _controlling_terminal() -> None:  # pragma: no cover - runs in the child
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def environment(credentials: Path) -> dict[str, str]:
+    """A user's environment: their own credentials file, the demo OAuth pair, nothing else."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(credentials.parent),
+        "TASTYTRADE_CREDENTIALS": str(credentials),
+        "TASTYTRADE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
+        "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN,
+    }
+
+
 class Tastytrade:
     """Runs the console script with its own credentials file, against one fake server."""
 
@@ -66,13 +78,7 @@ class Tastytrade:
         self.server = server
         self.api: FakeTastytradeAPI = server.api
         self.path = home / "config" / "credentials.json"
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": str(home),
-            "TASTYTRADE_CREDENTIALS": str(self.path),
-            "TASTYTRADE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
-            "TASTYTRADE_REFRESH_TOKEN": DEMO_REFRESH_TOKEN,
-        }
+        self.env = environment(self.path)
 
     def __call__(
         self,
@@ -554,3 +560,97 @@ def test_the_session_is_kept_and_reused(tt: Tastytrade) -> None:
         assert tt(command, *(["SPY"] if command == "quote" else [])).code == 0
     assert tt.api.count("POST", "/oauth/token") == minted
     assert oct(tt.path.stat().st_mode & 0o777) == "0o600"
+
+
+# -- the fake from a shell -------------------------------------------------------------------
+
+
+class FakeProcess:
+    """``python -m tastytrade_proto.testing`` in its own process, as a user starts it."""
+
+    def __init__(self, *argv: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tastytrade_proto.testing", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.printed: list[str] = []
+        for line in self.process.stdout:  # it prints everything, then "Ctrl-C to stop"
+            self.printed.append(line)
+            if line.startswith("Ctrl-C to stop"):
+                break
+        else:
+            raise AssertionError("the fake did not start: " + "".join(self.printed))
+        text = "".join(self.printed)
+        self.base_url = text.split("fake tastytrade API at ")[1].split()[0]
+        self.ca = text.split("trust this CA: ")[1].split()[0]
+
+    def admin(self, *argv: str) -> str:
+        where = ["--base-url", self.base_url, "--ca-bundle", self.ca]
+        result = subprocess.run(
+            [sys.executable, "-m", "tastytrade_proto.testing", argv[0], *where, *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        self.process.communicate(timeout=60)
+
+
+def test_a_bot_tried_end_to_end_from_the_shell(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    serve = ["--tls", "--port", port, "--state-dir", str(tmp_path / "state")]
+    fake = FakeProcess(*serve)
+    try:
+        tt = Tastytrade.__new__(Tastytrade)  # no in-process server: the fake is its own process
+        tt.path = tmp_path / "credentials.json"
+        tt.env = environment(tt.path)
+        printed = "".join(fake.printed)
+        for credential in (
+            DEMO_CLIENT_SECRET,
+            DEMO_REFRESH_TOKEN,
+            DEMO_PASSWORD,
+            DEMO_OTP,
+            "5WT00001",
+        ):
+            assert credential in printed
+        assert tt("login", "--base-url", fake.base_url, "--ca-bundle", fake.ca).code == 0
+        run = tt(
+            "order",
+            "--place",
+            "--yes",
+            "--symbol",
+            "AAPL",
+            "--action",
+            "bto",
+            "--quantity",
+            "10",
+            "--limit",
+            "150",
+            "--time-in-force",
+            "gtc",
+        )
+        assert run.code == 0 and ": Live" in run.out, run.text
+        order_id = run.out.split("placed #")[1].split()[0]
+        fake.admin("fill", order_id)
+        run = tt("orders")
+        row = next(line for line in run.out.splitlines() if line.startswith(order_id))
+        assert "Filled" in row and "10 at 150.00" in row
+        fake.admin("mark", "SPY", "601.25")
+        assert "601.25" in tt("quote", "SPY").out
+        fake.stop()
+        fake = FakeProcess(*serve)  # the same port and state: the saved login still works
+        assert fake.ca == tt.saved()["ca_bundle"]
+        run = tt("accounts")
+        assert run.code == 0 and "5WT00001" in run.out, run.text
+    finally:
+        fake.stop()
