@@ -3,6 +3,8 @@ usage error, never another exception."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -72,3 +74,38 @@ def test_numbers_are_shown_alike() -> None:
         parse_price("-1")
     with pytest.raises(CommandError, match="not a number"):
         parse_price("1e3")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+class _Timer:
+    """Stands in for threading.Timer: fires as soon as it is started, or never if cancelled."""
+
+    def __init__(self, delay: float, action: Callable[[], object]) -> None:
+        self.action, self.daemon = action, False
+
+    def start(self) -> None:
+        self.action()
+
+    def cancel(self) -> None:
+        pass
+
+    def join(self) -> None:
+        pass
+
+
+def test_a_spinner_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tastytrade_cli import output as module
+
+    monkeypatch.setattr(module.threading, "Timer", _Timer)
+    shown = module.Output(io.StringIO(), _Terminal(), environ={})
+    with shown.busy("fetching positions"):
+        pass
+    assert "fetching positions" in shown.err.file.getvalue()  # type: ignore[attr-defined]
+    piped = module.Output(io.StringIO(), io.StringIO(), environ={})
+    with piped.busy("fetching positions"):
+        pass
+    assert piped.err.file.getvalue() == ""  # type: ignore[attr-defined]
