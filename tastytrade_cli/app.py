@@ -31,6 +31,16 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("give 1 or more")
+    return number
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_mutually_exclusive_group()
@@ -132,7 +142,7 @@ def parser() -> argparse.ArgumentParser:
     transactions = command("transactions", "an account's recent transactions")
     transactions.add_argument("account", nargs="?", help="account number (default: your first)")
     transactions.add_argument(
-        "--days", type=int, default=30, help="how far back, in days (default 30)"
+        "--days", type=_at_least_one, default=30, help="how far back, in days (default 30)"
     )
     watchlists = command("watchlists", "your watchlists, or one's symbols")
     watchlists.add_argument("name", nargs="?", help="show this watchlist's symbols")
@@ -145,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     chain.add_argument("symbol")
     chain.add_argument("--expiration", metavar="YYYY-MM-DD", help="show this expiration's strikes")
     chain.add_argument(
-        "--strikes", type=int, default=10, help="how many strikes near the money (default 10)"
+        "--strikes", type=_at_least_one, help="how many strikes near the money (default 10)"
     )
     chain.add_argument("--all-strikes", action="store_true", help="every strike")
 

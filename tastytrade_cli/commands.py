@@ -13,7 +13,7 @@ from tastytrade_proto import NotFound
 from tastytrade_proto.accounts import InstrumentType, Position
 from tastytrade_proto.instruments import NestedOptionChain
 from tastytrade_proto.market_data import MarketData
-from tastytrade_proto.orders import ComplexOrder, Order, OrderStatus
+from tastytrade_proto.orders import ComplexOrder, Order, OrderLeg, OrderStatus
 
 from .errors import CommandError, ExitCode
 from .login import Context, session
@@ -26,8 +26,10 @@ __all__ = [
     "accounts",
     "balances",
     "chain",
+    "complex_members",
     "describe_legs",
     "metrics",
+    "order_price",
     "orders",
     "positions",
     "quote",
@@ -229,11 +231,30 @@ def positions(ctx: Context) -> None:
 # -- orders -----------------------------------------------------------------------------------
 
 
-def describe_legs(order: Order) -> str:
-    """``Buy to Open 10 AAPL; Sell to Open 1 SPY ...``."""
+def describe_legs(order: Order, *, remaining: bool = False) -> str:
+    """``Buy to Open 10 AAPL; Sell to Open 1 SPY ...``; with ``remaining``, what is left
+    to fill of each leg (what a cancel or a replace acts on)."""
+
+    def size(leg: OrderLeg) -> Decimal | None:
+        left = leg.remaining_quantity
+        return left if remaining and left is not None else leg.quantity
+
     return "; ".join(
-        f"{_text(leg.action)} {quantity(leg.quantity)} {leg.symbol}" for leg in order.legs
+        f"{_text(leg.action)} {quantity(size(leg))} {leg.symbol}" for leg in order.legs
     )
+
+
+def order_price(order: Order) -> str:
+    """``150.00 db``, ``1.25 cr``, or the kind of order when it has no price (``market``)."""
+    if order.price is None:
+        return _text(order.order_type).lower()
+    return signed_price(order.price)
+
+
+def complex_members(order: ComplexOrder) -> list[Order]:
+    """A complex order's orders, its trigger first (an OTO's or OTOCO's)."""
+    trigger = [order.trigger_order] if order.trigger_order is not None else []
+    return [*trigger, *order.orders]
 
 
 def _text(value: object) -> str:
@@ -259,7 +280,7 @@ def _order_rows(found: Sequence[Order], prefix: str = "") -> list[tuple[str, ...
             _text(o.status),
             _text(o.order_type),
             _text(o.time_in_force),
-            signed_price(o.price),
+            order_price(o),
             _filled(o),
             describe_legs(o),
         )
@@ -288,7 +309,7 @@ def orders(ctx: Context) -> None:
     if live_only:
         found = [o for o in found if o.status in LIVE_STATUSES]
         complex_found = [
-            c for c in complex_found if any(o.status in LIVE_STATUSES for o in c.orders)
+            c for c in complex_found if any(o.status in LIVE_STATUSES for o in complex_members(c))
         ]
     out = ctx.output
     if out.json_mode:
@@ -300,7 +321,7 @@ def orders(ctx: Context) -> None:
         for c in complex_found:
             out.table(
                 _ORDER_COLUMNS,
-                _order_rows(c.orders),
+                _order_rows(complex_members(c)),
                 title=f"complex order c{c.id} ({_text(c.type)})",
             )
 
@@ -309,7 +330,7 @@ def orders(ctx: Context) -> None:
 
 
 def transactions(ctx: Context) -> None:
-    days = ctx.option("days") or 30
+    days = ctx.option("days")
     with session(ctx) as s:
         account = account_of(ctx, s, ctx.args.account)
         since = _now().date() - timedelta(days=days)
@@ -384,11 +405,9 @@ def _symbols(texts: Sequence[str]) -> list[Symbol]:
     return list(seen.values())
 
 
-def _unknown(missing: Sequence[str]) -> CommandError:
+def _unknown(missing: Sequence[str], what: str = "unknown symbol") -> CommandError:
     names = ", ".join(missing)
-    return CommandError(
-        f"unknown symbol{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND
-    )
+    return CommandError(f"{what}{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND)
 
 
 def quote(ctx: Context) -> None:
@@ -470,7 +489,7 @@ def metrics(ctx: Context) -> None:
             ],
         )
     if missing:
-        raise _unknown(missing)
+        raise CommandError(f"no metrics for {', '.join(missing)}", ExitCode.NOT_FOUND)
 
 
 def chain(ctx: Context) -> None:
@@ -480,12 +499,28 @@ def chain(ctx: Context) -> None:
     with session(ctx) as s:
         with ctx.output.busy("fetching the option chain"):
             try:
-                chains = s.nested_option_chain(underlying.text)
+                chains = (
+                    s.nested_option_chain(underlying.text)
+                    if underlying.instrument_type in (InstrumentType.EQUITY, InstrumentType.INDEX)
+                    else []
+                )
             except NotFound:
-                raise _unknown([underlying.text]) from None
+                chains = []
         if not chains:
-            raise CommandError(f"{underlying.text} has no listed options", ExitCode.NOT_FOUND)
+            kind = underlying.instrument_type
+            other = kind not in (InstrumentType.EQUITY, InstrumentType.INDEX)
+            raise CommandError(
+                f"{underlying.text} has no listed options",
+                ExitCode.NOT_FOUND,
+                f"chain takes a stock, an ETF or an index, not a {kind.value.lower()}"
+                if other
+                else "",
+            )
         if wanted is None:
+            if ctx.option("all_strikes") or ctx.option("strikes") is not None:
+                raise CommandError(
+                    "--strikes and --all-strikes need --expiration DATE", ExitCode.USAGE
+                )
             _expirations(ctx, chains)
             return
         try:
@@ -496,8 +531,11 @@ def chain(ctx: Context) -> None:
             ) from None
         chosen = [e for c in chains for e in c.expirations if e.expiration_date == day]
         if not chosen:
-            dates = sorted({e.expiration_date for c in chains for e in c.expirations})
-            near = ", ".join(d.isoformat() for d in dates[:6])
+            dates = sorted(
+                {e.expiration_date for c in chains for e in c.expirations},
+                key=lambda d: abs((d - day).days),
+            )
+            near = ", ".join(d.isoformat() for d in sorted(dates[:4]))
             raise CommandError(
                 f"{underlying.text} has no expiration on {wanted}",
                 ExitCode.NOT_FOUND,

@@ -134,8 +134,10 @@ def explain(
     if isinstance(error, CredentialsError):
         return CommandError(str(error), ExitCode.LOGIN)
     if isinstance(error, OrderOutcomeUnknown):
+        # The library's own account (with its lookup advice) is what --debug shows.
         return CommandError(
-            f"the order may or may not have been placed: {error.message}",
+            "the order may or may not have been placed: its answer was lost, and looking it "
+            f"up did not settle it (external identifier {error.external_identifier})",
             ExitCode.UNCERTAIN,
             "run `tastytrade orders` before placing it again",
         )

@@ -57,6 +57,8 @@ class Context:
     environment: str = "production"
     #: The server's host, for "cannot reach ...".
     where: str = "the API"
+    #: Whether orders sent there may trade real money (see :func:`_real_money`).
+    real_money: bool = True
 
     def option(self, name: str, default: Any = None) -> Any:
         return getattr(self.args, name, default)
@@ -65,8 +67,20 @@ class Context:
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+def _real_money(environment: str, base_url: str | None) -> bool:
+    """Production, and any custom URL but this machine's or the sandbox's: a proxy in front
+    of production is as real as production."""
+    if environment == "certification":
+        return False
+    if environment == "custom" and base_url:
+        host = urlsplit(base_url).hostname
+        return host not in _LOOPBACK and host != urlsplit(CERTIFICATION.base_url).hostname
+    return True
+
+
 def _checked_url(url: str) -> str:
     """A base URL a secret may go to: HTTPS, or plain HTTP to this machine only."""
+    url = url.strip().rstrip("/")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CommandError(f"--base-url {url!r} is not an http(s):// URL", ExitCode.USAGE)
@@ -88,6 +102,8 @@ def _describe(settings: Mapping[str, Any]) -> tuple[str, str | None]:
 def environment_name(environment: str, base_url: str | None) -> str:
     """How the environment is named to the user: ``production (api.tastyworks.com)``."""
     if environment == "custom" and base_url:
+        if urlsplit(base_url).hostname == urlsplit(PRODUCTION.base_url).hostname:
+            return f"production ({base_url})"
         return f"custom ({base_url})"
     if environment == "certification":
         return f"certification sandbox ({urlsplit(CERTIFICATION.base_url).hostname})"
@@ -128,6 +144,7 @@ def where_for(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
         elif environment == "certification":
             settings["certification"] = True
     ctx.environment = environment_name(environment, base_url)
+    ctx.real_money = _real_money(environment, base_url)
     host = urlsplit(base_url).netloc if base_url else None
     ctx.where = host or ctx.environment.split(" ")[-1].strip("()")
     return settings
@@ -212,6 +229,10 @@ def _keep_session(ctx: Context, session: tastytrade_requests.Session, saved: Cre
 
 def login(ctx: Context) -> None:
     with store.locked(ctx.path):
+        try:
+            previous: Credentials | None = store.load(ctx.path)
+        except store.CredentialsError:
+            previous = None  # none, or unreadable: replaced either way
         settings = where_for(ctx, None)
         environment, base_url = _describe(settings)
         ca_bundle = settings.get("ca_bundle")
@@ -219,9 +240,35 @@ def login(ctx: Context) -> None:
             kept = _login_legacy(ctx, settings, environment, base_url, ca_bundle)
         else:
             kept = _login_oauth(ctx, settings, environment, base_url, ca_bundle)
+        if previous is not None:
+            _forget_previous(ctx, previous)
+    if ctx.output.json_mode:
+        ctx.output.json(
+            {"logged-in": True, "environment": ctx.environment, "credentials": str(kept)}
+        )
+        return
     ctx.output.line(
         f"logged in to {ctx.environment}; the secret is kept in {kept} (readable by you alone)"
     )
+
+
+def _forget_previous(ctx: Context, previous: Credentials) -> None:
+    """The login the new one replaced: said, and a legacy session ended (best effort)."""
+    name = environment_name(previous.environment, previous.base_url)
+    who = f" as {previous.login}" if previous.login else ""
+    ctx.output.note(f"replaced the saved login to {name}{who}")
+    if previous.scheme != "legacy":
+        return
+    settings: dict[str, Any] = {"ca_bundle": previous.ca_bundle} if previous.ca_bundle else {}
+    if previous.environment == "custom" and previous.base_url:
+        settings["base_url"] = previous.base_url
+    elif previous.environment == "certification":
+        settings["certification"] = True
+    try:
+        _end_legacy_session(previous, settings)
+    except (TastytradeError, CommandError) as error:
+        told = explain(error, where=name)
+        ctx.output.note(f"tastytrade: that session was not ended ({told.message})")
 
 
 def _login_legacy(
@@ -315,25 +362,33 @@ def logout(ctx: Context) -> None:
         try:
             saved = store.load(ctx.path)
         except store.CredentialsError:
-            if ctx.path.exists():
-                raise
-            ctx.output.line("not logged in; nothing to forget")
+            if not ctx.path.exists():
+                _said(ctx, "not logged in; nothing to forget")
+                return
+            store.remove(ctx.path)  # unreadable, or readable by others: it goes either way
+            _said(ctx, f"removed {ctx.path}, which held no usable login")
             return
         try:
             if saved.scheme == "legacy":
-                _end_legacy_session(ctx, saved)
+                _end_legacy_session(saved, where_for(ctx, saved))
         except (TastytradeError, CommandError) as error:
             told = explain(error, where=ctx.where)
             ctx.output.note(f"tastytrade: the server did not end the session ({told.message})")
         finally:
             store.remove(ctx.path)
-    ctx.output.line("logged out; the saved secret is gone")
+    _said(ctx, "logged out; the saved secret is gone")
 
 
-def _end_legacy_session(ctx: Context, saved: Credentials) -> None:
+def _said(ctx: Context, text: str) -> None:
+    if ctx.output.json_mode:
+        ctx.output.json({"logged-in": False, "said": text})
+    else:
+        ctx.output.line(text)
+
+
+def _end_legacy_session(saved: Credentials, settings: dict[str, Any]) -> None:
     """End the kept session, then spend the remember token without asking for another, so
     that nothing the server issued to this login is left usable."""
-    settings = where_for(ctx, saved)
     remember = [saved.remember_token]
 
     def keep(event: TokenEvent) -> None:  # a renewal on the way out issues a new one

@@ -47,7 +47,12 @@ def money(value: Decimal | None) -> str:
     """Dollars: two decimals, thousands separated, a minus for a debit (``-1,234.50``)."""
     if value is None:
         return "-"
-    return f"{value.quantize(Decimal('0.01')):,}"
+    return f"{_unsigned_zero(value.quantize(Decimal('0.01'))):,}"
+
+
+def _unsigned_zero(value: Decimal) -> Decimal:
+    """``-0.00`` (a tiny debit rounded away) is shown as ``0.00``."""
+    return abs(value) if value == 0 else value
 
 
 def price(value: Decimal | None) -> str:
@@ -79,7 +84,7 @@ def number(value: Decimal | None, places: int = 2) -> str:
     """A plain number (a greek, a ratio) at ``places`` decimals."""
     if value is None:
         return "-"
-    return f"{value:,.{places}f}"
+    return f"{_unsigned_zero(value.quantize(Decimal(1).scaleb(-places))):,.{places}f}"
 
 
 def percent(value: Decimal | None, *, fraction: bool = True) -> str:
@@ -202,8 +207,18 @@ class Output:
             self.line(empty, "dim")
             return
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-        for column in columns:
-            table.add_column(column.header, justify="right" if column.numeric else "left")
+        for index, column in enumerate(columns):
+            # Numbers and the first column (a symbol, an id) are never cut or wrapped: on a
+            # narrow terminal the text columns wrap instead.
+            whole = column.numeric or index == 0
+            widest = max(len(str(row[index])) for row in rows)
+            table.add_column(
+                column.header,
+                justify="right" if column.numeric else "left",
+                no_wrap=whole,
+                min_width=max(widest, len(column.header)) if whole else None,
+                overflow="fold",
+            )
         for row in rows:
             table.add_row(*row)
         if self.out.is_terminal:

@@ -66,7 +66,13 @@ _INDICES = frozenset({"SPX", "VIX", "NDX", "RUT", "DJX", "XSP", "OEX", "XEO"})
 # An OCC symbol written loosely: root, YYMMDD, C/P, then the strike as OCC's eight
 # digits or as a plain number (``595``, ``595.5``): spaces anywhere, any case.
 _LOOSE_OCC = re.compile(r"^([A-Z][A-Z0-9.]{0,5}?)(\d{6})([CP])(\d{8}|\d+(?:\.\d{1,3})?)$")
-_PLAIN = re.compile(r"^[A-Z][A-Z0-9./]{0,11}$")
+_PLAIN = re.compile(r"^[A-Z][A-Z0-9./]{0,11}$", re.ASCII)
+_FUTURE = re.compile(r"^/[A-Z0-9]{1,12}$", re.ASCII)
+
+
+def _shown(text: str) -> str:
+    """``text`` as an error quotes it: short, and with its odd characters escaped."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def parse_symbol(text: str) -> Symbol:
@@ -86,6 +92,8 @@ def parse_symbol(text: str) -> Symbol:
     if upper.startswith("./"):
         return Symbol(" ".join(upper.split()), InstrumentType.FUTURE_OPTION)
     if upper.startswith("/"):
+        if not _FUTURE.match(upper):
+            raise _usage(f"not a futures symbol: {_shown(raw)}")
         return Symbol(upper, InstrumentType.FUTURE)
     if upper.endswith("/USD"):
         return Symbol(upper, InstrumentType.CRYPTOCURRENCY)
@@ -93,7 +101,7 @@ def parse_symbol(text: str) -> Symbol:
         try:
             return Symbol(streamer_to_occ(upper), InstrumentType.EQUITY_OPTION)
         except LocalProtocolError:
-            raise _usage(f"not an option symbol: {raw!r}") from None
+            raise _usage(f"not an option symbol: {_shown(raw)}") from None
     squeezed = "".join(upper.split())
     option = _LOOSE_OCC.match(squeezed)
     if option is not None:
@@ -111,10 +119,10 @@ def parse_symbol(text: str) -> Symbol:
                 InstrumentType.EQUITY_OPTION,
             )
         except (LocalProtocolError, InvalidOperation):
-            raise _usage(f"not an option symbol: {raw!r}") from None
+            raise _usage(f"not an option symbol: {_shown(raw)}") from None
     symbol = upper.lstrip("$")
     if not _PLAIN.match(symbol):
-        raise _usage(f"not a symbol: {raw!r}")
+        raise _usage(f"not a symbol: {_shown(raw)}")
     if raw.startswith("$") or symbol in _INDICES:
         return Symbol(symbol, InstrumentType.INDEX)
     return Symbol(symbol, InstrumentType.EQUITY)
@@ -169,7 +177,6 @@ _TIMES_IN_FORCE = {
     "good till cancelled": TimeInForce.GTC,
     "good til cancelled": TimeInForce.GTC,
     "good till canceled": TimeInForce.GTC,
-    "gtd": TimeInForce.GTD,
     "ext": TimeInForce.EXT,
     "gtc ext": TimeInForce.GTC_EXT,
     "ext overnight": TimeInForce.EXT_OVERNIGHT,
@@ -216,12 +223,17 @@ def parse_instrument_type(text: str) -> InstrumentType:
 
 # -- numbers ---------------------------------------------------------------------------------
 
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+# ASCII digits only; a comma only as a thousands separator in whole groups of three
+# (``1,850.25``): ``1,85`` is refused, never read as 185 (a decimal comma elsewhere).
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$", re.ASCII)
+_GROUPED = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$", re.ASCII)
 
 
 def parse_decimal(text: str, what: str) -> Decimal:
     """A plain decimal number (``150``, ``1.25``, ``-3``): never a float, no exponents."""
-    cleaned = text.strip().replace(",", "")
+    cleaned = text.strip()
+    if _GROUPED.match(cleaned):
+        cleaned = cleaned.replace(",", "")
     if not _NUMBER.match(cleaned):
         raise _usage(f"{what} {text!r} is not a number")
     return Decimal(cleaned)
@@ -240,11 +252,13 @@ def parse_price(text: str, what: str = "--limit") -> Decimal:
     action, as on the tastytrade platform. A sign is refused, not guessed at."""
     stripped = text.strip()
     if stripped.startswith(("-", "+")):
-        raise _usage(
-            f"{what} {text!r}: give the price without a sign; buying pays it (a debit), "
-            "selling receives it (a credit)"
+        why = (
+            "buying pays it (a debit), selling receives it (a credit)"
+            if what == "--limit"
+            else "it is a size, never negative"
         )
-    price = parse_decimal(stripped, what)
-    if price <= 0:
+        raise _usage(f"{what} {text!r}: give it without a sign; {why}")
+    value = parse_decimal(stripped, what)
+    if value <= 0:
         raise _usage(f"{what} {text!r} must be above zero")
-    return price
+    return value

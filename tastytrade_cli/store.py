@@ -96,8 +96,10 @@ def load(path: Path) -> Credentials:
         return Credentials(
             **{k: v for k, v in document.items() if k in known and isinstance(v, str)}
         )
-    except (ValueError, TypeError, OSError) as exc:
-        raise CredentialsError(f"{path} is not a credentials file ({type(exc).__name__})") from None
+    except (ValueError, TypeError, OSError):
+        raise CredentialsError(
+            f"{path} is not a credentials file (damaged?); `tastytrade logout` removes it"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from tastytrade_proto.orders import (
     round_to_tick,
 )
 
-from .commands import LIVE_STATUSES, account_of, describe_legs
+from .commands import LIVE_STATUSES, account_of, complex_members, describe_legs, order_price
 from .errors import CommandError, ExitCode
 from .login import Context, session
 from .output import Column, money, price, quantity, signed_price
@@ -59,28 +59,29 @@ Session = tastytrade_requests.Session
 
 
 def _refuse_silent_production(ctx: Context) -> None:
-    """Before anything is sent: ``--yes`` in production needs ``--production`` too."""
+    """Before anything is sent: ``--yes`` where real money may trade needs ``--production``."""
     if not ctx.option("yes") or ctx.option("production"):
         return
     from . import store
     from .login import where_for
 
     where_for(ctx, store.load(ctx.path))
-    if ctx.environment.startswith("production"):
+    _check_yes(ctx)
+
+
+def _check_yes(ctx: Context) -> None:
+    if ctx.real_money and not ctx.option("production"):
         raise CommandError(
-            "--yes in production also needs --production: nothing was sent", ExitCode.DECLINED
+            f"--yes in {ctx.environment} also needs --production (it may trade real money): "
+            "nothing was sent",
+            ExitCode.DECLINED,
         )
 
 
 def _confirm(ctx: Context, question: str) -> None:
     """Go on only if the user says yes (or gave ``--yes``, and ``--production`` there)."""
-    production = ctx.environment.startswith("production")
     if ctx.option("yes"):
-        if production and not ctx.option("production"):
-            raise CommandError(
-                "--yes in production also needs --production: nothing was sent",
-                ExitCode.DECLINED,
-            )
+        _check_yes(ctx)
         return
     if ctx.ask_line is None:
         raise CommandError(
@@ -88,7 +89,12 @@ def _confirm(ctx: Context, question: str) -> None:
             ExitCode.DECLINED,
             "pass --yes to send without asking (and --production in production)",
         )
-    where = "PRODUCTION, real money" if production else ctx.environment
+    if ctx.environment.startswith("production"):
+        where = f"PRODUCTION, real money ({ctx.environment})"
+    elif ctx.real_money:
+        where = f"{ctx.environment}, which may trade real money"
+    else:
+        where = ctx.environment
     try:
         answer = ctx.ask_line(f"{question} in {where}? [y/N] ")
     except EOFError:
@@ -135,11 +141,17 @@ def _tick_sizes(ctx: Context, s: Session, symbol: str, kind: InstrumentType) -> 
             if kind is InstrumentType.FUTURE:
                 return s.future(symbol).tick_sizes
             if kind is InstrumentType.FUTURE_OPTION:
-                s.future_option(symbol)
+                future = s.future_option(symbol).underlying_symbol
+                return s.future(future).option_tick_sizes if future else ()
             if kind is InstrumentType.CRYPTOCURRENCY:
-                s.cryptocurrency(symbol)
+                tick = s.cryptocurrency(symbol).tick_size
+                return (TickSize(value=tick),) if tick else ()
         except NotFound:
-            raise CommandError(f"unknown symbol {symbol}", ExitCode.NOT_FOUND) from None
+            raise CommandError(
+                f"no {kind.value.lower()} {symbol} (unknown or expired)",
+                ExitCode.NOT_FOUND,
+                "--instrument-type names another kind" if ctx.option("instrument_type") else "",
+            ) from None
     return ()
 
 
@@ -173,7 +185,8 @@ def _new_order(ctx: Context) -> tuple[NewOrder, Sequence[TickSize] | None]:
     if args.limit is None:
         if time_in_force not in (TimeInForce.DAY, TimeInForce.IOC):
             raise CommandError(
-                "a market order is Day (or IOC) only: give --limit for GTC", ExitCode.USAGE
+                f"a market order is Day or IOC only: give --limit for {time_in_force.value}",
+                ExitCode.USAGE,
             )
         return NewOrder.market(leg, time_in_force=time_in_force, source=SOURCE), None
     unsigned = parse_price(args.limit)
@@ -259,9 +272,9 @@ def _order_id(text: str) -> tuple[str, bool]:
     cleaned = text.strip().lstrip("#")
     complex_ = cleaned[:1].lower() == "c"
     number = cleaned[1:] if complex_ else cleaned
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit() and int(number) > 0):
         raise CommandError(
-            f"{text!r} is not an order id (a number, or c and a number for a complex order)",
+            f"{text[:40]!r} is not an order id (a number, or c and a number for a complex order)",
             ExitCode.USAGE,
         )
     return number, complex_
@@ -287,14 +300,16 @@ def cancel(ctx: Context) -> None:
         found = _fetch(ctx, s, account, number, complex_)
         out = ctx.output
         if isinstance(found, ComplexOrder):
-            working = [o for o in found.orders if o.status in LIVE_STATUSES]
+            members = complex_members(found)
+            working = [o for o in members if o.status in LIVE_STATUSES]
             words = f"complex order c{found.id}: " + "; ".join(
-                f"#{o.id} {describe_legs(o)} {signed_price(o.price)}" for o in found.orders
+                f"#{o.id} {describe_legs(o, remaining=True)} at {order_price(o)}" for o in members
             )
         else:
             working = [found] if found.status in LIVE_STATUSES else []
             words = (
-                f"order #{found.id}: {describe_legs(found)} at {signed_price(found.price)}, "
+                f"order #{found.id}: {describe_legs(found, remaining=True)} at "
+                f"{order_price(found)}, "
                 f"{found.status.value if found.status else '-'}"
             )
         if not working:
@@ -353,7 +368,7 @@ def replace(ctx: Context) -> None:
         out = ctx.output
         if not out.json_mode:
             out.line(
-                f"replace order #{found.id}: {describe_legs(found)} at "
+                f"replace order #{found.id}: {describe_legs(found, remaining=True)} at "
                 f"{signed_price(found.price)} -> limit {signed_price(signed)}, "
                 f"{time_in_force.value}",
                 "bold",
@@ -370,13 +385,21 @@ def replace(ctx: Context) -> None:
 
 
 def _is_debit(ctx: Context, found: Order) -> bool:
-    """Whether the new price is paid: ``--debit``/``--credit``, else the order's own sign."""
-    if ctx.option("debit"):
-        return True
-    if ctx.option("credit"):
-        return False
+    """Whether the new price is paid: the order's own sign; ``--debit``/``--credit`` only
+    for an order without one (a flag that contradicts the order is refused, not obeyed)."""
+    said = True if ctx.option("debit") else False if ctx.option("credit") else None
     if found.price is not None and found.price != 0:
-        return found.price < 0
+        debit = found.price < 0
+        if said is not None and said != debit:
+            raise CommandError(
+                f"order #{found.id} is a {'debit' if debit else 'credit'} "
+                f"({signed_price(found.price)}): --{'credit' if debit else 'debit'} would turn it "
+                "around; place a new order instead",
+                ExitCode.USAGE,
+            )
+        return debit
+    if said is not None:
+        return said
     if len(found.legs) == 1 and found.legs[0].action is not None:
         return bool(found.legs[0].action.buys)
     raise CommandError(

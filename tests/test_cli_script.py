@@ -20,6 +20,7 @@ import sys
 import termios
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -285,15 +286,31 @@ def test_placing_shows_the_order_and_asks_first(tt: Tastytrade) -> None:
     assert tt.api.count("POST", ORDERS) == before + 1
 
 
-def test_production_is_never_the_silent_default(tt: Tastytrade, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("where", "named"),
+    [
+        ({}, "production (api.tastyworks.com)"),
+        ({"environment": "custom", "base_url": "https://api.tastyworks.com"}, "production ("),
+        ({"environment": "custom", "base_url": "https://proxy.example:8443"}, "custom (https://"),
+    ],
+)
+def test_production_is_never_the_silent_default(
+    tt: Tastytrade, where: dict[str, str], named: str
+) -> None:
     from tastytrade_cli import store
 
-    # A saved production login (it will not be used: nothing may be sent).
+    # A saved login there (never used: nothing may be sent, nothing is even looked up).
     tt.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    store.save(tt.path, store.Credentials("oauth", client_secret="x" * 8, refresh_token="y" * 8))
-    run = tt("cancel", "1", "--yes")
-    assert run.code == 7 and "--yes in production also needs --production" in run.err
-    assert "nothing was sent" in run.err
+    saved = store.Credentials("oauth", client_secret="x" * 8, refresh_token="y" * 8, **where)
+    store.save(tt.path, saved)
+    for argv in (
+        ["cancel", "1", "--yes"],
+        ["replace", "1", "--limit", "1", "--yes"],
+        ["order", "--place", "--yes", "--symbol", "AAPL", "--action", "bto", "--quantity", "1"],
+    ):
+        run = tt(*argv)
+        assert run.code == 7 and f"--yes in {named}" in run.err, run.err
+        assert "also needs --production (it may trade real money): nothing was sent" in run.err
 
 
 # -- tracebacks and internals ----------------------------------------------------------------
@@ -654,3 +671,78 @@ def test_a_bot_tried_end_to_end_from_the_shell(tmp_path: Path) -> None:
         assert run.code == 0 and "5WT00001" in run.out, run.text
     finally:
         fake.stop()
+
+
+# -- what a demanding user tried next ------------------------------------------------------
+
+
+def test_a_replace_never_turns_a_debit_around_and_shows_what_is_left(tt: Tastytrade) -> None:
+    tt.login()
+    order_id = tt.live_order("150")
+    run = tt("replace", order_id, "--limit", "151", "--credit", "--yes")
+    assert run.code == 2 and "is a debit (150.00 db): --credit would turn it around" in run.err
+    tt.api.fill_order(int(order_id), quantity=4)
+    run = tt("replace", order_id, "--limit", "151", "--yes")
+    assert run.code == 0 and "Buy to Open 6 AAPL at 150.00 db -> limit 151.00 db" in run.out
+
+
+def test_the_complex_view_shows_the_trigger(tt: Tastytrade) -> None:
+    from tastytrade_proto.orders import NewComplexOrder, NewLeg, NewOrder
+    from tastytrade_requests import Session
+
+    tt.login()
+    with Session(base_url=tt.server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        leg = NewLeg("Equity", "AAPL", "Buy to Open", Decimal(5))
+        close = NewLeg("Equity", "AAPL", "Sell to Close", Decimal(5))
+        placed = session.place_complex_order(
+            "5WT00001",
+            NewComplexOrder.otoco(
+                NewOrder.limit(leg, "-150"),
+                NewOrder.limit(close, "250", time_in_force="GTC"),
+                NewOrder.stop(close, "120", time_in_force="GTC"),
+            ),
+        )
+    assert placed.complex_order is not None
+    section = tt("orders").out.split(f"complex order c{placed.complex_order.id}")[1]
+    assert "Buy to Open 5 AAPL" in section and "Sell to Close 5 AAPL" in section
+    assert "stop" in section  # the stop order has no limit price: its kind is shown
+
+
+def test_clearer_words_for_what_is_not_there(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("metrics", "SPY", "BTC/USD")
+    assert run.code == 6 and "no metrics for BTC/USD" in run.err and "SPY" in run.out
+    run = tt("chain", "BTC/USD")
+    assert run.code == 6 and "BTC/USD has no listed options" in run.err
+    assert "not a cryptocurrency" in run.err
+    run = tt("chain", "SPY", "--expiration", "2026-12-19")
+    assert run.code == 6 and "2026-12-18" in run.err
+    for argv in (
+        ["transactions", "--days", "0"],
+        ["chain", "SPY", "--strikes", "0"],
+        ["chain", "SPY", "--strikes", "3"],  # without --expiration
+        ["cancel", "0"],
+        ["quote", "/"],
+    ):
+        assert tt(*argv).code == 2, argv
+
+
+def test_login_and_logout_in_every_state(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("--json", "login", "--base-url", tt.server.base_url)
+    assert json.loads(run.out)["logged-in"] is True
+    assert "replaced the saved login to custom (http://127.0.0.1:" in run.err
+    tt.path.write_text("{garbage")
+    run = tt("accounts")
+    assert run.code == 3 and "`tastytrade logout` removes it" in run.err
+    run = tt("--json", "logout")
+    assert run.code == 0 and json.loads(run.out)["logged-in"] is False
+    assert not tt.path.exists()
+
+
+def test_numbers_and_symbols_are_never_cut_on_a_narrow_terminal(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt.on_terminal("positions", typed=[], env={"COLUMNS": "60"})
+    assert "SPY   261218C00600000" in run.out and "301,025.00" in run.out, run.out
+    assert "\u2026" not in run.out
