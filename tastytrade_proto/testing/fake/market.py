@@ -336,8 +336,16 @@ def _day_summary(last: Decimal, tick: Decimal) -> dict[str, Any]:
 
 
 def _quote(
-    symbol: str, kind: str, last: Decimal, tick: Decimal, now: float, sizes: tuple[str, str]
+    symbol: str,
+    kind: str,
+    last: Decimal,
+    tick: Decimal,
+    now: float,
+    sizes: tuple[str, str],
+    listed: Decimal | None = None,
 ) -> dict[str, Any]:
+    """A quote at ``last``; the day's summary (previous close, range) from ``listed``, the
+    table's price, so that moving the mark moves the day's change as it would."""
     today = _eastern_date(_moment(now))
     bid = max(last - tick, D(0))
     item: dict[str, Any] = {
@@ -360,7 +368,7 @@ def _quote(
         "halt-start-time": -1,
         "halt-end-time": -1,
     }
-    item.update(_day_summary(last, tick))
+    item.update(_day_summary(last if listed is None else listed, tick))
     return item
 
 
@@ -420,7 +428,7 @@ def _equity_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, 
         return None
     last, volume, beta, _ = _EQUITIES[symbol]
     price = _last(api, symbol, last)
-    item = _quote(symbol, "Equity", price, D("0.01"), now, ("3.0", "5.0"))
+    item = _quote(symbol, "Equity", price, D("0.01"), now, ("3.0", "5.0"), D(last))
     item.update({"volume": _s(D(volume)), "beta": beta})
     return item
 
@@ -429,14 +437,16 @@ def _index_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, A
     if symbol not in _INDICES:
         return None
     price = _last(api, symbol, _INDICES[symbol][0])
-    return _quote(symbol, "Index", price, D("0.01"), now, ("0.0", "0.0"))
+    listed = D(_INDICES[symbol][0])
+    return _quote(symbol, "Index", price, D("0.01"), now, ("0.0", "0.0"), listed)
 
 
 def _future_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, Any] | None:
     if symbol not in _FUTURES:
         return None
     last, _, volume, open_interest = _FUTURES[symbol]
-    item = _quote(symbol, "Future", _last(api, symbol, last), D("0.25"), now, ("14.0", "9.0"))
+    price = _last(api, symbol, last)
+    item = _quote(symbol, "Future", price, D("0.25"), now, ("14.0", "9.0"), D(last))
     item.update({"volume": _s(D(volume)), "open-interest": open_interest})
     return item
 
@@ -445,10 +455,14 @@ def _crypto_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, 
     if symbol not in _CRYPTO:
         return None
     price = _last(api, symbol, _CRYPTO[symbol])
-    return _quote(symbol, "Cryptocurrency", price, D("0.01"), now, ("0.5", "0.4"))
+    listed = D(_CRYPTO[symbol])
+    return _quote(symbol, "Cryptocurrency", price, D("0.01"), now, ("0.5", "0.4"), listed)
 
 
-def _equity_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, Any] | None:
+def _equity_option_terms(
+    api: FakeTastytradeAPI, symbol: str
+) -> tuple[Decimal, Decimal, bool, date, Decimal] | None:
+    """(spot, strike, call, expiry, volatility) of an equity option the fake prices."""
     match = _OCC.fullmatch(symbol)
     if match is None:
         return None
@@ -463,17 +477,29 @@ def _equity_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dic
         spot, volatility = _last(api, root.rstrip("W"), listed), D(iv)
     else:
         return None
+    return spot, D(strike) / 1000, right == "C", expires, volatility
+
+
+def equity_option_value(api: FakeTastytradeAPI, symbol: str, now: float) -> Decimal | None:
+    """The fake's model price of an equity option (on a cent), from its underlying's mark:
+    what the orders area marks and fills an option at when no mark was set for it, so that
+    quotes, chains and fills agree."""
+    terms = _equity_option_terms(api, symbol)
+    if terms is None:
+        return None
+    spot, strike, call, expires, volatility = terms
+    days = (expires - _eastern_date(_moment(now))).days
+    value, _ = _option_price(spot, strike, call, days, volatility)
+    return _q(value, D("0.01"))
+
+
+def _equity_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, Any] | None:
+    terms = _equity_option_terms(api, symbol)
+    if terms is None:
+        return None
+    spot, strike, call, expires, volatility = terms
     return _option_quote(
-        api,
-        symbol,
-        "Equity Option",
-        spot,
-        D(strike) / 1000,
-        right == "C",
-        expires,
-        volatility,
-        D("0.01"),
-        now,
+        api, symbol, "Equity Option", spot, strike, call, expires, volatility, D("0.01"), now
     )
 
 

@@ -35,14 +35,21 @@ _FUTURE_MARGINS = {"/ES": 22000, "/MES": 2200, "/NQ": 32000, "/MNQ": 3200, "/CL"
 def mark(api: FakeTastytradeAPI, symbol: str, kind: str | None = None) -> Decimal | None:
     """The mark of ``symbol``: set, default, or (equity options) from the underlying's mark.
 
-    An equity option with no mark of its own is worth its intrinsic value plus
-    2% of the underlying's mark.
+    An equity option with no mark of its own is worth what the market area's model
+    says (intrinsic value plus a time value that shrinks away from the money), so
+    that its quote, the chain and a fill agree; an option the model does not know
+    is worth its intrinsic value plus 2% of the underlying's mark.
     """
     marks = state(api).marks
     if symbol in marks:
         return marks[symbol]
     match = OCC.fullmatch(symbol)
     if match and kind in (None, "Equity Option"):
+        from ..market import equity_option_value  # the market area imports none of this
+
+        modelled = equity_option_value(api, symbol, api.clock())
+        if modelled is not None:
+            return modelled
         underlying = marks.get(match.group(1).strip())
         if underlying is None:
             return None
