@@ -11,7 +11,7 @@ from decimal import Decimal
 import tastytrade_requests
 from tastytrade_proto import NotFound
 from tastytrade_proto.accounts import InstrumentType, Position
-from tastytrade_proto.instruments import NestedOptionChain
+from tastytrade_proto.instruments import NestedOptionChain, NestedOptionExpiration, Strike
 from tastytrade_proto.market_data import MarketData
 from tastytrade_proto.orders import ComplexOrder, Order, OrderLeg, OrderStatus
 
@@ -28,6 +28,7 @@ __all__ = [
     "chain",
     "complex_members",
     "describe_legs",
+    "fill_summary",
     "metrics",
     "order_price",
     "orders",
@@ -165,13 +166,17 @@ class _Held:
 def _held(p: Position, q: MarketData | None, today: date) -> _Held:
     signed = _signed(p)
     multiplier = p.multiplier or Decimal(1)
-    mark = (q.mark if q is not None else None) or p.mark_price or p.mark or p.close_price
+    # The first mark known, in order of freshness: 0 (a worthless option) is a mark too.
+    candidates = (q.mark if q is not None else None, p.mark_price, p.mark, p.close_price)
+    mark = next((m for m in candidates if m is not None), None)
     value = mark * signed * multiplier if mark is not None else None
     cost = p.average_open_price * signed * multiplier if p.average_open_price is not None else None
     pnl = value - cost if value is not None and cost is not None else None
     delta: Decimal | None = signed  # one per share, or per future contract
-    if p.instrument_type in (InstrumentType.EQUITY_OPTION, InstrumentType.FUTURE_OPTION):
+    if p.instrument_type is InstrumentType.EQUITY_OPTION:  # in shares
         delta = q.delta * signed * multiplier if q is not None and q.delta is not None else None
+    elif p.instrument_type is InstrumentType.FUTURE_OPTION:  # in futures contracts
+        delta = q.delta * signed if q is not None and q.delta is not None else None
     days = (p.expires_at.date() - today).days if p.expires_at is not None else None
     return _Held(p, signed, mark, value, pnl, delta, days)
 
@@ -245,10 +250,12 @@ def describe_legs(order: Order, *, remaining: bool = False) -> str:
 
 
 def order_price(order: Order) -> str:
-    """``150.00 db``, ``1.25 cr``, or the kind of order when it has no price (``market``)."""
-    if order.price is None:
-        return _text(order.order_type).lower()
-    return signed_price(order.price)
+    """``150.00 db``, ``1.25 cr``, the kind of order when it has no price (``market``), and
+    a stop's trigger (``stop 172.00``, ``170.00 cr, stop 172.00``)."""
+    parts = [signed_price(order.price)] if order.price is not None else []
+    if order.stop_trigger is not None:
+        parts.append(f"stop {price(order.stop_trigger)}")
+    return ", ".join(parts) or _text(order.order_type).lower()
 
 
 def complex_members(order: ComplexOrder) -> list[Order]:
@@ -261,16 +268,35 @@ def _text(value: object) -> str:
     return str(getattr(value, "value", value) or "-")
 
 
+def fill_summary(order: Order) -> str | None:
+    """What filled of ``order``, as the platform shows it: ``10 at 150.00 db`` for one leg,
+    ``1 at 6.42 db`` for a spread (each leg's average fill price, bought legs paid and sold
+    legs received, per unit of the spread); ``None`` when nothing filled."""
+    legs = [leg for leg in order.legs if leg.quantity]
+    if not legs:
+        return None
+    base = min(leg.quantity for leg in legs if leg.quantity)
+    units: list[Decimal] = []
+    net = Decimal(0)
+    for leg in legs:
+        fills = [f for f in leg.fills if f.quantity and f.fill_price is not None]
+        size = sum((f.quantity for f in fills if f.quantity), Decimal(0))
+        if not size:
+            return None
+        cost = sum(
+            (f.quantity * f.fill_price for f in fills if f.quantity and f.fill_price is not None),
+            Decimal(0),
+        )
+        ratio = (leg.quantity or base) / base
+        units.append(size / ratio)
+        buys = bool(getattr(leg.action, "buys", False))
+        net += (-cost / size if buys else cost / size) * ratio
+    filled = min(units)
+    return f"{quantity(filled)} at {signed_price(net)}"
+
+
 def _filled(order: Order) -> str:
-    """``10 at 150.00`` for what filled (average price over the fills), or ``-``."""
-    filled = [f for leg in order.legs for f in leg.fills if f.quantity and f.fill_price is not None]
-    if not filled:
-        return "-"
-    size = sum((f.quantity for f in filled if f.quantity), Decimal(0))
-    cost = sum(
-        (f.quantity * f.fill_price for f in filled if f.quantity and f.fill_price), Decimal(0)
-    )
-    return f"{quantity(size)} at {price(cost / size)}" if size else "-"
+    return fill_summary(order) or "-"
 
 
 def _order_rows(found: Sequence[Order], prefix: str = "") -> list[tuple[str, ...]]:
@@ -529,7 +555,8 @@ def chain(ctx: Context) -> None:
             raise CommandError(
                 f"--expiration {wanted!r} is not a date (YYYY-MM-DD)", ExitCode.USAGE
             ) from None
-        chosen = [e for c in chains for e in c.expirations if e.expiration_date == day]
+        # One table per root that lists the day (SPX and SPXW both may, AM and PM settled).
+        chosen = [(c, e) for c in chains for e in c.expirations if e.expiration_date == day]
         if not chosen:
             dates = sorted(
                 {e.expiration_date for c in chains for e in c.expirations},
@@ -541,31 +568,37 @@ def chain(ctx: Context) -> None:
                 ExitCode.NOT_FOUND,
                 f"the nearest are {near}",
             )
-        expiration = chosen[0]
         with ctx.output.busy("fetching option quotes"):
             spot = quotes_for(s, [(underlying.text, underlying.instrument_type)])
             center = spot.get(underlying.text)
-            mark = center.mark or center.last if center is not None else None
-            strikes = sorted(expiration.strikes, key=lambda k: k.strike_price)
-            if mark is not None and not ctx.option("all_strikes"):
-                nearest = sorted(strikes, key=lambda k: abs(k.strike_price - mark))[:width]
-                strikes = sorted(nearest, key=lambda k: k.strike_price)
-            legs = [
-                (sym, InstrumentType.EQUITY_OPTION)
-                for k in strikes
-                for sym in (k.call, k.put)
-                if sym
-            ]
-            quotes = quotes_for(s, legs)
+            mark = (center.mark or center.last) if center is not None else None
+            shown: list[tuple[NestedOptionChain, NestedOptionExpiration, list[Strike]]] = []
+            for root_chain, expiration in chosen:
+                strikes = sorted(expiration.strikes, key=lambda k: k.strike_price)
+                if mark is not None and not ctx.option("all_strikes"):
+                    nearest = sorted(strikes, key=lambda k: abs(k.strike_price - mark))[:width]
+                    strikes = sorted(nearest, key=lambda k: k.strike_price)
+                shown.append((root_chain, expiration, strikes))
+            symbols = [sym for _, _, ks in shown for k in ks for sym in (k.call, k.put) if sym]
+            quotes = quotes_for(s, [(sym, InstrumentType.EQUITY_OPTION) for sym in symbols])
     out = ctx.output
     if out.json_mode:
         out.json(
-            {
-                "underlying": underlying.text,
-                "mark": mark,
-                "expiration": expiration,
-                "quotes": [quotes[sym] for sym, _ in legs if sym in quotes],
-            }
+            [
+                {
+                    "underlying": underlying.text,
+                    "root": root_chain.root_symbol,
+                    "mark": mark,
+                    "expiration": expiration,
+                    "quotes": [
+                        quotes[sym]
+                        for k in strikes
+                        for sym in (k.call, k.put)
+                        if sym and sym in quotes
+                    ],
+                }
+                for root_chain, expiration, strikes in shown
+            ]
         )
         return
 
@@ -581,28 +614,27 @@ def chain(ctx: Context) -> None:
             quantity(q.open_interest),
         )
 
-    rows = [(*side(k.call), price(k.strike_price), *reversed(side(k.put))) for k in strikes]
-    title = (
-        f"{underlying.text} {day.isoformat()} ({expiration.days_to_expiration} days)"
-        f", underlying {price(mark)}"
-    )
-    out.table(
-        [
-            Column("call bid", numeric=True),
-            Column("ask", numeric=True),
-            Column("delta", numeric=True),
-            Column("IV", numeric=True),
-            Column("OI", numeric=True),
-            Column("strike", numeric=True),
-            Column("OI", numeric=True),
-            Column("IV", numeric=True),
-            Column("delta", numeric=True),
-            Column("ask", numeric=True),
-            Column("put bid", numeric=True),
-        ],
-        rows,
-        title=title,
-    )
+    for root_chain, expiration, strikes in shown:
+        rows = [(*side(k.call), price(k.strike_price), *reversed(side(k.put))) for k in strikes]
+        settled = f", {expiration.settlement_type} settled" if expiration.settlement_type else ""
+        out.table(
+            [
+                Column("call bid", numeric=True),
+                Column("ask", numeric=True),
+                Column("delta", numeric=True),
+                Column("IV", numeric=True),
+                Column("OI", numeric=True),
+                Column("strike", numeric=True),
+                Column("OI", numeric=True),
+                Column("IV", numeric=True),
+                Column("delta", numeric=True),
+                Column("ask", numeric=True),
+                Column("put bid", numeric=True),
+            ],
+            rows,
+            title=f"{root_chain.root_symbol} {day.isoformat()} ({expiration.days_to_expiration} "
+            f"days{settled}), underlying {underlying.text} at {price(mark)}",
+        )
 
 
 def _expirations(ctx: Context, chains: Sequence[NestedOptionChain]) -> None:

@@ -78,8 +78,6 @@ _REACH = (
         re.compile(r"CERTIFICATE_VERIFY_FAILED|certificate verify failed|SSLCertVerif", re.I),
         "the server's TLS certificate is not trusted (give --ca-bundle for a private CA)",
     ),
-    (re.compile(r"SSL|TLS|handshake", re.I), "the TLS handshake failed"),
-    (re.compile(r"ProxyError|proxy|CONNECT tunnel", re.I), "the proxy refused or failed"),
     (
         re.compile(
             r"Name or service not known|nodename nor servname|getaddrinfo|NameResolution"
@@ -87,6 +85,11 @@ _REACH = (
             re.I,
         ),
         "the host name is not known",
+    ),
+    (re.compile(r"SSL|TLS|handshake", re.I), "the TLS handshake failed"),
+    (
+        re.compile(r"ProxyError|HttpProxy|Unable to connect to proxy|CONNECT tunnel", re.I),
+        "the proxy refused or failed",
     ),
     (
         re.compile(r"refused|ECONNREFUSED|Errno 111|NewConnectionError", re.I),

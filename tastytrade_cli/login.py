@@ -150,6 +150,16 @@ def where_for(ctx: Context, saved: Credentials | None) -> dict[str, Any]:
     return settings
 
 
+def _locked(ctx: Context) -> contextlib.AbstractContextManager[None]:
+    """The credentials lock, saying so when another run holds it (an open confirmation
+    holds it until answered)."""
+
+    def waiting() -> None:
+        ctx.output.note("waiting for another tastytrade command to finish with the login...")
+
+    return store.locked(ctx.path, on_wait=waiting)
+
+
 @contextlib.contextmanager
 def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
     """The saved login's session, resumed; what it changed is saved as it happens.
@@ -157,7 +167,7 @@ def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
     The credentials stay locked until the command ends, so that two runs never
     spend the same single-use token.
     """
-    with store.locked(ctx.path):
+    with _locked(ctx):
         saved = store.load(ctx.path)
         current = [saved]
 
@@ -228,7 +238,7 @@ def _keep_session(ctx: Context, session: tastytrade_requests.Session, saved: Cre
 
 
 def login(ctx: Context) -> None:
-    with store.locked(ctx.path):
+    with _locked(ctx):
         try:
             previous: Credentials | None = store.load(ctx.path)
         except store.CredentialsError:
@@ -308,10 +318,10 @@ def _login_legacy(
     with contextlib.closing(session):
         try:
             session.login_with_password(user, password, remember_me=True)
-        except InvalidCredentials:
+        except InvalidCredentials as error:
             raise CommandError(
                 "login refused: check your login name and password", ExitCode.LOGIN
-            ) from None
+            ) from error
         if not kept:
             raise CommandError(
                 "the server issued no remember token; nothing was saved", ExitCode.LOGIN
@@ -349,25 +359,26 @@ def _login_oauth(
     with contextlib.closing(session):
         try:
             session.login_with_oauth(secret, refresh)  # proves the pair works before keeping it
-        except OAuthError:
+        except OAuthError as error:
             raise CommandError(
                 "login refused: check the client secret and refresh token", ExitCode.LOGIN
-            ) from None
+            ) from error
         _keep_session(ctx, session, current[0])
     return ctx.path
 
 
 def logout(ctx: Context) -> None:
-    with store.locked(ctx.path):
+    with _locked(ctx):
         try:
-            saved = store.load(ctx.path)
+            saved = store.load(ctx.path, insecure=True)
         except store.CredentialsError:
             if not ctx.path.exists():
                 _said(ctx, "not logged in; nothing to forget")
                 return
-            store.remove(ctx.path)  # unreadable, or readable by others: it goes either way
-            _said(ctx, f"removed {ctx.path}, which held no usable login")
+            store.remove(ctx.path)  # damaged, or another user's: it goes either way
+            _said(ctx, f"removed {ctx.path}, which could not be read as a login")
             return
+        exposed = _readable_by_others(ctx.path)
         try:
             if saved.scheme == "legacy":
                 _end_legacy_session(saved, where_for(ctx, saved))
@@ -376,7 +387,21 @@ def logout(ctx: Context) -> None:
             ctx.output.note(f"tastytrade: the server did not end the session ({told.message})")
         finally:
             store.remove(ctx.path)
+        if exposed:
+            what = (
+                "its session was ended and its remember token spent"
+                if saved.scheme == "legacy"
+                else "revoke the refresh token where you created it (tastytrade.com, API access)"
+            )
+            ctx.output.note(f"the file was readable by others, so its secret may be known: {what}")
     _said(ctx, "logged out; the saved secret is gone")
+
+
+def _readable_by_others(path: Path) -> bool:
+    import os
+    import stat
+
+    return os.name != "nt" and bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))
 
 
 def _said(ctx: Context, text: str) -> None:

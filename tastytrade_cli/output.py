@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -187,6 +188,11 @@ class Output:
         """One line of output."""
         self.out.print(Text(text, style=style or ""))
 
+    def tell(self, text: str, style: str | None = None) -> None:
+        """A line of what the command is doing (an order in words): on stdout, or on stderr
+        with ``--json``, whose stdout is the JSON alone."""
+        (self.err if self.json_mode else self.out).print(Text(text, style=style or ""))
+
     def note(self, text: str, style: str | None = None) -> None:
         """A line on stderr (a warning, what happened): not part of the result."""
         self.err.print(Text(text, style=style or ""))
@@ -198,13 +204,16 @@ class Output:
         *,
         title: str | None = None,
         empty: str = "(none)",
+        aside: bool = False,
     ) -> None:
-        """A table; an empty one says ``empty`` instead."""
+        """A table; an empty one says ``empty`` instead. An ``aside`` (a dry run's effect
+        shown before a question) goes where :meth:`tell` writes."""
         rows = list(rows)
+        console = self.err if aside and self.json_mode else self.out
         if title:
-            self.line(title, "bold")
+            console.print(Text(title, style="bold"))
         if not rows:
-            self.line(empty, "dim")
+            console.print(Text(empty, style="dim"))
             return
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
         for index, column in enumerate(columns):
@@ -221,14 +230,17 @@ class Output:
             )
         for row in rows:
             table.add_row(*row)
-        if self.out.is_terminal:
-            self.out.print(table)
+        if console.is_terminal:
+            # Wider than the terminal: printed whole (the terminal wraps its lines), never
+            # with a column cut or dropped.
+            natural = Measurement.get(console, console.options, table).maximum
+            console.print(table, width=max(natural, console.width), crop=False)
             return
         # A pipe or a file gets no padding after the last column.
-        with self.out.capture() as captured:
-            self.out.print(table)
+        with console.capture() as captured:
+            console.print(table)
         lines = captured.get().splitlines()
-        self.out.file.write("".join(line.rstrip() + "\n" for line in lines))
+        console.file.write("".join(line.rstrip() + "\n" for line in lines))
 
     @contextlib.contextmanager
     def busy(self, text: str) -> Iterator[None]:

@@ -144,8 +144,9 @@ _ACTIONS = {
     "stc": OrderAction.SELL_TO_CLOSE,
     "sell close": OrderAction.SELL_TO_CLOSE,
 }
-# Futures are bought and sold, not opened and closed (the API's "Buy" and "Sell").
-_FUTURE_KINDS = (InstrumentType.FUTURE, InstrumentType.FUTURE_OPTION)
+# Futures are bought and sold, not opened and closed (the API's "Buy" and "Sell"; their
+# options are opened and closed like any option).
+_FUTURE_KINDS = (InstrumentType.FUTURE,)
 
 
 def parse_action(text: str, instrument_type: InstrumentType) -> OrderAction:

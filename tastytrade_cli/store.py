@@ -19,7 +19,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -76,15 +76,16 @@ def default_path(environ: dict[str, str] | None = None) -> Path:
     return base / _APP / "credentials.json"
 
 
-def load(path: Path) -> Credentials:
-    """Read the credentials; refuse a file other users could read."""
+def load(path: Path, *, insecure: bool = False) -> Credentials:
+    """Read the credentials; refuse a file other users could read (unless ``insecure``:
+    logging out still ends the session such a file holds)."""
     try:
         info = path.stat()
     except FileNotFoundError:
         raise CredentialsError("not logged in: run `tastytrade login` first") from None
     # Windows has no POSIX modes (st_mode reads 0o666 for any file): its ACLs, which give a
     # file in the user's profile to that user alone, are what protects it there.
-    if not _WINDOWS and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if not _WINDOWS and not insecure and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise CredentialsError(f"{path} is readable by others; remove it and log in again")
     if not _WINDOWS and hasattr(os, "getuid") and info.st_uid != os.getuid():
         raise CredentialsError(f"{path} belongs to another user; remove it and log in again")
@@ -103,18 +104,26 @@ def load(path: Path) -> Credentials:
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
+def locked(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold the credentials exclusively: a second run waits instead of spending the same
-    single-use token (a failed login can get the address blocked for hours)."""
+    single-use token (a failed login can get the address blocked for hours).
+
+    ``on_wait`` is called once, before waiting, when another run holds them.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if _WINDOWS:
-            _lock_windows(descriptor)
+            _lock_windows(descriptor, on_wait)
         else:
             import fcntl
 
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
     finally:
         os.close(descriptor)  # closing releases the lock, on POSIX and Windows alike
@@ -123,15 +132,22 @@ def locked(path: Path) -> Iterator[None]:
 _WINDOWS = os.name == "nt"
 
 
-def _lock_windows(descriptor: int) -> None:
+def _lock_windows(descriptor: int, on_wait: Callable[[], None] | None) -> None:
     """Lock the lock file's first byte, waiting for another run to let it go.
 
-    ``msvcrt.locking`` gives up after ten one-second tries with ``OSError``
-    (``LK_LOCK``); a run that holds it longer (a slow network) is waited for.
+    ``LK_NBLCK`` fails at once when it is held; ``LK_LOCK`` gives up after ten
+    one-second tries with ``OSError``, so a run that holds it longer (a slow
+    network, an open confirmation) is waited for in a loop.
     """
     import msvcrt
 
     os.lseek(descriptor, 0, os.SEEK_SET)
+    try:
+        msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        return
+    except OSError:
+        if on_wait is not None:
+            on_wait()
     while True:
         try:
             msvcrt.locking(descriptor, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]

@@ -12,11 +12,12 @@ sizes (fetched, or given with ``--tick``) before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 import tastytrade_requests
-from tastytrade_proto import NotFound
+from tastytrade_proto import NotFound, TransportError
 from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.instruments import TickSize, parse_occ
 from tastytrade_proto.orders import (
@@ -34,7 +35,14 @@ from tastytrade_proto.orders import (
     round_to_tick,
 )
 
-from .commands import LIVE_STATUSES, account_of, complex_members, describe_legs, order_price
+from .commands import (
+    LIVE_STATUSES,
+    account_of,
+    complex_members,
+    describe_legs,
+    fill_summary,
+    order_price,
+)
 from .errors import CommandError, ExitCode
 from .login import Context, session
 from .output import Column, money, price, quantity, signed_price
@@ -117,9 +125,9 @@ def _show_effect(ctx: Context, response: OrderResponse | None) -> None:
     if fees is not None:
         rows.append(("fees", money(fees.total_fees)))
     if rows:
-        out.table([Column("effect"), Column("amount", numeric=True)], rows)
+        out.table([Column("effect"), Column("amount", numeric=True)], rows, aside=True)
     for warning in response.warnings:
-        out.line(f"warning: {warning.message or warning.code}", "yellow")
+        out.tell(f"warning: {warning.message or warning.code}", "yellow")
 
 
 # -- placing ----------------------------------------------------------------------------------
@@ -222,29 +230,22 @@ def order(ctx: Context) -> None:
         if out.json_mode and ctx.args.dry_run:
             out.json(response)
             return
-        if not out.json_mode:
-            verb = "dry run" if ctx.args.dry_run else "order"
-            out.line(f"{verb}: {_order_in_words(new)}", "bold")
-            out.line(f"account {account}, {ctx.environment}")
-            _show_effect(ctx, response)
+        verb = "dry run" if ctx.args.dry_run else "order"
+        out.tell(f"{verb}: {_order_in_words(new)}", "bold")
+        out.tell(f"account {account}, {ctx.environment}")
+        _show_effect(ctx, response)
         if ctx.args.dry_run:
             out.line("nothing was placed (a dry run)", "dim")
             return
         _confirm(ctx, "place this order")
-        with ctx.output.busy("placing the order"):
+        with _sending(ctx, s, "the order"), ctx.output.busy("placing the order"):
             placed = s.place_order(account, new, tick_sizes=ticks or None)
     _show_placed(ctx, placed, account)
 
 
 def _fill_text(order_: Order) -> str:
-    fills = [f for leg in order_.legs for f in leg.fills if f.quantity and f.fill_price is not None]
-    if not fills:
-        return ""
-    size = sum((f.quantity for f in fills if f.quantity), Decimal(0))
-    cost = sum(
-        (f.quantity * f.fill_price for f in fills if f.quantity and f.fill_price), Decimal(0)
-    )
-    return f", filled {quantity(size)} at {price(cost / size)}" if size else ""
+    filled = fill_summary(order_)
+    return f", filled {filled}" if filled else ""
 
 
 def _show_placed(ctx: Context, placed: PlacedOrder, account: str) -> None:
@@ -265,6 +266,37 @@ def _show_placed(ctx: Context, placed: PlacedOrder, account: str) -> None:
 
 
 # -- cancelling and replacing -----------------------------------------------------------------
+
+
+def _replaced_by(found: Order | ComplexOrder) -> str:
+    if isinstance(found, Order) and found.replacing_order_id is not None:
+        return f" (replaced by #{found.replacing_order_id})"
+    return ""
+
+
+@contextlib.contextmanager
+def _sending(ctx: Context, s: Session, what: str) -> Iterator[None]:
+    """Around a request that changes an order: an interruption, or an answer lost after it
+    went out, leaves its outcome unknown, and the command says so (exit 8) rather than
+    "interrupted" or "cannot reach", after which a trader might send it again."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        unsettled = ", ".join(u.external_identifier for u in s.unsettled_orders)
+        known = f" (external identifier {unsettled})" if unsettled else ""
+        raise CommandError(
+            f"interrupted while {what} was being sent: it may or may not have gone through{known}",
+            ExitCode.UNCERTAIN,
+            "run `tastytrade orders` before sending it again",
+        ) from None
+    except TransportError as error:
+        if not error.request_sent:
+            raise
+        raise CommandError(
+            f"{what} was sent but its answer was lost: it may or may not have gone through",
+            ExitCode.UNCERTAIN,
+            "run `tastytrade orders` before sending it again",
+        ) from error
 
 
 def _order_id(text: str) -> tuple[str, bool]:
@@ -308,17 +340,25 @@ def cancel(ctx: Context) -> None:
         else:
             working = [found] if found.status in LIVE_STATUSES else []
             words = (
-                f"order #{found.id}: {describe_legs(found, remaining=True)} at "
+                f"order #{found.id}: {describe_legs(found, remaining=bool(working))} at "
                 f"{order_price(found)}, "
                 f"{found.status.value if found.status else '-'}"
             )
         if not working:
-            raise CommandError(f"{words} is no longer working: nothing to cancel", ExitCode.REFUSED)
-        if not out.json_mode:
-            out.line(f"cancel {words}", "bold")
-            out.line(f"account {account}, {ctx.environment}")
+            raise CommandError(
+                f"{words}{_replaced_by(found)}: no longer working, nothing to cancel",
+                ExitCode.REFUSED,
+            )
+        out.tell(f"cancel {words}", "bold")
+        if isinstance(found, Order) and found.complex_order_id is not None:
+            out.tell(
+                f"it belongs to complex order c{found.complex_order_id}: the others stay "
+                f"(cancel c{found.complex_order_id} for all of them)",
+                "yellow",
+            )
+        out.tell(f"account {account}, {ctx.environment}")
         _confirm(ctx, "cancel it")
-        with ctx.output.busy("cancelling"):
+        with _sending(ctx, s, "the cancel"), ctx.output.busy("cancelling"):
             if isinstance(found, ComplexOrder):
                 result: Order | ComplexOrder = s.cancel_complex_order(account, number)
             else:
@@ -350,7 +390,15 @@ def replace(ctx: Context) -> None:
         if found.status not in LIVE_STATUSES or found.editable is False:
             status = found.status.value if found.status else "-"
             raise CommandError(
-                f"order #{found.id} is {status}: it cannot be replaced", ExitCode.REFUSED
+                f"order #{found.id} is {status}{_replaced_by(found)}: it cannot be replaced",
+                ExitCode.REFUSED,
+            )
+        if found.order_type is not OrderType.LIMIT:
+            kind = found.order_type.value if found.order_type else "unknown"
+            raise CommandError(
+                f"order #{found.id} is a {kind} order: replace only changes a limit order's "
+                "price (a stop's trigger would be lost); cancel it and place a new one",
+                ExitCode.USAGE,
             )
         debit = _is_debit(ctx, found)
         signed = -unsigned if debit else unsigned
@@ -364,18 +412,18 @@ def replace(ctx: Context) -> None:
         if isinstance(kind, InstrumentType):
             ticks = _tick_sizes(ctx, s, found.legs[0].symbol or "", kind)
             _check_tick(signed, ticks)
-        change = Replacement.limit(signed, time_in_force=time_in_force, gtc_date=found.gtc_date)
+        gtc_date = found.gtc_date if time_in_force is TimeInForce.GTD else None
+        change = Replacement.limit(signed, time_in_force=time_in_force, gtc_date=gtc_date)
         out = ctx.output
-        if not out.json_mode:
-            out.line(
-                f"replace order #{found.id}: {describe_legs(found, remaining=True)} at "
-                f"{signed_price(found.price)} -> limit {signed_price(signed)}, "
-                f"{time_in_force.value}",
-                "bold",
-            )
-            out.line(f"account {account}, {ctx.environment}")
+        out.tell(
+            f"replace order #{found.id}: {describe_legs(found, remaining=True)} at "
+            f"{signed_price(found.price)} -> limit {signed_price(signed)}, "
+            f"{time_in_force.value}",
+            "bold",
+        )
+        out.tell(f"account {account}, {ctx.environment}")
         _confirm(ctx, "replace it")
-        with ctx.output.busy("replacing"):
+        with _sending(ctx, s, "the replacement"), ctx.output.busy("replacing"):
             result = s.replace_order(account, number, change, tick_sizes=ticks or None)
     if out.json_mode:
         out.json(result)

@@ -338,22 +338,62 @@ def test_a_damaged_or_unwritable_credentials_file_is_a_message(cli: CLI) -> None
 
 def test_the_credentials_file_on_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No POSIX modes there (any file reads 0o666): the mode check is skipped, and the lock
-    is msvcrt's, taken on the lock file's first byte."""
+    is msvcrt's, taken on the lock file's first byte: at once when free, else after saying
+    so and waiting."""
     import sys
     import types
 
     calls: list[tuple[int, int]] = []
+    held = [False]
+
+    def locking(fd: int, mode: int, size: int) -> None:
+        calls.append((mode, size))
+        if mode == 2 and held[0]:
+            raise OSError("held by another run")
+
     msvcrt = types.ModuleType("msvcrt")
-    msvcrt.LK_LOCK = 1  # type: ignore[attr-defined]
-    msvcrt.locking = lambda fd, mode, size: calls.append((mode, size))  # type: ignore[attr-defined]
+    msvcrt.LK_LOCK, msvcrt.LK_NBLCK = 1, 2  # type: ignore[attr-defined]
+    msvcrt.locking = locking  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "msvcrt", msvcrt)
     monkeypatch.setattr(store, "_WINDOWS", True)
     path = tmp_path / "c" / "credentials.json"
-    with store.locked(path):
+    waited: list[bool] = []
+    with store.locked(path, on_wait=lambda: waited.append(True)):
         store.save(path, store.Credentials("oauth", refresh_token="r"))
-    assert calls == [(1, 1)]
+    assert calls == [(2, 1)] and waited == []
+    held[0] = True
+    with store.locked(path, on_wait=lambda: waited.append(True)):
+        pass
+    assert calls[1:] == [(2, 1), (1, 1)] and waited == [True]
     os.chmod(path, 0o666)  # what Windows reports for any file
     assert store.load(path).refresh_token == "r"
     monkeypatch.setattr(store, "_WINDOWS", False)
     with pytest.raises(store.CredentialsError, match="readable by others"):
         store.load(path)
+
+
+def test_a_second_run_says_it_waits_for_the_first(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    cli.login_oauth()
+    blocked = threading.Event()
+    real_locked = store.locked
+
+    def locked(path: Path, *, on_wait: Any = None) -> Any:
+        def waiting() -> None:
+            on_wait()
+            blocked.set()
+
+        return real_locked(path, on_wait=waiting)
+
+    monkeypatch.setattr(store, "locked", locked)
+    result: list[tuple[int, str, str]] = []
+    with real_locked(cli.path):  # another run, holding the login (at a prompt, say)
+        second = threading.Thread(target=lambda: result.append(cli("accounts")))
+        second.start()
+        assert blocked.wait(timeout=60)
+    second.join()
+    code, _, err = result[0]
+    assert code == 0 and "waiting for another tastytrade command" in err

@@ -746,3 +746,63 @@ def test_numbers_and_symbols_are_never_cut_on_a_narrow_terminal(tt: Tastytrade) 
     run = tt.on_terminal("positions", typed=[], env={"COLUMNS": "60"})
     assert "SPY   261218C00600000" in run.out and "301,025.00" in run.out, run.out
     assert "\u2026" not in run.out
+
+
+def test_a_stop_order_is_never_replaced_by_a_plain_limit(tt: Tastytrade) -> None:
+    from tastytrade_proto.orders import NewLeg, NewOrder
+    from tastytrade_requests import Session
+
+    tt.login()
+    with Session(base_url=tt.server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        leg = NewLeg("Equity", "AAPL", "Sell to Close", Decimal(10))
+        stop = session.place_order(
+            "5WT00001", NewOrder.stop_limit(leg, "170", "172", time_in_force="GTC")
+        ).order
+    run = tt("orders", "--live")
+    assert "170.00 cr, stop 172.00" in run.out
+    run = tt("replace", str(stop.id), "--limit", "171", "--yes")
+    assert run.code == 2 and "is a Stop Limit order" in run.err
+    assert "cancel it and place a new one" in run.err
+
+
+def test_a_cancel_whose_answer_is_lost_is_uncertain_not_unreachable(tt: Tastytrade) -> None:
+    from tastytrade_proto.testing import Fault, FaultKind
+
+    tt.login()
+    order_id = tt.live_order("140")
+    tt.api.inject(Fault(FaultKind.DISCONNECT, method="DELETE", after_handling=True))
+    run = tt("cancel", order_id, "--yes")
+    assert run.code == 8, run.text
+    assert "the cancel was sent but its answer was lost" in run.err
+    assert "run `tastytrade orders`" in run.err
+    assert f"{order_id} " not in tt("orders", "--live").out  # it did go through
+
+
+def test_json_confirmation_still_shows_the_order(tt: Tastytrade) -> None:
+    tt.login()
+    argv = ["--json", "order", "--place", "--symbol", "AAPL", "--action", "bto"]
+    run = tt.on_terminal(*argv, "--quantity", "1", "--limit", "100", typed=["n\n"])
+    assert run.code == 7 and "order: Buy to Open 1 AAPL at limit 100.00 db" in run.out
+
+
+def test_a_spread_fill_is_shown_per_spread(tt: Tastytrade) -> None:
+    from tastytrade_proto.orders import NewLeg, NewOrder
+    from tastytrade_requests import Session
+
+    tt.login()
+    call = "SPY   261218C00600000"
+    higher = "SPY   261218C00605000"
+    with Session(base_url=tt.server.base_url) as session:
+        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+        legs = [
+            NewLeg("Equity Option", call, "Buy to Open", Decimal(1)),
+            NewLeg("Equity Option", higher, "Sell to Open", Decimal(1)),
+        ]
+        spread = session.place_order("5WT00001", NewOrder.limit(legs, "-0.50")).order
+    tt.api.fill_order(spread.id)
+    row = next(line for line in tt("orders").out.splitlines() if line.startswith(str(spread.id)))
+    bought = tt.api.mark(call)
+    sold = tt.api.mark(higher)
+    assert bought is not None and sold is not None
+    assert f"1 at {bought - sold:.2f} db" in row, row
