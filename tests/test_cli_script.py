@@ -236,6 +236,9 @@ def test_a_complex_order_is_listed_and_cancelled(tt: Tastytrade) -> None:
     complex_id = placed.complex_order.id
     run = tt("orders", "--live")
     assert run.code == 0 and f"complex order c{complex_id}" in run.out, run.text
+    member = placed.complex_order.orders[0].id
+    run = tt("cancel", str(member))  # one order of it: the others would stay, and it says so
+    assert run.code == 7 and f"it belongs to complex order c{complex_id}" in run.out
     run = tt("cancel", f"c{complex_id}")  # no terminal: not even a complex order goes
     assert run.code == 7
     run = tt("cancel", f"c{complex_id}", "--yes")
