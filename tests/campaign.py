@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import contextlib
 import functools
 import gc
 import importlib
@@ -336,19 +337,34 @@ class _CtrlC:
                 _thread.interrupt_main()
 
         timer = threading.Timer(cancel.delay, fire)
-        timer.start()
         value: Any = None
         error: BaseException | None = None
-        try:
-            value = call()
-        except BaseException as exc:
-            error = exc
-        finally:
-            with self.lock:
-                self.armed = 0
-            timer.cancel()
-            timer.join()
+        with no_collection():
+            timer.start()
+            try:
+                value = call()
+            except BaseException as exc:
+                error = exc
+            finally:
+                with self.lock:
+                    self.armed = 0
+                timer.cancel()
+                timer.join()
         return value, error
+
+
+@contextlib.contextmanager
+def no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a Ctrl-C may land: a finalizer of another test's
+    garbage (a trio nursery, say) run just then would swallow the KeyboardInterrupt as an
+    "exception ignored in __del__" instead of the call it was aimed at."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _DRIVE = drive.__code__

@@ -45,6 +45,7 @@ from tastytrade_proto.testing import (
 )
 from tastytrade_proto.testing.fake import SecondFactor
 
+from .campaign import no_collection
 from .harness import TRANSPORTS, Facade, Harness
 
 ACCOUNT = "5WT00001"
@@ -83,13 +84,14 @@ async def cancel_after(h: Harness, seconds: float, call: Callable[[], Awaitable[
     main = threading.main_thread().ident
     assert main is not None
     timer = threading.Timer(seconds, signal.pthread_kill, (main, signal.SIGINT))  # Ctrl-C
-    timer.start()
-    try:
-        await call()
-    except KeyboardInterrupt:
-        return True
-    finally:
-        timer.cancel()
+    with no_collection():
+        timer.start()
+        try:
+            await call()
+        except KeyboardInterrupt:
+            return True
+        finally:
+            timer.cancel()
     return False
 
 
@@ -533,8 +535,8 @@ def test_trio_holds_ctrl_c_until_a_refresh_answer_is_with_the_core() -> None:
             main = threading.main_thread().ident
             assert main is not None
             timer = threading.Timer(0.15, signal.pthread_kill, (main, signal.SIGINT))
-            timer.start()
-            with pytest.raises(KeyboardInterrupt):
+            with no_collection(), pytest.raises(KeyboardInterrupt):
+                timer.start()
                 await session.refresh()
             timer.cancel()
             await session.refresh()  # the stored token is the live one
