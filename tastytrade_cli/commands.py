@@ -431,9 +431,11 @@ def _symbols(texts: Sequence[str]) -> list[Symbol]:
     return list(seen.values())
 
 
-def _unknown(missing: Sequence[str], what: str = "unknown symbol") -> CommandError:
+def _unknown(missing: Sequence[str]) -> CommandError:
     names = ", ".join(missing)
-    return CommandError(f"{what}{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND)
+    return CommandError(
+        f"unknown symbol{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND
+    )
 
 
 def quote(ctx: Context) -> None:

@@ -178,7 +178,7 @@ def _check_tick(price_: Decimal, ticks: Sequence[TickSize], what: str = "--limit
         ) from None
 
 
-def _new_order(ctx: Context) -> tuple[NewOrder, Sequence[TickSize] | None]:
+def _new_order(ctx: Context) -> NewOrder:
     args = ctx.args
     symbol = parse_symbol(args.symbol)
     kind = (
@@ -196,10 +196,10 @@ def _new_order(ctx: Context) -> tuple[NewOrder, Sequence[TickSize] | None]:
                 f"a market order is Day or IOC only: give --limit for {time_in_force.value}",
                 ExitCode.USAGE,
             )
-        return NewOrder.market(leg, time_in_force=time_in_force, source=SOURCE), None
+        return NewOrder.market(leg, time_in_force=time_in_force, source=SOURCE)
     unsigned = parse_price(args.limit)
     signed = -unsigned if action.buys else unsigned  # buying pays: a debit
-    return NewOrder.limit(leg, signed, time_in_force=time_in_force, source=SOURCE), ()
+    return NewOrder.limit(leg, signed, time_in_force=time_in_force, source=SOURCE)
 
 
 def _order_in_words(order: NewOrder) -> str:
@@ -215,7 +215,7 @@ def _order_in_words(order: NewOrder) -> str:
 
 
 def order(ctx: Context) -> None:
-    new, _ = _new_order(ctx)
+    new = _new_order(ctx)
     if ctx.args.place:
         _refuse_silent_production(ctx)
     leg = new.legs[0]

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from tastytrade_proto.orders import PlacedComplexOrder
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_OTP,
@@ -156,6 +157,24 @@ class Tastytrade:
         saved: dict[str, Any] = json.loads(self.path.read_text())
         return saved
 
+    def bracket(self) -> PlacedComplexOrder:
+        """An OTOCO placed through the library: buy 5 AAPL at 150, then sell at 250 or stop 120."""
+        from tastytrade_proto.orders import NewComplexOrder, NewLeg, NewOrder
+        from tastytrade_requests import Session
+
+        with Session(base_url=self.server.base_url) as session:
+            session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            leg = NewLeg("Equity", "AAPL", "Buy to Open", Decimal(5))
+            close = NewLeg("Equity", "AAPL", "Sell to Close", Decimal(5))
+            return session.place_complex_order(
+                "5WT00001",
+                NewComplexOrder.otoco(
+                    NewOrder.limit(leg, "-150"),
+                    NewOrder.limit(close, "250", time_in_force="GTC"),
+                    NewOrder.stop(close, "120", time_in_force="GTC"),
+                ),
+            )
+
     def live_order(self, price: str = "150", symbol: str = "AAPL") -> str:
         """Place a GTC buy that rests (far from the market); its id."""
         run = self(
@@ -217,22 +236,8 @@ def test_cancel_and_replace_a_working_order(tt: Tastytrade) -> None:
 
 
 def test_a_complex_order_is_listed_and_cancelled(tt: Tastytrade) -> None:
-    from tastytrade_proto.orders import NewComplexOrder, NewLeg, NewOrder
-    from tastytrade_requests import Session
-
     tt.login()
-    with Session(base_url=tt.server.base_url) as session:
-        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
-        leg = NewLeg("Equity", "AAPL", "Buy to Open", 5)
-        close = NewLeg("Equity", "AAPL", "Sell to Close", 5)
-        placed = session.place_complex_order(
-            "5WT00001",
-            NewComplexOrder.otoco(
-                NewOrder.limit(leg, "-150"),
-                NewOrder.limit(close, "250", time_in_force="GTC"),
-                NewOrder.stop(close, "120", time_in_force="GTC"),
-            ),
-        )
+    placed = tt.bracket()
     complex_id = placed.complex_order.id
     run = tt("orders", "--live")
     assert run.code == 0 and f"complex order c{complex_id}" in run.out, run.text
@@ -690,22 +695,9 @@ def test_a_replace_never_turns_a_debit_around_and_shows_what_is_left(tt: Tastytr
 
 
 def test_the_complex_view_shows_the_trigger(tt: Tastytrade) -> None:
-    from tastytrade_proto.orders import NewComplexOrder, NewLeg, NewOrder
-    from tastytrade_requests import Session
 
     tt.login()
-    with Session(base_url=tt.server.base_url) as session:
-        session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
-        leg = NewLeg("Equity", "AAPL", "Buy to Open", Decimal(5))
-        close = NewLeg("Equity", "AAPL", "Sell to Close", Decimal(5))
-        placed = session.place_complex_order(
-            "5WT00001",
-            NewComplexOrder.otoco(
-                NewOrder.limit(leg, "-150"),
-                NewOrder.limit(close, "250", time_in_force="GTC"),
-                NewOrder.stop(close, "120", time_in_force="GTC"),
-            ),
-        )
+    placed = tt.bracket()
     assert placed.complex_order is not None
     section = tt("orders").out.split(f"complex order c{placed.complex_order.id}")[1]
     assert "Buy to Open 5 AAPL" in section and "Sell to Close 5 AAPL" in section
