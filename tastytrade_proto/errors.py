@@ -42,6 +42,7 @@ __all__ = [
     "TastytradeError",
     "TransportError",
     "TransportTimeout",
+    "WebSocketClosed",
     "ValidationFailed",
     "VersionNotSupported",
 ]
@@ -121,6 +122,21 @@ class TransportError(TastytradeError):
 
 class TransportTimeout(TransportError):
     """The server did not answer in time."""
+
+
+class WebSocketClosed(TransportError):
+    """A websocket closed: by the server (with its close ``code`` and ``reason``),
+    or under the client (``code`` ``None``: the connection broke with no close frame).
+
+    ``code`` 1012 (service restart) means "reconnect"; 1009 means a message was
+    too big (a subscription with too many symbols). A streaming feed reconnects on
+    its own; this reaches a caller only from a transport's websocket.
+    """
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message, request_sent=True)
+        self.code = code
+        self.reason = reason
 
 
 class ResponseError(TastytradeError):
