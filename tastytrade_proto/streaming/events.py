@@ -542,6 +542,8 @@ def _integer(value: Any) -> Any:
     if kind is Decimal:
         if not value.is_finite():
             return None
+        if value.adjusted() > 30:  # no 64-bit counter is this long: refuse to build it
+            return _NOT_A_VALUE
         if value == value.to_integral_value():  # 51.0, 1.3743299E7
             return int(value)
         return _NOT_A_VALUE
