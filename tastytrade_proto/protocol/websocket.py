@@ -141,6 +141,12 @@ class WebSocketConnection:
         self._local_close: int | None = None  # the code of our own close frame, once sent
 
     @property
+    def accepted(self) -> bool:
+        """Whether the server accepted the upgrade (read until it has; the websocket may
+        have closed right after, which :meth:`next_message` then says)."""
+        return self._open
+
+    @property
     def open(self) -> bool:
         """Whether the upgrade was accepted (and the websocket not yet closed)."""
         return self._open and self._closed is None and self._local_close is None
