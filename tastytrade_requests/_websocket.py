@@ -76,7 +76,7 @@ class _Wire:
 
     def receive(
         self, deadline: float | None, wake: socket.socket | None = None
-    ) -> bytes | None | _Woken | _TimedOut:
+    ) -> bytes | _Woken | _TimedOut | None:
         """Some plaintext (maybe ``b""``: a TLS record is incomplete), ``None`` at the
         end of the stream, or why the wait ended."""
         if self.ready:
@@ -159,7 +159,7 @@ class _Wire:
             self.sock.close()
 
 
-def _feed(receive: Callable[[bytes], object], got: bytes | None | _Woken | _TimedOut) -> None:
+def _feed(receive: Callable[[bytes], object], got: bytes | _Woken | _TimedOut | None) -> None:
     """Hand what :meth:`_Wire.receive` got to a protocol: ``None`` is the end (``b""``
     for the protocol); an empty read (a TLS record in part) is nothing."""
     if got is None:
@@ -278,7 +278,7 @@ class WebSocket:
                 if isinstance(got, _TimedOut):
                     break
                 _feed(self._conn.receive_data, got)
-        except Exception:  # noqa: BLE001, S110 - closing never raises: the socket goes anyway
+        except Exception:
             pass
         finally:
             self._wire.close()
@@ -317,7 +317,7 @@ def open_websocket(
             raise TransportError(
                 f"{shown}: cannot resolve {hop_host}: {exc.strerror}", request_sent=False
             ) from None
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise TransportTimeout(
                 f"{shown}: no connection within {timeout} s", request_sent=False
             ) from None
