@@ -106,6 +106,30 @@ class Closed:
         """The exception a transport raises for it."""
         return WebSocketClosed(self.why, code=self.code, reason=self.reason)
 
+    # The ends there are, worded once for every transport (aiohttp's included).
+
+    @classmethod
+    def by_server(cls, code: int, reason: str = "") -> Closed:
+        """The server's close frame."""
+        said = f"websocket closed by the server: {code}" + (f" {reason}" if reason else "")
+        return cls(code, reason, said)
+
+    @classmethod
+    def dropped(cls, detail: str = "") -> Closed:
+        """The connection ended (or broke) without a close frame."""
+        why = "websocket connection closed without a close frame"
+        return cls(None, "", f"{why} ({detail})" if detail else why)
+
+    @classmethod
+    def too_big(cls, limit: int) -> Closed:
+        """A message longer than the limit (this client closes with 1009)."""
+        return cls(_TOO_BIG, "message too big", f"a websocket message of more than {limit} bytes")
+
+    @classmethod
+    def broken(cls, code: int, reason: str) -> Closed:
+        """A frame that broke the protocol (this client closes with ``code``)."""
+        return cls(code, reason, f"server broke the websocket protocol: {reason}")
+
 
 class WebSocketConnection:
     """A client-side websocket connection, without the socket (see the module's notes).
@@ -195,7 +219,7 @@ class WebSocketConnection:
                 raise self._cut_off()
             return
         if not data:
-            self._end(Closed(None, "", "websocket connection closed without a close frame"))
+            self._end(Closed.dropped())
             return
         self._ws.receive_data(data)
         self._take_events()
@@ -275,11 +299,10 @@ class WebSocketConnection:
     def _text(self, data: str, finished: bool) -> None:
         self._size += len(data)
         if self._size > self._max:
-            why = f"a websocket message of more than {self._max} bytes (close code 1009)"
             if self._ws.state is ConnectionState.OPEN:
                 self._outgoing += self._ws.send(CloseConnection(code=_TOO_BIG, reason="too big"))
             self._parts, self._size = [], 0
-            self._end(Closed(_TOO_BIG, "message too big", why))
+            self._end(Closed.too_big(self._max))
             return
         self._parts.append(data)
         if finished:
@@ -291,14 +314,10 @@ class WebSocketConnection:
         state = self._ws.state
         if state is ConnectionState.REMOTE_CLOSING:  # the server's close frame: reply to it
             self._outgoing += self._ws.send(event.response())
-            self._end(Closed(code, reason, _said(code, reason)))
+            self._end(Closed.by_server(code, reason))
         elif state is ConnectionState.CLOSED and self._local_close is not None:
-            self._end(Closed(code, reason, _said(code, reason)))  # the reply to ours
+            self._end(Closed.by_server(code, reason))  # the reply to ours
         else:  # a frame that broke the protocol: wsproto picked the code (1002, 1007)
             if state is ConnectionState.OPEN:
                 self._outgoing += self._ws.send(CloseConnection(code=code))
-            self._end(Closed(code, reason, f"server broke the websocket protocol: {reason}"))
-
-
-def _said(code: int, reason: str) -> str:
-    return f"websocket closed by the server: {code}" + (f" {reason}" if reason else "")
+            self._end(Closed.broken(code, reason))
