@@ -42,9 +42,9 @@ __all__ = [
     "TastytradeError",
     "TransportError",
     "TransportTimeout",
-    "WebSocketClosed",
     "ValidationFailed",
     "VersionNotSupported",
+    "WebSocketClosed",
 ]
 
 # The classic X-Tastyworks-OTP flow's error codes are documented nowhere (see

@@ -67,6 +67,4 @@ class AsyncWebSocket(Protocol):
 #: the session's TLS, proxy and timeout settings, sending ``headers`` (the session's
 #: ``User-Agent``) with the upgrade, and return the open websocket.
 SyncWebSocketOpener = Callable[[str, Sequence[tuple[str, str]], float], SyncWebSocket]
-AsyncWebSocketOpener = Callable[
-    [str, Sequence[tuple[str, str]], float], Awaitable[AsyncWebSocket]
-]
+AsyncWebSocketOpener = Callable[[str, Sequence[tuple[str, str]], float], Awaitable[AsyncWebSocket]]
