@@ -12,7 +12,7 @@ import random
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -22,7 +22,9 @@ from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportT
 from tastytrade_proto.protocol import Operation, Request, Response, drive_async
 from tastytrade_proto.sessions import AsyncSession
 
-__all__ = ["Session"]
+from ._websocket import WebSocket, open_websocket
+
+__all__ = ["Session", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -187,6 +189,31 @@ class Session(AsyncSession):
         except aiohttp.ClientError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         return Response(reply.status, tuple(reply.headers.items()), body)
+
+    async def open_websocket(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+    ) -> WebSocket:
+        """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
+
+        ``ws_connect`` on this session's ``ClientSession``, with its TLS settings, its
+        ``proxy`` and its ``User-Agent`` (unless ``headers`` has one); ``timeout`` (the
+        session's by default) bounds the opening, each send and :meth:`WebSocket.close`.
+        aiohttp answers pings; it sends none of its own (no ``heartbeat``: DXLink has its
+        keepalive). A message may be up to 16 MiB. Raises ``TransportError``.
+        """
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers = [("User-Agent", self.settings.user_agent), *headers]
+        return await open_websocket(
+            self._client(),
+            url,
+            headers,
+            self.settings.timeout if timeout is None else timeout,
+            ssl=self._ssl,
+            proxy=self.settings.proxy,
+        )
 
     async def close(self) -> None:
         """Close the ``aiohttp.ClientSession`` if this session created it."""

@@ -8,7 +8,7 @@ import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -19,10 +19,13 @@ import trio
 from tastytrade_proto.errors import LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol.http import Request, Response
 from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
+from tastytrade_proto.protocol.websocket import WebSocketConnection, split_websocket_url
 from tastytrade_proto.protocol.wire import HTTP11Connection
 from tastytrade_proto.sessions import AsyncSession
 
-__all__ = ["ConnectionPool", "Session"]
+from ._websocket import WebSocket
+
+__all__ = ["ConnectionPool", "Session", "WebSocket"]
 
 T = TypeVar("T")
 _Key = tuple[str, str, str | None, object]  # scheme, host:port, proxy, TLS settings
@@ -254,6 +257,53 @@ class Session(AsyncSession):
         finally:
             if conn is not None:  # failed, cancelled or not reusable: never back in the pool
                 await _close(conn.stream)
+
+    async def open_websocket(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+    ) -> WebSocket:
+        """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
+
+        The connection is made as for a request (TCP, the ``proxy``'s CONNECT tunnel,
+        this session's TLS) but is its own, never the pool's; the upgrade carries the
+        ``User-Agent`` (unless ``headers`` has one). ``timeout`` (the session's by
+        default) bounds the opening, each send and :meth:`WebSocket.close`. Raises
+        ``TransportError``.
+        """
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers = [("User-Agent", self.settings.user_agent), *headers]
+        limit = self.settings.timeout if timeout is None else timeout
+        where = split_websocket_url(url)
+        host = f"[{where.host}]" if ":" in where.host else where.host
+        origin = urlsplit(f"{'https' if where.secure else 'http'}://{host}:{where.port}")
+        shown = f"{where.host}:{where.port}"
+        stream: trio.abc.Stream | None = None
+        sent = False
+        try:
+            with trio.fail_after(limit):
+                stream = (await self._connect(origin)).stream
+                conn = WebSocketConnection(where.authority, where.target, headers)
+                sent = True
+                await stream.send_all(conn.handshake())
+                while not conn.accepted:
+                    conn.receive_data(bytes(await stream.receive_some(65536)))
+                pending = conn.data_to_send()  # a pong for a ping that came with the upgrade
+                if pending:
+                    await stream.send_all(pending)
+            websocket, stream = WebSocket(stream, conn, limit), None
+            return websocket
+        except trio.TooSlowError:
+            message = f"websocket {shown}: not open within {limit} s"
+            raise TransportTimeout(message, request_sent=sent) from None
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            why = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+            message = f"websocket {shown}: {type(why or exc).__name__}: {why or exc}"
+            raise TransportError(message, request_sent=sent) from None
+        finally:
+            if stream is not None:  # failed or cancelled: closed, shielded
+                await _close(stream)
 
     async def close(self) -> None:
         """Close the connection pool if this session created it."""
