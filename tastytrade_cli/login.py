@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,7 +39,16 @@ from .errors import CommandError, ExitCode, explain
 from .output import Output
 from .store import Credentials
 
-__all__ = ["Context", "environment_name", "login", "logout", "session", "where_for"]
+__all__ = [
+    "Context",
+    "Lease",
+    "environment_name",
+    "login",
+    "logout",
+    "released",
+    "session",
+    "where_for",
+]
 
 
 @dataclass
@@ -59,6 +69,10 @@ class Context:
     where: str = "the API"
     #: Whether orders sent there may trade real money (see :func:`_real_money`).
     real_money: bool = True
+    #: Secrets met during the run (a quote token), kept out of ``--debug``'s detail.
+    secrets: list[str] = field(default_factory=list)
+    #: The credentials lock, while :func:`session` holds it.
+    lease: Lease | None = None
 
     def option(self, name: str, default: Any = None) -> Any:
         return getattr(self.args, name, default)
@@ -160,14 +174,110 @@ def _locked(ctx: Context) -> contextlib.AbstractContextManager[None]:
     return store.locked(ctx.path, on_wait=waiting)
 
 
+class Lease:
+    """The credentials lock a command holds while it runs (see :func:`session`).
+
+    A command that runs until stopped (``watch``) lets it go while it streams
+    (:func:`released`), so that other commands can run meanwhile, and takes it
+    again for each call its stream makes over the session (:meth:`during`: a
+    quote token, with any token renewal) and, if no other run holds it then, to
+    save the session at the end.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._held: contextlib.AbstractContextManager[None] | None = None
+        self._mutex = threading.Lock()
+        #: Whether it was let go at some point: another run may have changed the file.
+        self.let_go = False
+
+    @property
+    def held(self) -> bool:
+        return self._held is not None
+
+    def take(self, *, wait: bool = True, say: bool = True) -> bool:
+        """Take the lock; ``False`` when another run holds it and ``wait`` is false."""
+        on_wait = self._waiting if say else None
+        path = self._ctx.path
+        if wait:
+            lock = store.locked(path, on_wait=on_wait)
+        else:
+            lock = store.locked(path, on_wait=on_wait, wait=False)
+        try:
+            lock.__enter__()
+        except store.Busy:
+            return False
+        self._held = lock
+        return True
+
+    def give_back(self) -> None:
+        lock, self._held = self._held, None
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+    def _waiting(self) -> None:
+        self._ctx.output.note("waiting for another tastytrade command to finish with the login...")
+
+    @contextlib.contextmanager
+    def during(self) -> Iterator[None]:
+        """Hold the lock for one call, from any thread (a stream's worker fetching a token)."""
+        with self._mutex:
+            if self._held is not None:
+                yield
+                return
+            self.take(say=False)
+            try:
+                yield
+            finally:
+                self.give_back()
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Let the lock go for the body; afterwards take it back if no other run holds it."""
+        with self._mutex:
+            self.give_back()
+            self.let_go = True
+        try:
+            yield
+        finally:
+            with self._mutex:
+                self.take(wait=False)  # never wait on the way out (a [y/N] may hold it)
+
+
+@contextlib.contextmanager
+def released(ctx: Context) -> Iterator[None]:
+    """Inside :func:`session`: let other commands use the login while the body runs."""
+    if ctx.lease is None:
+        yield
+        return
+    with ctx.lease.released():
+        yield
+
+
+def _same_login(one: Credentials, other: Credentials) -> bool:
+    keys = ("scheme", "environment", "base_url", "login", "client_secret")
+    return all(getattr(one, k) == getattr(other, k) for k in keys)
+
+
+def _on_file(ctx: Context) -> Credentials | None:
+    try:
+        return store.load(ctx.path)
+    except store.CredentialsError:
+        return None
+
+
 @contextlib.contextmanager
 def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
     """The saved login's session, resumed; what it changed is saved as it happens.
 
     The credentials stay locked until the command ends, so that two runs never
-    spend the same single-use token.
+    spend the same single-use token; a streaming command lets them go while it
+    streams (:func:`released`).
     """
-    with _locked(ctx):
+    lease = Lease(ctx)
+    lease.take()
+    ctx.lease = lease
+    try:
         saved = store.load(ctx.path)
         current = [saved]
 
@@ -175,12 +285,19 @@ def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
             # Written before anything else can fail: a lost single-use token locks the user
             # out. The kept session is dropped with it (it holds the old token), and saved
             # again, whole, when the command ends.
+            if not isinstance(event, (RememberTokenIssued, RefreshTokenRotated)):
+                return
+            base = current[0]
+            if lease.let_go:  # another run may have saved since: build on what it saved
+                found = _on_file(ctx)
+                if found is None or not _same_login(found, base):
+                    return  # logged out, or another login since: not ours to write
+                base = found
             if isinstance(event, RememberTokenIssued):
-                current[0] = current[0].with_tokens(remember_token=event.token, session=None)
-                store.save(ctx.path, current[0])
-            elif isinstance(event, RefreshTokenRotated):
-                current[0] = current[0].with_tokens(refresh_token=event.token, session=None)
-                store.save(ctx.path, current[0])
+                current[0] = base.with_tokens(remember_token=event.token, session=None)
+            else:
+                current[0] = base.with_tokens(refresh_token=event.token, session=None)
+            store.save(ctx.path, current[0])
 
         settings = where_for(ctx, saved)
         session = _resume(ctx, saved, keep, settings)
@@ -188,7 +305,13 @@ def session(ctx: Context) -> Iterator[tastytrade_requests.Session]:
             with contextlib.closing(session):
                 yield session
         finally:
-            _keep_session(ctx, session, current[0])
+            # After letting the lock go, the session is saved only if nobody else wrote
+            # the file meanwhile (theirs is as good, and may hold a newer token).
+            if lease.held and not (lease.let_go and _on_file(ctx) != current[0]):
+                _keep_session(ctx, session, current[0])
+    finally:
+        lease.give_back()
+        ctx.lease = None
 
 
 def _resume(

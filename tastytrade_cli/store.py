@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "Busy",
     "Credentials",
     "CredentialsError",
     "default_path",
@@ -39,6 +40,10 @@ _APP = "tastytrade-proto"
 
 class CredentialsError(Exception):
     """The credentials file is missing, unreadable or not ours."""
+
+
+class Busy(Exception):
+    """Another run holds the credentials, and this one asked not to wait."""
 
 
 @dataclass(frozen=True)
@@ -104,23 +109,28 @@ def load(path: Path, *, insecure: bool = False) -> Credentials:
 
 
 @contextlib.contextmanager
-def locked(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+def locked(
+    path: Path, *, on_wait: Callable[[], None] | None = None, wait: bool = True
+) -> Iterator[None]:
     """Hold the credentials exclusively: a second run waits instead of spending the same
     single-use token (a failed login can get the address blocked for hours).
 
-    ``on_wait`` is called once, before waiting, when another run holds them.
+    ``on_wait`` is called once, before waiting, when another run holds them. With
+    ``wait=False`` that raises :class:`Busy` instead of waiting.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     descriptor = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if _WINDOWS:
-            _lock_windows(descriptor, on_wait)
+            _lock_windows(descriptor, on_wait, wait)
         else:
             import fcntl
 
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not wait:
+                    raise Busy(str(path)) from None
                 if on_wait is not None:
                     on_wait()
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
@@ -132,7 +142,7 @@ def locked(path: Path, *, on_wait: Callable[[], None] | None = None) -> Iterator
 _WINDOWS = os.name == "nt"
 
 
-def _lock_windows(descriptor: int, on_wait: Callable[[], None] | None) -> None:
+def _lock_windows(descriptor: int, on_wait: Callable[[], None] | None, wait: bool) -> None:
     """Lock the lock file's first byte, waiting for another run to let it go.
 
     ``LK_NBLCK`` fails at once when it is held; ``LK_LOCK`` gives up after ten
@@ -146,6 +156,8 @@ def _lock_windows(descriptor: int, on_wait: Callable[[], None] | None) -> None:
         msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
         return
     except OSError:
+        if not wait:
+            raise Busy(str(descriptor)) from None
         if on_wait is not None:
             on_wait()
     while True:
