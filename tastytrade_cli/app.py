@@ -41,6 +41,28 @@ def _at_least_one(text: str) -> int:
     return number
 
 
+def _duration(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError("give a number of seconds above 0")
+    return seconds
+
+
+def _stopping(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--count", type=_at_least_one, metavar="N", help=f"stop after N {what} (exit status 0)"
+    )
+    command.add_argument(
+        "--duration",
+        type=_duration,
+        metavar="SECONDS",
+        help="stop after this many seconds (exit status 0); else Ctrl-C ends it (status 130)",
+    )
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_mutually_exclusive_group()
@@ -159,6 +181,35 @@ def parser() -> argparse.ArgumentParser:
     )
     chain.add_argument("--all-strikes", action="store_true", help="every strike")
 
+    watch = command(
+        "watch",
+        "live quotes until Ctrl-C: bid, ask, sizes, last, change, volume; delta and IV of options",
+        description="Live quotes over DXLink. On a terminal: a table updated in place until "
+        "Ctrl-C. Piped: a line per update, or with --json one JSON object per event.",
+    )
+    watch.add_argument("symbols", nargs="+", metavar="SYMBOL")
+    _stopping(watch, "events")
+    candles = command(
+        "candles",
+        "price bars (open, high, low, close, volume) over DXLink, with a chart on a terminal",
+    )
+    candles.add_argument("symbol", metavar="SYMBOL")
+    candles.add_argument(
+        "--period", default="5m", help="bar length: 1m, 5m, 1h, d, w ... (default 5m)"
+    )
+    candles.add_argument(
+        "--since",
+        metavar="WHEN",
+        help="how far back: 2h, 3d, 1w, or an ISO time (UTC unless it says; default 50 bars)",
+    )
+    candles.add_argument(
+        "--rth", action="store_true", help="regular trading hours only (no extended hours)"
+    )
+    candles.add_argument(
+        "--follow", action="store_true", help="then print each update of the bar in progress"
+    )
+    _stopping(candles, "updates (with --follow)")
+
     order = command(
         "order",
         "preview (--dry-run) or place (--place) an order for one symbol",
@@ -245,7 +296,7 @@ def main(
 
         return run_demo(args.transport or ["requests", "aiohttp", "trio"], out=out)
 
-    from . import commands, login, store, trading
+    from . import commands, login, store, streams, trading
     from .errors import ExitCode, explain
     from .output import Output
 
@@ -285,6 +336,8 @@ def main(
         "quote": commands.quote,
         "metrics": commands.metrics,
         "chain": commands.chain,
+        "watch": streams.watch,
+        "candles": streams.candles,
         "order": trading.order,
         "cancel": trading.cancel,
         "replace": trading.replace,
@@ -306,7 +359,7 @@ def main(
             output.note(f"  {told.hint}")
         if getattr(args, "debug", False):
             detail = "".join(traceback.format_exception(error))
-            output.note(_scrub(detail, [*typed, *_secrets(env, path)]))
+            output.note(_scrub(detail, [*typed, *context.secrets, *_secrets(env, path)]))
         return int(told.code)
     return ExitCode.OK
 

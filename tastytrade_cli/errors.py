@@ -30,11 +30,13 @@ from tastytrade_proto import (
     TransportTimeout,
     ValidationFailed,
 )
+from tastytrade_proto.errors import StreamingError
+from tastytrade_proto.market_data import QUOTE_STREAMER_CUSTOMER_NOT_FOUND
 from tastytrade_proto.orders import InvalidOrder, OrderNotPlaced, OrderOutcomeUnknown
 
 from .store import CredentialsError
 
-__all__ = ["CommandError", "ExitCode", "explain"]
+__all__ = ["CommandError", "ExitCode", "explain", "unreachable_stream"]
 
 
 class ExitCode(enum.IntEnum):
@@ -112,6 +114,13 @@ def _unreachable(error: TransportError, where: str) -> CommandError:
     return CommandError(f"cannot reach {where}: {reason}", ExitCode.UNREACHABLE)
 
 
+def unreachable_stream(detail: str) -> CommandError:
+    """The market data stream never connected; ``detail`` is what the last try said."""
+    reason = next((why for pattern, why in _REACH if pattern.search(detail)), "")
+    shown = reason or (detail[:200] if detail else "the connection failed")
+    return CommandError(f"cannot reach the market data stream: {shown}", ExitCode.UNREACHABLE)
+
+
 def _api_message(error: ApiError) -> str:
     """The server's own words: its message and each detail's, once each."""
     parts: list[str] = []
@@ -167,6 +176,12 @@ def explain(
         return CommandError(f"login refused: check your {what}", ExitCode.LOGIN)
     if isinstance(error, AuthenticationError):
         return CommandError(f"login failed: {_api_message(error)}", ExitCode.LOGIN)
+    if isinstance(error, ApiError) and error.code == QUOTE_STREAMER_CUSTOMER_NOT_FOUND:
+        return CommandError(
+            f"market data streaming refused: {_api_message(error)}",
+            ExitCode.REFUSED,
+            "streaming quotes needs a login with an open account",
+        )
     if isinstance(error, NotFound):
         return CommandError(f"not found: {_api_message(error)}", ExitCode.NOT_FOUND)
     if isinstance(error, (ValidationFailed, Forbidden)):
@@ -184,6 +199,10 @@ def explain(
         return CommandError(error.message, ExitCode.USAGE)
     if isinstance(error, LocalProtocolError):
         return CommandError(error.message, ExitCode.USAGE)
+    if isinstance(error, StreamingError):
+        if error.code == "UNAUTHORIZED":
+            return CommandError(f"market data refused: {error.message}", ExitCode.REFUSED)
+        return CommandError(f"the market data stream failed: {error.message}")
     if isinstance(error, TastytradeError):
         return CommandError(error.message)
     if isinstance(error, OSError):  # the credentials file could not be read or written
