@@ -4,7 +4,10 @@ The fake tastytrade API starts on loopback over HTTPS (with a throw-away
 certificate authority that only this process trusts). Through each
 transport the demo logs in with a password and a two-factor code, keeps the
 remember token it is handed, logs in again with it, validates, logs out,
-then runs the OAuth flow the live API uses today, and prints what happened.
+then runs the OAuth flow the live API uses today. Then it streams: it looks
+up an option's streamer symbol, subscribes to quotes and greeks over the
+fake's DXLink websocket, has the fake drop the socket, and shows the stream
+reconnect, replay its subscriptions and carry on. It prints what happened.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
 from tastytrade_proto import Ask, RememberTokenIssued, TastytradeError, TokenEvent
+from tastytrade_proto.errors import StreamingError
+from tastytrade_proto.streaming import Connected, Disconnected, Greeks, Quote
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
@@ -24,10 +29,16 @@ from tastytrade_proto.testing import (
     DEMO_REFRESH_TOKEN,
     FakeTastytradeServer,
 )
+from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
 
 __all__ = ["run_demo"]
 
 Row = tuple[str, str, str, str]
+
+#: The option the streaming steps watch (the fake lists it), as the API writes it.
+OPTION = "SPY   261218C00600000"
+#: Seconds any one awaited stream event may take before the step fails.
+STREAM_WAIT = 10.0
 
 
 class _Steps:
@@ -52,8 +63,113 @@ class _Steps:
         return result
 
 
-async def _scenario(make: Callable[..., Any], sync: bool, steps: _Steps) -> None:
-    """One transport, every flow. ``make`` builds a Session; ``sync`` wraps the requests one."""
+class _Feed:
+    """A market stream of any transport, every call awaited and every wait bounded."""
+
+    def __init__(self, stream: Any, kind: str) -> None:
+        self.stream, self.kind = stream, kind
+        self.sync = kind == "requests"
+        self.entered = False
+
+    async def enter(self) -> None:
+        if self.sync:
+            self.stream.__enter__()
+        else:
+            await self.stream.__aenter__()
+        self.entered = True
+
+    async def close(self) -> None:
+        if self.entered:
+            closed = self.stream.close()
+            if not self.sync:
+                await closed
+
+    async def subscribe(self, event_type: type, symbols: list[str]) -> None:
+        done = self.stream.subscribe(event_type, symbols)
+        if not self.sync:
+            await done
+
+    async def next(self) -> Any:
+        event: Any = None
+        try:
+            if self.sync:
+                event = self.stream.get(STREAM_WAIT)
+            elif self.kind == "trio":
+                import trio
+
+                with trio.move_on_after(STREAM_WAIT):
+                    event = await self.stream.__anext__()
+            else:
+                event = await asyncio.wait_for(self.stream.__anext__(), STREAM_WAIT)
+        except (StopAsyncIteration, asyncio.TimeoutError):
+            event = None
+        if event is None:
+            raise StreamingError(f"nothing arrived in {STREAM_WAIT:.0f} s")
+        return event
+
+    async def until(self, wanted: Callable[[Any], bool]) -> Any:
+        while True:
+            event = await self.next()
+            if wanted(event):
+                return event
+
+
+def _two(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+async def _stream_quotes(feed: _Feed, option: str) -> str:
+    await feed.enter()
+    await feed.subscribe(Quote, ["SPY", option])
+    await feed.subscribe(Greeks, [option])
+    await feed.until(lambda e: isinstance(e, Connected))
+    seen: dict[tuple[type, str], Any] = {}
+    while (Quote, "SPY") not in seen or (Greeks, option) not in seen:
+        event = await feed.next()
+        seen.setdefault((type(event), getattr(event, "symbol", "")), event)
+    quote, greeks = seen[Quote, "SPY"], seen[Greeks, option]
+    iv = "-" if greeks.volatility is None else f"{greeks.volatility * 100:.1f}%"
+    return (
+        f"SPY bid {_two(quote.bid_price)} ask {_two(quote.ask_price)}; "
+        f"{option} delta {_two(greeks.delta)}, IV {iv}"
+    )
+
+
+async def _survive_a_drop(feed: _Feed, server: FakeTastytradeServer) -> str:
+    server.api.inject_stream_fault(StreamFault(StreamFaultKind.DROP))
+    gone = await feed.until(lambda e: isinstance(e, Disconnected))
+    back = await feed.until(lambda e: isinstance(e, Connected))
+    quote = await feed.until(lambda e: isinstance(e, Quote) and e.symbol == "SPY")
+    return (
+        f"Disconnected ({gone.reason.value}) -> Connected, {back.replayed} subscriptions "
+        f"replayed -> SPY bid {_two(quote.bid_price)} again"
+    )
+
+
+async def _streaming(session: Any, kind: str, steps: _Steps) -> None:
+    """Quotes and greeks over DXLink, then a dropped socket and the stream's recovery."""
+    sync = kind == "requests"
+
+    async def look_up() -> Any:
+        return session.equity_option(OPTION) if sync else await session.equity_option(OPTION)
+
+    found = await steps.step(
+        "option streamer symbol", look_up, lambda option: str(option.streamer_symbol)
+    )
+    option = getattr(found, "streamer_symbol", None) or ".SPY261218C600"
+    feed = _Feed(session.market_stream(), kind)
+    try:
+        if await steps.step("stream quotes + greeks", lambda: _stream_quotes(feed, option), str):
+            await steps.step(
+                "stream: socket dropped", lambda: _survive_a_drop(feed, steps.server), str
+            )
+    finally:
+        await feed.close()
+
+
+async def _scenario(make: Callable[..., Any], kind: str, steps: _Steps) -> None:
+    """One transport, every flow. ``make`` builds a Session; requests' is wrapped as awaitable."""
+    sync = kind == "requests"
 
     def call(fn: Callable[..., Any], *args: Any) -> Callable[[], Awaitable[Any]]:
         async def run() -> Any:
@@ -105,6 +221,7 @@ async def _scenario(make: Callable[..., Any], sync: bool, steps: _Steps) -> None
         call(oauth.request, "GET", "/accounts/5WT00001/positions"),
         lambda env: f"{len(env.items)} positions",
     )
+    await _streaming(oauth, kind, steps)
     for each in (session, again, oauth):
         closed = each.close()
         if not sync:
@@ -120,17 +237,17 @@ def _run_one(transport: str, server: FakeTastytradeServer) -> tuple[list[Row], i
     if transport == "requests":
         from tastytrade_requests import Session as RequestsSession
 
-        asyncio.run(_scenario(lambda **kw: RequestsSession(**settings, **kw), True, steps))
+        asyncio.run(_scenario(lambda **kw: RequestsSession(**settings, **kw), transport, steps))
     elif transport == "aiohttp":
         from tastytrade_aiohttp import Session as AiohttpSession
 
-        asyncio.run(_scenario(lambda **kw: AiohttpSession(**settings, **kw), False, steps))
+        asyncio.run(_scenario(lambda **kw: AiohttpSession(**settings, **kw), transport, steps))
     else:
         import trio
 
         from tastytrade_trio import Session as TrioSession
 
-        trio.run(_scenario, lambda **kw: TrioSession(**settings, **kw), False, steps)
+        trio.run(_scenario, lambda **kw: TrioSession(**settings, **kw), transport, steps)
     return steps.rows, steps.failed
 
 

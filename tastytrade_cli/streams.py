@@ -255,11 +255,13 @@ class _Link:
             return f"connected to {urlsplit(event.url).hostname or 'the stream'}", "dim"
         if isinstance(event, Disconnected):
             self.up = False
-            if self.since is None and event.reason in _UNREACHED:
-                self._failures += 1
-                if self._failures >= CONNECT_TRIES:
-                    raise unreachable_stream(event.detail)
             why = event.reason.value + (f": {event.detail[:120]}" if event.detail else "")
+            if self.since is None:  # never connected yet: one more try of the first connection
+                if event.reason in _UNREACHED:
+                    self._failures += 1
+                    if self._failures >= CONNECT_TRIES:
+                        raise unreachable_stream(event.detail)
+                return f"connecting... (a try failed: {why})", "yellow"
             wait = f" in {event.retry_in:.0f} s" if event.retry_in >= 1 else ""
             return f"link lost ({why}); reconnecting{wait}...", "yellow"
         if isinstance(event, StreamError):
@@ -614,8 +616,10 @@ class _Printed:
         pass
 
     def status(self, text: str, style: str) -> None:
-        if text.startswith("connected to ") and not self._connected_once:
-            self._connected_once = True  # the first connection is no news
+        if not self._connected_once and text.startswith("connect"):
+            # The first connection, and its failed tries, are no news: if it never comes,
+            # the command ends saying why.
+            self._connected_once = text.startswith("connected")
             return
         self.output.note(f"tastytrade: {text}")
 
@@ -858,7 +862,7 @@ def candles(ctx: Context) -> None:
         lines = _Lines(out)
 
         def note(text: str, style: str) -> None:
-            if not text.startswith("connected to "):
+            if not text.startswith("connect"):  # the first connection and its tries: no news
                 out.note(f"tastytrade: {text}")
 
         with released(ctx), open_stream(ctx, s) as feed:

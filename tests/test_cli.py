@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,8 @@ def test_demo_through_requests() -> None:
     text = out.getvalue()
     assert "POST /sessions, POST /device-challenge, POST /sessions" in text
     assert "token rotated: True" in text
-    assert "9 steps ok, 0 failed" in text
+    assert "12 steps ok, 0 failed" in text
+    assert "GET /api-quote-tokens, GET /dxlink" in text  # the stream's token, then its socket
     for secret in ("demo-password", "demo-client-secret", "demo-refresh-token", "fake-session"):
         assert secret not in text
 
@@ -38,9 +40,16 @@ def test_the_console_script_runs_the_whole_demo() -> None:
         [str(command), "demo"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    rows = result.stdout.splitlines()
     for transport in ("requests", "aiohttp", "trio"):
         assert f"\n{transport} " in result.stdout
-    assert "27 steps ok, 0 failed" in result.stdout
+        quotes = next(r for r in rows if r.startswith(transport) and "quotes + greeks" in r)
+        assert re.search(r"SPY bid \d+\.\d\d ask \d+\.\d\d; .* delta 0\.\d\d, IV \d", quotes)
+        drop = next(r for r in rows if r.startswith(transport) and "socket dropped" in r)
+        assert "GET /dxlink" in drop and "GET /api-quote-tokens" not in drop  # the token reused
+        assert "Disconnected (connection-lost) -> Connected, 3 subscriptions replayed" in drop
+        assert "again" in drop  # quotes flow once more
+    assert "36 steps ok, 0 failed" in result.stdout
 
 
 def test_a_failing_step_fails_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -397,3 +398,80 @@ def test_a_second_run_says_it_waits_for_the_first(
     second.join()
     code, _, err = result[0]
     assert code == 0 and "waiting for another tastytrade command" in err
+
+
+# -- watch and candles, in-process -------------------------------------------------------------
+
+
+def _stoppable(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """(streaming, stop): set once a market event came; set it to end the stream."""
+    from tastytrade_cli import streams
+
+    streaming, stop = threading.Event(), threading.Event()
+    real = streams._Events.next
+
+    def next_event(self: Any, wait: float) -> Any:
+        if stop.is_set():
+            raise streams._Done
+        event = real(self, min(wait, 0.05))
+        if event is not None:
+            streaming.set()
+        return event
+
+    monkeypatch.setattr(streams._Events, "next", next_event)
+    return streaming, stop
+
+
+def test_a_watch_lets_other_runs_log_in_and_never_puts_back_a_spent_token(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli.answers = [DEMO_PASSWORD, DEMO_OTP]
+    assert cli("login", "--user", "demo", "--base-url", cli.server.base_url)[0] == 0
+    streaming, stop = _stoppable(monkeypatch)
+    result: list[tuple[int, str, str]] = []
+    watcher = threading.Thread(target=lambda: result.append(cli("watch", "SPY")))
+    watcher.start()
+    try:
+        assert streaming.wait(30)
+        cli.forget_session()  # so the next run logs in with the single-use remember token
+        code, _, err = cli("balances")  # while the watch streams: the login is free
+        assert code == 0 and "waiting" not in err
+        rotated = cli.saved()["remember_token"]
+    finally:
+        stop.set()
+        watcher.join(60)
+    assert result[0][0] == 0, result
+    assert cli.saved()["remember_token"] == rotated  # the watch did not write its older one
+    cli.forget_session()
+    assert cli("balances")[0] == 0  # and the one kept is the one that works
+
+
+def test_a_silent_symbol_is_said_to_have_no_data_and_the_watch_goes_on(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tastytrade_cli import streams
+
+    cli.login_oauth()
+    monkeypatch.setattr(streams, "NO_DATA_AFTER", 0.2)
+    # The fake's DXLink serves no future options: a symbol the API knows, and no data.
+    code, out, err = cli("watch", "./ESZ6 ESZ6 261218C5750", "SPY", "--duration", "1")
+    assert code == 0, err
+    assert err == "tastytrade: no data yet for ./ESZ6 ESZ6 261218C5750: check the symbol\n"
+    assert out and all(line.split()[3] == "SPY" for line in out.splitlines())
+
+
+def test_the_quote_token_never_shows_even_with_debug(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tastytrade_cli import streams
+
+    cli.login_oauth()
+    tokens: dict[str, float] = cli.server.api.area("quote-tokens", dict)
+
+    def careless(self: Any, event: Any, at: Any) -> None:  # a bug that shows the token
+        raise RuntimeError(f"while holding {next(iter(tokens))}")
+
+    monkeypatch.setattr(streams._Row, "apply", careless)
+    code, _, err = cli("--debug", "watch", "SPY")
+    assert code == 1 and "internal error (RuntimeError)" in err
+    assert "while holding [REDACTED]" in err and tokens  # SECRETS: no "fake-" anywhere

@@ -112,3 +112,52 @@ def test_a_spinner_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     with piped.busy("fetching positions"):
         pass
     assert piped.err.file.getvalue() == ""  # type: ignore[attr-defined]
+
+
+# -- watch and candles ---------------------------------------------------------------------
+
+
+def test_since_is_an_age_or_an_iso_time_and_never_the_future() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from tastytrade_cli.streams import parse_since
+
+    now = datetime(2026, 12, 7, 15, 30, tzinfo=timezone.utc)
+    assert parse_since("2h", "5m", now) == now - timedelta(hours=2)
+    assert parse_since("90min", "5m", now) == now - timedelta(minutes=90)
+    assert parse_since("1W", "d", now) == now - timedelta(weeks=1)
+    assert parse_since(None, "5m", now) == now - timedelta(minutes=5 * 50)  # 50 bars back
+    assert parse_since(None, "1000t", now) == now - timedelta(days=1)  # ticks: a day
+    assert parse_since("2026-12-01", "d", now) == datetime(2026, 12, 1, tzinfo=timezone.utc)
+    assert parse_since("2026-12-07T14:30Z", "m", now) == now - timedelta(hours=1)
+    assert parse_since("2026-12-07T09:30-05:00", "m", now) == now - timedelta(hours=1)
+    assert parse_since("2026-12-07 14:30", "m", now) == now - timedelta(hours=1)  # UTC
+    for wrong, words in (("tomorrow", "not an age"), ("2026-12-08", "in the future"), ("", "")):
+        with pytest.raises(CommandError) as caught:
+            parse_since(wrong, "5m", now)
+        assert caught.value.code is ExitCode.USAGE and words in caught.value.message
+
+
+@given(st.lists(st.decimals(min_value=-1000, max_value=1000, places=2), max_size=60))
+def test_a_sparkline_is_one_block_per_value_lowest_to_highest(values: list[Decimal]) -> None:
+    from tastytrade_cli.streams import sparkline
+
+    line = sparkline(values)
+    assert len(line) == len(values) and set(line) <= set("▁▂▃▄▅▆▇█")
+    if values and min(values) != max(values):
+        assert line[values.index(min(values))] == "▁" and line[values.index(max(values))] == "█"
+
+
+def test_a_stream_that_fails_for_good_has_an_exit_status() -> None:
+    from tastytrade_cli.errors import explain
+    from tastytrade_proto import ApiError
+    from tastytrade_proto.errors import StreamingError
+
+    refused = explain(StreamingError("DXLink refused three quote tokens", code="UNAUTHORIZED"))
+    assert refused.code is ExitCode.REFUSED and refused.message.startswith("market data refused")
+    other = explain(StreamingError("DXLink does not accept this client", code="UNSUPPORTED"))
+    assert other.code is ExitCode.FAILED and "market data stream failed" in other.message
+    customer = ApiError(
+        "x", status=404, code="quote_streamer.customer_not_found_error", api_message="no"
+    )
+    assert explain(customer).code is ExitCode.REFUSED  # not "no such symbol" (6)

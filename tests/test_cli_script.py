@@ -8,6 +8,7 @@ what it sends and the exit status. No run may print a traceback or a secret.
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import os
 import pty
@@ -15,11 +16,13 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import termios
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,12 +38,15 @@ from tastytrade_proto.testing import (
     FakeTastytradeAPI,
     FakeTastytradeServer,
 )
+from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
 
 COMMAND = Path(sys.executable).parent / "tastytrade"
 SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP)
 # Every token the fake issues starts "fake-" (the fake's CA file is named tastytrade-fake-ca-*).
 TOKEN = re.compile(r"(?<![\w-])fake-")
 ORDERS = "/accounts/5WT00001/orders"
+# watch's table with SPY's bid and ask, then (on the option's row) a delta and an IV.
+DRAWN = re.compile(r"SPY +\d{3}\.\d\d +\d{3}\.\d\d .* 0\.\d\d +\d+\.\d%", re.S)
 
 
 @dataclass
@@ -102,6 +108,17 @@ class Tastytrade:
         run = Run(result.returncode, result.stdout, result.stderr)
         self.check_clean(run.text, traceback=traceback)
         return run
+
+    def start(self, *argv: str) -> Running:
+        """Start it with stdout and stderr on pipes; read it while it runs."""
+        process = subprocess.Popen(
+            [str(COMMAND), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+        )
+        return Running(process)
 
     def on_terminal(self, *argv: str, typed: list[str], env: dict[str, str] | None = None) -> Run:
         """Run with a pseudo-terminal as stdin and stdout (and controlling terminal); each of
@@ -194,6 +211,99 @@ class Tastytrade:
         )
         assert run.code == 0, run.text
         return run.out.split("placed #")[1].split()[0]
+
+
+class Running:
+    """The console script running with stdout and stderr on pipes, read as it prints."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.pending = b""
+
+    def line(self, wait: float = 30) -> str:
+        """The next line of stdout (each is flushed as it is printed)."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self.pending:
+            ready, _, _ = select.select([fd], [], [], wait)
+            chunk = os.read(fd, 65536) if ready else b""
+            if not chunk:
+                self.process.kill()
+                _, err = self.process.communicate(timeout=60)
+                raise AssertionError(f"no line in {wait} s: {self.pending!r}, stderr {err!r}")
+            self.pending += chunk
+        line, self.pending = self.pending.split(b"\n", 1)
+        return line.decode()
+
+    def finish(self) -> Run:
+        out, err = self.process.communicate(timeout=60)
+        run = Run(self.process.returncode, (self.pending + out).decode(), err.decode())
+        Tastytrade.check_clean(run.text)
+        return run
+
+
+class Terminal:
+    """The console script on a pseudo-terminal (120 columns), read until what a test waits
+    for is on the screen; keys are written to it as typed."""
+
+    def __init__(self, tt: Tastytrade, *argv: str) -> None:
+        self.main, child = pty.openpty()
+        fcntl_ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        self.process = subprocess.Popen(
+            [str(COMMAND), *argv],
+            stdin=child,
+            stdout=child,
+            stderr=child,
+            env={**tt.env, "TERM": "xterm-256color"},
+            preexec_fn=_controlling_terminal,
+        )
+        os.close(child)
+        self.seen = b""
+        self.closed = False
+
+    @property
+    def text(self) -> str:
+        return self.seen.decode(errors="replace").replace("\r\n", "\n")
+
+    def _read(self, wait: float) -> bool:
+        ready, _, _ = select.select([self.main], [], [], wait)
+        if not ready:
+            return False
+        try:
+            chunk = os.read(self.main, 65536)
+        except OSError as exc:  # EIO: the child closed its side
+            if exc.errno != errno.EIO:
+                raise
+            chunk = b""
+        if not chunk:
+            self.closed = True
+        self.seen += chunk
+        return True
+
+    def until(self, shown: Callable[[str], object], wait: float = 30) -> str:
+        while not shown(self.text):
+            if self.closed or not self._read(wait):
+                self.process.kill()
+                self.finish()
+                raise AssertionError(f"not shown within {wait} s; so far: {self.text!r}")
+        return self.text
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.main, keys)
+
+    def finish(self) -> Run:
+        while not self.closed and self._read(30):
+            pass
+        code = self.process.wait(timeout=60)
+        os.close(self.main)
+        Tastytrade.check_clean(self.text)
+        return Run(code, self.text, "")
+
+
+def fcntl_ioctl(fd: int, request: int, argument: bytes) -> None:
+    import fcntl
+
+    fcntl.ioctl(fd, request, argument)
 
 
 @pytest.fixture(scope="module")
@@ -801,3 +911,180 @@ def test_a_spread_fill_is_shown_per_spread(tt: Tastytrade) -> None:
     sold = tt.api.mark(higher)
     assert bought is not None and sold is not None
     assert f"1 at {bought - sold:.2f} db" in row, row
+
+
+# -- market data over DXLink -----------------------------------------------------------------
+
+
+@pytest.fixture
+def spy(tt: Tastytrade) -> Iterator[Decimal]:
+    """SPY's mark, put back after a test that moves it (the server is the module's)."""
+    before = tt.api.mark("SPY")
+    assert before is not None
+    yield before
+    tt.api.set_mark("SPY", before)
+
+
+def test_watch_json_is_one_event_per_line_with_exact_decimals(tt: Tastytrade, spy: Decimal) -> None:
+    tt.login()
+    running = tt.start("--json", "watch", "SPY", "--count", "5")
+    first = [json.loads(running.line()) for _ in range(3)]  # quote, trade, summary: then quiet
+    assert {e["type"] for e in first} == {"Quote", "Trade", "Summary"}
+    tt.api.set_mark("SPY", "601.25")  # the price moves: a new quote and a new trade
+    run = running.finish()
+    assert run.code == 0, run.text
+    events = first + [json.loads(line) for line in run.out.splitlines()]
+    assert len(events) == 5
+    for event in events:
+        assert set(event) == {"type", "symbol", "streamer-symbol", "time", "received", "fields"}
+        assert event["symbol"] == "SPY" and event["streamer-symbol"] == "SPY"
+        assert datetime.fromisoformat(event["time"]).utcoffset() == timedelta(0)
+    quotes = [e["fields"] for e in events if e["type"] == "Quote"]
+    assert isinstance(quotes[0]["bid-price"], str) and Decimal(quotes[0]["bid-price"]) < spy
+    assert Decimal(quotes[-1]["bid-price"]) == Decimal("601.24")  # the new mark's, as sent
+    summary = next(e["fields"] for e in events if e["type"] == "Summary")
+    assert Decimal(summary["prev-day-close-price"]) > 0
+    assert summary["day-close-price"] is None  # NaN on the wire: no value, not a number
+
+
+def test_watch_an_option_in_any_form_shows_its_delta_and_iv(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("watch", "spy 261218 c 600", "--count", "4")  # quote, trade, summary, greeks
+    assert run.code == 0, run.text
+    lines = run.out.splitlines()
+    assert len(lines) == 4 and all("SPY   261218C00600000" in line for line in lines)
+    assert re.search(r"delta 0\.\d\d  IV \d+\.\d%$", lines[-1]), lines[-1]
+    assert re.search(r"bid \d+\.\d\d x \d+  ask \d+\.\d\d x \d+", lines[-1])
+    greeks = [
+        json.loads(line)
+        for line in tt("--json", "watch", ".SPY261218C600", "--count", "4").out.splitlines()
+        if '"Greeks"' in line
+    ]
+    assert len(greeks) == 1 and greeks[0]["symbol"] == "SPY   261218C00600000"
+    assert 0 < Decimal(greeks[0]["fields"]["delta"]) < 1
+    assert Decimal(greeks[0]["fields"]["volatility"]) > 0
+
+
+def test_watch_an_unknown_symbol_is_named_and_exits_6(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("watch", "XYZQ")
+    assert (run.code, run.out, run.err) == (6, "", "tastytrade: unknown symbol XYZQ\n")
+    run = tt("watch", "SPY", "XYZQ", "/ZZZ9")
+    assert run.code == 6 and run.err == "tastytrade: unknown symbols XYZQ, /ZZZ9\n"
+    assert tt("watch", "/").code == 2  # not a symbol at all
+
+
+def test_candles_are_the_snapshot_in_time_order(tt: Tastytrade) -> None:
+    tt.login()
+    run = tt("--json", "candles", "SPY", "--period", "5m", "--since", "2h")
+    assert run.code == 0, run.text
+    bars = [json.loads(line) for line in run.out.splitlines()]
+    assert len(bars) in (24, 25)  # 2 h of 5 minute bars, and the one in progress
+    times = [datetime.fromisoformat(b["time"]) for b in bars]
+    steps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert set(steps) == {timedelta(minutes=5)}
+    assert times[-1] <= datetime.now(times[-1].tzinfo) < times[-1] + timedelta(minutes=5)
+    for bar in bars:
+        assert bar["symbol"] == "SPY" and bar["candle-symbol"] == "SPY{=5m}"
+        low, high = Decimal(bar["low"]), Decimal(bar["high"])
+        assert low <= Decimal(bar["open"]) <= high and low <= Decimal(bar["close"]) <= high
+    assert Decimal(bars[-1]["close"]) == tt.api.mark("SPY")  # the bar in progress: the last price
+    table = tt("candles", "SPY", "--period", "1h", "--since", "6h").out.splitlines()
+    assert table[0].startswith("SPY 1h bars since ") and table[1].split() == [
+        "time",
+        "open",
+        "high",
+        "low",
+        "close",
+        "volume",
+    ]
+    assert len(table) in (8, 9) and all(line.endswith(tuple("0123456789")) for line in table[2:])
+
+
+def test_candles_follow_the_bar_in_progress(tt: Tastytrade, spy: Decimal) -> None:
+    tt.login()
+    running = tt.start("--json", "candles", "SPY", "--since", "20m", "--follow", "--count", "1")
+    assert tt.server.wait_for(
+        lambda: any(
+            m.direction == "out" and '"Candle"' in m.text for m in tt.api.stream_messages[-50:]
+        ),
+        timeout=30,
+    )
+    first = json.loads(running.line())
+    tt.api.set_mark("SPY", "598.75")
+    run = running.finish()
+    assert run.code == 0, run.text
+    bars = [first] + [json.loads(line) for line in run.out.splitlines()]
+    assert Decimal(bars[-1]["close"]) == Decimal("598.75")  # the update, after the snapshot
+    assert bars[-1]["time"] >= bars[-2]["time"]
+
+
+def test_candles_refuse_what_they_cannot_read(tt: Tastytrade) -> None:
+    tt.login()
+    for argv, words in (
+        (["--period", "7x"], "--period '7x' is not a bar length"),
+        (["--since", "yesterday"], "is not an age (2h, 3d, 1w) or an ISO time"),
+        (["--since", "2999-01-01"], "is in the future"),
+        (["--count", "2"], "--count and --duration go with --follow"),
+    ):
+        run = tt("candles", "SPY", *argv)
+        assert run.code == 2 and words in run.err, (argv, run.err)
+
+
+def test_watch_on_a_terminal_is_a_live_table_that_survives_a_drop_and_ctrl_c(
+    tt: Tastytrade,
+) -> None:
+    tt.login()
+    term = Terminal(tt, "watch", "SPY", "spy261218c600")
+    term.until(
+        lambda text: re.search(r"SPY +\d{3}\.\d\d +\d{3}\.\d\d .* 0\.\d\d +\d+\.\d%", text, re.S)
+    )
+    assert "\x1b[?25l" in term.text  # the cursor is hidden while the table is drawn
+    tt.api.inject_stream_fault(StreamFault(StreamFaultKind.DROP))
+    term.until(lambda text: "subscriptions replayed)" in text)
+    term.type(b"\x03")  # Ctrl-C, through the terminal
+    run = term.finish()
+    assert run.code == 130, run.out
+    assert "link lost (connection-lost" in run.out and "reconnected (7 subscriptions" in run.out
+    assert "stopped (Ctrl-C)" in run.out and "tastytrade: interrupted" in run.out
+    assert run.out.rindex("\x1b[?25h") > run.out.rindex("\x1b[?25l")  # the cursor is back
+    for header in ("symbol", "bid", "ask", "bid size", "ask size", "last", "delta", "IV"):
+        assert header in run.out
+
+
+def test_a_stream_that_fails_for_good_is_one_line_with_its_status(tt: Tastytrade) -> None:
+    tt.login()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    real, tt.api.dxlink_url = tt.api.dxlink_url, f"ws://127.0.0.1:{port}/dxlink"
+    try:
+        run = tt("--debug", "watch", "SPY", traceback=True)  # the quote token is never shown
+    finally:
+        tt.api.dxlink_url = real
+    assert run.code == 4, run.text
+    assert run.err.startswith(
+        "tastytrade: cannot reach the market data stream: the connection was refused"
+    )  # its tries are no news: only how it ended, then (--debug) the detail
+    assert "Traceback" in run.err
+    tt.api.add_user("newcomer", "newcomer-password")  # a login that never opened an account
+    refresh = tt.api.add_oauth_grant("newcomer", refresh_token="newcomer-refresh-token")
+    assert tt("login", "--base-url", tt.server.base_url, env={"TASTYTRADE_REFRESH_TOKEN": refresh})
+    run = tt("watch", "SPY", env={"TASTYTRADE_REFRESH_TOKEN": refresh})
+    assert run.code == 5, run.text
+    assert run.err == (
+        "tastytrade: market data streaming refused: You must be a customer to access a quote "
+        "stream.\n  streaming quotes needs a login with an open account\n"
+    )
+
+
+def test_other_commands_run_while_one_watches(tt: Tastytrade) -> None:
+    tt.login()
+    running = tt.start("--json", "watch", "SPY", "--duration", "60")
+    running.line()  # streaming: the login is not held
+    run = tt("positions")
+    assert run.code == 0 and "waiting for another" not in run.err, run.text
+    running.process.send_signal(signal.SIGINT)
+    run = running.finish()
+    assert run.code == 130 and run.err.endswith("tastytrade: interrupted\n"), run.text
+    assert tt("accounts").code == 0  # the session it kept still works
