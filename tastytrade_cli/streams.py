@@ -823,20 +823,14 @@ def sparkline(values: Sequence[Decimal]) -> str:
 
 
 def _chart(output: Output, bars: list[Candle]) -> None:
-    """A line of closes under the table, on a terminal (said what it shows, and its range)."""
-    closes = [(b, b.close) for b in bars if b.close is not None and b.close.is_finite()]
-    width = max(output.out.width, 10)
-    shown = closes[-width:]
+    """The closes as a line of blocks under the table, on a terminal, with their range."""
+    closes = [b.close for b in bars if b.close is not None and b.close.is_finite()]
+    shown = closes[-max(output.out.width, 10) :]
     if len(shown) < 2:
         return
-    values = [c for _, c in shown]
-    first, last = shown[0][0], shown[-1][0]
-    output.line(
-        f"closes of the last {len(shown)} bars, {when(first.at(first.time))} to "
-        f"{when(last.at(last.time))}: low {price(min(values))}, high {price(max(values))}",
-        "dim",
-    )
-    output.line(sparkline(values), "cyan")
+    which = f"the last {len(shown)} bars" if len(shown) < len(closes) else f"{len(shown)} bars"
+    output.line(f"closes, {which}: low {price(min(shown))}, high {price(max(shown))}", "dim")
+    output.line(sparkline(shown), "cyan")
 
 
 def candles(ctx: Context) -> None:
