@@ -62,7 +62,11 @@ def _holidays(calendar: MarketCalendar) -> None:
 
 def _quote_token(token: QuoteToken) -> None:
     assert token.token and token.level == "api"
-    assert token.dxlink_url == "wss://tasty-openapi-ws.dxfeed.com/realtime"
+    # Served by the fake's own websocket when it runs as a server, else the production URL.
+    assert token.dxlink_url is not None
+    assert token.dxlink_url.endswith("/dxlink") or token.dxlink_url == (
+        "wss://tasty-openapi-ws.dxfeed.com/realtime"
+    )
     assert token.token not in repr(token)
 
 
