@@ -860,3 +860,15 @@ def test_compact_rows_round_trip_for_every_event_type(
             got, want = getattr(event, names[position]), row[name]
             assert got == want and type(got) is type(want), name
         assert event.extra == ()
+
+
+def test_a_server_that_echoes_the_quote_token_never_gets_it_into_an_event() -> None:
+    link = ready()
+    link.receive('{"echo": "quote-token" ', 1)
+    link.receive(server("ERROR", error="UNAUTHORIZED", message="bad token quote-token"), 1)
+    events = link.events()
+    assert [type(e) for e in events] == [MalformedMessage, StreamError]
+    assert events and all(
+        "quote-token" not in repr(e) and "quote-token" not in str(getattr(e, "error", ""))
+        for e in events
+    )

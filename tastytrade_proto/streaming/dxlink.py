@@ -997,7 +997,7 @@ class DXLinkConnection:
         error = message.get("error")
         text = message.get("message")
         error = error if isinstance(error, str) else "UNKNOWN"
-        text = text if isinstance(text, str) else ""
+        text = self._scrub(text if isinstance(text, str) else "")
         self._events.append(StreamError(error=error, message=text[:500], channel=channel))
         if error == "UNSUPPORTED_PROTOCOL":
             self._fail(
@@ -1075,12 +1075,17 @@ class DXLinkConnection:
 
     def _malformed(self, what: str, text: str | bytes) -> None:
         self.malformed += 1
-        excerpt = text[:120] if isinstance(text, str) else repr(text[:120])
+        excerpt = self._scrub(text if isinstance(text, str) else repr(text[:200]))[:120]
         self._events.append(
             MalformedMessage(
                 StreamingError(f"DXLink message from the server ignored: {what}: {excerpt!r}")
             )
         )
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the quote token (a server may echo what it was sent)."""
+        token = self._token
+        return text.replace(token, "<redacted>") if token and token in text else text
 
     def _send(self, message: dict[str, Any], now: float) -> None:
         self._outbox.append(json.dumps(message, separators=(",", ":"), default=str))
