@@ -141,8 +141,9 @@ def test_quotes_greeks_and_summaries_arrive_exact_over_tls(
 
 
 def test_a_dropped_socket_is_reconnected_and_every_subscription_replayed(
-    kind: str, fake: FakeTastytradeServer
+    kind: str, fake_tls: FakeTastytradeServer
 ) -> None:
+    fake = fake_tls
     harness = Harness(kind, fake)
 
     async def body() -> None:
