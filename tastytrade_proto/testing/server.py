@@ -135,6 +135,12 @@ class FakeTastytradeServer:
         """``ws(s)://127.0.0.1:<port>/dxlink``: the fake's DXLink market-data websocket."""
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/dxlink"
 
+    @property
+    def websockets(self) -> int:
+        """How many websocket connections are open now."""
+        with self._lock:
+            return len(self._websocket_threads)
+
     def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> bool:
         """Wait until ``predicate()`` is true; False if ``timeout`` seconds pass first.
 
