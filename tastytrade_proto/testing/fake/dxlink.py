@@ -127,7 +127,8 @@ _VOLATILE = frozenset(
 # per message and few servers do it, so clients get to see it here).
 _TOGETHER = ("Quote", "Trade")
 
-TX_PENDING, REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END = 0x01, 0x02, 0x04, 0x08
+#: ``eventFlags`` bits of indexed events (the fake's candle snapshots use these three).
+REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END = 0x02, 0x04, 0x08
 
 NAN = "NaN"
 _TOKEN_IN_TEXT = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
@@ -920,8 +921,8 @@ class FakeDXLinkConnection:
             events[-1]["eventFlags"] |= SNAPSHOT_END
             return events
         if current != bar.start:  # a new bar opens at the last close
-            sub.bar = _Bar(current, bar.close, max(bar.close, price), min(bar.close, price),
-                           price, 1, price)  # fmt: skip
+            low, high = min(bar.close, price), max(bar.close, price)
+            sub.bar = _Bar(current, bar.close, high, low, price, 1, price)
             return [_candle(sub.symbol, sub.bar, volatility=volatility)]
         if price == bar.close:
             return []
