@@ -323,7 +323,7 @@ def test_closing_leaves_no_thread_task_or_socket(kind: str, fake: FakeTastytrade
 
     harness.run(body)
     gc.collect()
-    assert fake.wait_for(lambda: fake.open_websockets == 0)  # the server saw the socket close
+    assert fake.wait_for(lambda: fake.websockets == 0)  # the server saw the socket close
     closes = [m for m in fake.api.stream_messages if m.direction == "close"]
     assert closes == []  # the client closed it, not the server
     assert not [t for t in threading.enumerate() if t.name == "tastytrade-market-stream"]
@@ -355,7 +355,7 @@ def test_a_cancelled_reader_leaves_nothing_open(kind: str, fake: FakeTastytradeS
             assert [t for t in asyncio.all_tasks() if t is not current] == []
 
     harness.run(body)
-    assert fake.wait_for(lambda: fake.open_websockets == 0)
+    assert fake.wait_for(lambda: fake.websockets == 0)
 
 
 def test_threads_subscribing_while_one_reads(fake: FakeTastytradeServer) -> None:

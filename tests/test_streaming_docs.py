@@ -32,5 +32,5 @@ def test_the_custom_driving_loop_streams_quotes_and_closes() -> None:
         exec(compile(loop, "docs/streaming.md", "exec"), namespace)
         assert isinstance(seen[0], Connected)
         assert any(isinstance(event, Quote) and event.symbol == "SPY" for event in seen)
-        assert fake.wait_for(lambda: fake.open_websockets == 0)
+        assert fake.wait_for(lambda: fake.websockets == 0)
         session.close()
