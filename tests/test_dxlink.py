@@ -872,3 +872,15 @@ def test_a_server_that_echoes_the_quote_token_never_gets_it_into_an_event() -> N
         "quote-token" not in repr(e) and "quote-token" not in str(getattr(e, "error", ""))
         for e in events
     )
+
+
+def test_link_events_are_logged_without_the_quote_token(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="tastytrade_proto.streaming")
+    link = ready()
+    link.receive('{"echo": "quote-token" ', 1)
+    link.receive(server("ERROR", error="UNAUTHORIZED", message="quote-token refused"), 1)
+    link.next_action(1)
+    link.socket_closed(None, 1)
+    text = caplog.text
+    assert "MalformedMessage" in text and "StreamError" in text and "Disconnected" in text
+    assert "quote-token" not in text
