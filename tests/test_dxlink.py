@@ -884,3 +884,14 @@ def test_link_events_are_logged_without_the_quote_token(caplog: pytest.LogCaptur
     text = caplog.text
     assert "MalformedMessage" in text and "StreamError" in text and "Disconnected" in text
     assert "quote-token" not in text
+
+
+def test_a_subscription_made_while_a_renewed_token_is_checked_goes_out_at_once() -> None:
+    link = ready(token_refresh_after=3600)
+    link.receive(server("KEEPALIVE"), 3600)
+    assert link.next_action(3600) == FetchToken()
+    link.token_received("second", URL, 3600)
+    assert link.state is DXLinkState.AUTHORIZING
+    sent(link)
+    link.subscribe(Quote, ["AAPL"], 3600)
+    assert sent(link)[0]["add"] == [{"type": "Quote", "symbol": "AAPL"}]

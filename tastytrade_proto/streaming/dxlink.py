@@ -730,8 +730,10 @@ class DXLinkConnection:
         reset: bool = False,
     ) -> None:
         channel = self._channels[channel_id]
-        if not channel.open or self._state is not DXLinkState.READY:
-            return  # sent with everything else when the channel opens
+        if not channel.open:
+            # Sent with everything else when the channel opens. (An open channel means an
+            # authorized socket, also while a renewed token is being checked.)
+            return
         if not items and not reset:
             return
         for chunk in self._chunks(items):
