@@ -36,6 +36,7 @@ __all__ = [
     "quote",
     "quotes_for",
     "transactions",
+    "unknown_symbols",
     "watchlists",
 ]
 
@@ -431,7 +432,8 @@ def _symbols(texts: Sequence[str]) -> list[Symbol]:
     return list(seen.values())
 
 
-def _unknown(missing: Sequence[str]) -> CommandError:
+def unknown_symbols(missing: Sequence[str]) -> CommandError:
+    """``unknown symbol XYZQ`` (or ``symbols``), exit status 6."""
     names = ", ".join(missing)
     return CommandError(
         f"unknown symbol{'s' if len(missing) > 1 else ''} {names}", ExitCode.NOT_FOUND
@@ -478,7 +480,7 @@ def quote(ctx: Context) -> None:
             rows,
         )
     if missing:
-        raise _unknown(missing)
+        raise unknown_symbols(missing)
 
 
 def metrics(ctx: Context) -> None:

@@ -64,7 +64,7 @@ from tastytrade_proto.streaming import (
     candle_symbol,
 )
 
-from .commands import _unknown
+from .commands import unknown_symbols
 from .errors import CommandError, ExitCode, unreachable_stream
 from .login import Context, released, session
 from .output import Column, Output, gain, jsonable, number, percent, price, quantity, when
@@ -182,7 +182,7 @@ def resolve(session: Session, texts: Sequence[str]) -> list[Watched]:
                 streamers[str(item.symbol).upper()] = streamer
     missing = [text for text in wanted if text.upper() not in streamers]
     if missing:
-        raise _unknown(missing)
+        raise unknown_symbols(missing)
     found: dict[str, Watched] = {}
     for text, symbol in wanted.items():
         streamer = streamers[text.upper()]
