@@ -748,8 +748,9 @@ def _merge(bars: dict[int, Candle], candle: Candle) -> bool:
 _SNAPSHOT_OVER = EventFlag.SNAPSHOT_END | EventFlag.SNAPSHOT_SNIP
 
 
-def _snapshot(events: _Events, symbol: str, bars: dict[int, Candle]) -> None:
-    """Collect the history: until the server marks its end, or a quiet moment after a bar."""
+def _snapshot(events: _Events, symbol: str, bars: dict[int, Candle], shown: str) -> None:
+    """Collect the history of the candle ``symbol``: until the server marks its end, or a
+    quiet moment after a bar. ``shown`` names it to the user."""
     last_bar: float | None = None
     while True:
         now = time.monotonic()
@@ -760,8 +761,8 @@ def _snapshot(events: _Events, symbol: str, bars: dict[int, Candle]) -> None:
         elif events.link.since is not None:
             if now - events.link.since >= FIRST_BAR_WAIT:
                 raise CommandError(
-                    f"no bars arrived for {symbol} in {FIRST_BAR_WAIT:.0f} s "
-                    "(the stream is connected)"
+                    f"no bars arrived for {shown} in {FIRST_BAR_WAIT:g} s (the stream is "
+                    "connected): check the symbol and the period"
                 )
             wait = min(_POLL, events.link.since + FIRST_BAR_WAIT - now)
         else:
@@ -863,7 +864,7 @@ def candles(ctx: Context) -> None:
             symbol = feed.subscribe_candles(watched.streamer, period, since, extended_hours=not rth)
             events = _Events(feed, note)
             with out.busy(f"fetching {period} bars of {watched.symbol}"):
-                _snapshot(events, symbol, bars)
+                _snapshot(events, symbol, bars, f"{watched.symbol} {period}")
             ordered = [bars[t] for t in sorted(bars)]
             with contextlib.suppress(_Done):
                 if out.json_mode:

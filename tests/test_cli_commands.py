@@ -458,6 +458,13 @@ def test_a_silent_symbol_is_said_to_have_no_data_and_the_watch_goes_on(
     assert code == 0, err
     assert err == "tastytrade: no data yet for ./ESZ6 ESZ6 261218C5750: check the symbol\n"
     assert out and all(line.split()[3] == "SPY" for line in out.splitlines())
+    monkeypatch.setattr(streams, "FIRST_BAR_WAIT", 0.3)
+    code, out, err = cli("candles", "./ESZ6 ESZ6 261218C5750", "--period", "1h")
+    assert (code, out) == (1, "")
+    assert err == (
+        "tastytrade: no bars arrived for ./ESZ6 ESZ6 261218C5750 1h in 0.3 s (the stream is "
+        "connected): check the symbol and the period\n"
+    )
 
 
 def test_the_quote_token_never_shows_even_with_debug(
