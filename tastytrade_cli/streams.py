@@ -237,7 +237,6 @@ class _Link:
     """What the link did, in words; gives up when it never connects."""
 
     def __init__(self) -> None:
-        self.up = False
         #: ``time.monotonic()`` of the first connection.
         self.since: float | None = None
         self._failures = 0
@@ -246,7 +245,7 @@ class _Link:
         """The status line for ``event`` and its style."""
         if isinstance(event, Connected):
             again = self.since is not None
-            self.up, self._failures = True, 0
+            self._failures = 0
             if self.since is None:
                 self.since = time.monotonic()
             if again:
@@ -254,7 +253,6 @@ class _Link:
                 return f"reconnected ({n} subscription{'' if n == 1 else 's'} replayed)", "green"
             return f"connected to {urlsplit(event.url).hostname or 'the stream'}", "dim"
         if isinstance(event, Disconnected):
-            self.up = False
             why = event.reason.value + (f": {event.detail[:120]}" if event.detail else "")
             if self.since is None:  # never connected yet: one more try of the first connection
                 if event.reason in _UNREACHED:
