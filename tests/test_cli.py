@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import subprocess
 import sys
@@ -36,8 +37,14 @@ def test_the_command_line_parses() -> None:
 def test_the_console_script_runs_the_whole_demo() -> None:
     command = Path(sys.executable).parent / "tastytrade"  # installed beside this Python
     assert command.exists(), "the console script is installed with the package"
+    checkout = str(Path(__file__).resolve().parent.parent)  # the code under test, as imported
     result = subprocess.run(
-        [str(command), "demo"], capture_output=True, text=True, timeout=120, check=False
+        [str(command), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": checkout},
     )
     assert result.returncode == 0, result.stdout + result.stderr
     rows = result.stdout.splitlines()

@@ -41,6 +41,9 @@ from tastytrade_proto.testing import (
 from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
 
 COMMAND = Path(sys.executable).parent / "tastytrade"
+# The checkout under test: the console script imports it, whichever checkout the
+# environment's editable install points at (a git worktree has its own).
+CHECKOUT = Path(__file__).resolve().parent.parent
 SECRETS = (DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, DEMO_PASSWORD, DEMO_OTP)
 # Every token the fake issues starts "fake-" (the fake's CA file is named tastytrade-fake-ca-*).
 TOKEN = re.compile(r"(?<![\w-])fake-")
@@ -72,6 +75,7 @@ def environment(credentials: Path) -> dict[str, str]:
     """A user's environment: their own credentials file, the demo OAuth pair, nothing else."""
     return {
         "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(CHECKOUT),
         "HOME": str(credentials.parent),
         "TASTYTRADE_CREDENTIALS": str(credentials),
         "TASTYTRADE_CLIENT_SECRET": DEMO_CLIENT_SECRET,
@@ -87,6 +91,8 @@ class Tastytrade:
         self.api: FakeTastytradeAPI = server.api
         self.path = home / "config" / "credentials.json"
         self.env = environment(self.path)
+        #: Processes started to run on (``start``, ``Terminal``), ended when the test ends.
+        self.running: list[subprocess.Popen[bytes]] = []
 
     def __call__(
         self,
@@ -118,6 +124,7 @@ class Tastytrade:
             stderr=subprocess.PIPE,
             env=self.env,
         )
+        self.running.append(process)
         return Running(process)
 
     def on_terminal(self, *argv: str, typed: list[str], env: dict[str, str] | None = None) -> Run:
@@ -257,6 +264,7 @@ class Terminal:
             env={**tt.env, "TERM": "xterm-256color"},
             preexec_fn=_controlling_terminal,
         )
+        tt.running.append(self.process)
         os.close(child)
         self.seen = b""
         self.closed = False
@@ -313,8 +321,13 @@ def server() -> Iterator[FakeTastytradeServer]:
 
 
 @pytest.fixture
-def tt(server: FakeTastytradeServer, tmp_path: Path) -> Tastytrade:
-    return Tastytrade(server, tmp_path)
+def tt(server: FakeTastytradeServer, tmp_path: Path) -> Iterator[Tastytrade]:
+    runner = Tastytrade(server, tmp_path)
+    yield runner
+    for process in runner.running:  # a test that failed half way leaves none running
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=60)
 
 
 # -- no way back from an order -------------------------------------------------------------
