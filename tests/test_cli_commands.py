@@ -453,11 +453,27 @@ def test_a_silent_symbol_is_said_to_have_no_data_and_the_watch_goes_on(
 
     cli.login_oauth()
     monkeypatch.setattr(streams, "NO_DATA_AFTER", 0.2)
+    _, stop = _stoppable(monkeypatch)
+    said = streams._Printed.silent
+
+    def silent(self: Any, row: Any) -> None:
+        said(self, row)
+        stop.set()  # the watch would go on: the test ends it once the symbol is named
+
+    monkeypatch.setattr(streams._Printed, "silent", silent)
     # The fake's DXLink serves no future options: a symbol the API knows, and no data.
-    code, out, err = cli("watch", "./ESZ6 ESZ6 261218C5750", "SPY", "--duration", "1")
+    code, out, err = cli("watch", "./ESZ6 ESZ6 261218C5750", "SPY")
     assert code == 0, err
     assert err == "tastytrade: no data yet for ./ESZ6 ESZ6 261218C5750: check the symbol\n"
     assert out and all(line.split()[3] == "SPY" for line in out.splitlines())
+
+
+def test_a_symbol_with_no_bars_is_a_failure_that_names_it(
+    cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tastytrade_cli import streams
+
+    cli.login_oauth()
     monkeypatch.setattr(streams, "FIRST_BAR_WAIT", 0.3)
     code, out, err = cli("candles", "./ESZ6 ESZ6 261218C5750", "--period", "1h")
     assert (code, out) == (1, "")
