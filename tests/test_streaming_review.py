@@ -3,6 +3,7 @@ or of DXLink itself, and passes once the bug it names is fixed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -14,8 +15,8 @@ from tastytrade_proto.streaming import (
     Candle,
     Connected,
     Disconnected,
+    DisconnectReason,
     DXLinkConnection,
-    DXLinkState,
     EventFlag,
     Exchange,
     FetchToken,
@@ -107,8 +108,9 @@ def test_a_token_falling_due_during_the_handshake_does_not_make_the_driver_spin(
     action = link.next_action(now)
     # The same past deadline again: a driver that waits max(deadline - now, 0) spins on a
     # zero-timeout receive until the handshake ends. A deadline must lie ahead once handled.
-    assert not (isinstance(action, Exchange) and action.deadline is not None
-                and action.deadline <= now)
+    assert not (
+        isinstance(action, Exchange) and action.deadline is not None and action.deadline <= now
+    )
 
 
 # -- 3. a candle snapshot cut by a reconnect loses the bars it had not sent yet ---------------
@@ -171,10 +173,8 @@ def test_the_previous_token_is_scrubbed_too_after_a_live_refresh() -> None:
 
 def test_receive_of_something_that_is_not_text_raises_a_tastytrade_error_only() -> None:
     link = ready()
-    try:
+    with contextlib.suppress(TastytradeError):  # misuse, said as the machine's own error
         link.receive(12345, 1)  # type: ignore[arg-type]
-    except TastytradeError:
-        pass  # misuse, said as the machine's own error: fine
 
 
 # -- 6. memory held for what the server sends, not for what was subscribed -------------------
@@ -190,7 +190,7 @@ def test_candles_for_symbols_never_subscribed_do_not_grow_the_resume_table() -> 
             rows += candle_row(f"X{batch}-{i}{{=1m}}", 60_000)
         link.receive(server("FEED_DATA", CANDLE_CHANNEL, data=["Candle", rows]), 1)
         link.events()
-    assert len(link._last_bar) <= len(link.subscriptions)  # noqa: SLF001
+    assert len(link._last_bar) <= len(link.subscriptions)
 
 
 def test_feed_configs_naming_ever_new_types_do_not_grow_the_channel_without_bound() -> None:
@@ -198,7 +198,7 @@ def test_feed_configs_naming_ever_new_types_do_not_grow_the_channel_without_boun
     for batch in range(20):
         config = {f"T{batch}x{i}": ["eventSymbol", "x"] for i in range(500)}
         link.receive(server("FEED_CONFIG", FEED_CHANNEL, eventFields=config), 1)
-    fields = link._channels[FEED_CHANNEL].fields  # noqa: SLF001
+    fields = link._channels[FEED_CHANNEL].fields
     assert len(fields) <= 1024
 
 
@@ -208,19 +208,13 @@ def test_feed_configs_naming_ever_new_types_do_not_grow_the_channel_without_boun
 def test_coalescing_never_moves_an_event_of_a_new_socket_before_the_disconnect() -> None:
     buffer = EventBuffer(2)
     old = Quote(symbol="SPY", bid_price=None)
-    gone = Disconnected(reason=DisconnectedReason(), detail="x", retry_in=0.0)
+    gone = Disconnected(reason=DisconnectReason.CONNECTION_LOST, detail="x", retry_in=0.0)
     back = Connected(url=URL, attempt=1, replayed=1)
     new = Quote(symbol="SPY", sequence=2)
     for event in (old, gone, back, new):
         buffer.put(event)
     order = [buffer.take() for _ in range(len(buffer))]
     assert order.index(gone) < order.index(new)  # "link events, in order with the market data"
-
-
-def DisconnectedReason() -> Any:  # noqa: N802
-    from tastytrade_proto.streaming import DisconnectReason
-
-    return DisconnectReason.CONNECTION_LOST
 
 
 # -- 8. feeds over real sockets (the fake's DXLink on loopback) ---------------------------------
@@ -262,7 +256,7 @@ def test_a_sync_subscription_goes_out_at_once_while_the_pump_holds_back_for_a_sl
             if (
                 feeds
                 and threading.current_thread().name == "tastytrade-market-stream"
-                and feeds[0]._buffer.full  # noqa: SLF001
+                and feeds[0]._buffer.full
             ):
                 holding_back.set()  # the pump waits for room: backpressure
             return super().wait(timeout)
