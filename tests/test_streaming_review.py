@@ -308,8 +308,9 @@ def test_iterating_an_async_stream_that_was_not_entered_does_not_hang(
         try:
             await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
             feed = session.market_stream()
-            await feed.subscribe(Quote, ["SPY"])
             try:
+                with pytest.raises(TastytradeError, match="async with"):
+                    await feed.subscribe(Quote, ["SPY"])  # kept, with no pump to send it
                 # The sync stream starts its pump on the first get(); the async one
                 # waits forever for events no pump will ever deliver.
                 await asyncio.wait_for(feed.__anext__(), 5)
