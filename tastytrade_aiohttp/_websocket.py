@@ -12,7 +12,7 @@ import aiohttp
 from yarl import URL
 
 from tastytrade_proto.errors import TransportError, TransportTimeout, WebSocketClosed
-from tastytrade_proto.protocol.websocket import MAX_MESSAGE_BYTES, Closed
+from tastytrade_proto.protocol.websocket import MAX_MESSAGE_BYTES, Closed, split_websocket_url
 
 __all__ = ["WebSocket", "open_websocket"]
 
@@ -140,6 +140,7 @@ async def open_websocket(
     proxy: str | None,
 ) -> WebSocket:
     """``ws_connect`` with the session's settings; ``timeout`` bounds the opening."""
+    split_websocket_url(url)  # ws:// or wss:// only, as in the other transports
     password = URL(proxy).password if proxy else None  # kept out of every message
     try:
         ws = await asyncio.wait_for(
