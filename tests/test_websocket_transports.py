@@ -4,6 +4,7 @@ plain and TLS, against the websocket server of tests/wsserver.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib
 import os
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tastytrade_proto.errors import TransportError, WebSocketClosed
+from tastytrade_proto.errors import LocalProtocolError, TransportError, WebSocketClosed
 
 from .proxy import ConnectProxy
 from .wsserver import BIG, WebSocketServer
@@ -279,20 +280,20 @@ def test_through_a_connect_proxy_with_credentials(kind: str) -> None:
         client.run(refused)
 
 
-def test_a_proxy_refusing_connect() -> None:
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_a_proxy_refusing_connect(kind: str) -> None:
     # The test proxy tunnels to loopback only: anywhere else, it answers 403.
-    for kind in TRANSPORTS:
-        client = Client(kind)
-        with ConnectProxy() as proxy:
+    client = Client(kind)
+    with ConnectProxy() as proxy:
 
-            async def body() -> None:
-                session = client.session(proxy=proxy.url)
-                with pytest.raises(TransportError, match="403") as info:
-                    await client.open(session, "wss://example.invalid/feed")
-                assert info.value.request_sent is False
-                await client.close(session)
+        async def body() -> None:
+            session = client.session(proxy=proxy.url)
+            with pytest.raises(TransportError, match="403") as info:
+                await client.open(session, "wss://example.invalid/feed")
+            assert info.value.request_sent is False
+            await client.close(session)
 
-            client.run(body)
+        client.run(body)
 
 
 def test_wake_unblocks_a_receive_in_another_thread() -> None:
@@ -386,10 +387,8 @@ def test_nothing_is_left_behind(kind: str) -> None:
                     ws = await client.open(session, server.url(path))
                     if path == "/echo":
                         await ws.send("x")
-                    try:
+                    with contextlib.suppress(WebSocketClosed):
                         await ws.receive(0.05)
-                    except WebSocketClosed:
-                        pass
                     await ws.close()
                 with pytest.raises(TransportError):
                     await client.open(session, server.url("/reject502"))
@@ -409,16 +408,14 @@ def test_nothing_is_left_behind(kind: str) -> None:
     assert len(os.listdir("/proc/self/fd")) <= fds
 
 
-def test_a_bad_url_is_refused() -> None:
-    from tastytrade_proto import LocalProtocolError
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_a_bad_url_is_refused(kind: str) -> None:
+    client = Client(kind)
 
-    for kind in TRANSPORTS:
-        client = Client(kind)
+    async def body() -> None:
+        session = client.session()
+        with pytest.raises(LocalProtocolError):
+            await client.open(session, "https://example.test/feed")
+        await client.close(session)
 
-        async def body() -> None:
-            session = client.session()
-            with pytest.raises(LocalProtocolError):
-                await client.open(session, "https://example.test/feed")
-            await client.close(session)
-
-        client.run(body)
+    client.run(body)
