@@ -348,6 +348,7 @@ def test_close_in_a_cancelled_asyncio_task() -> None:
 
 def test_close_in_a_cancelled_trio_scope_and_concurrent_send() -> None:
     import trio
+    import trio.testing
 
     client = Client("trio")
     with WebSocketServer(tls=True) as server:
