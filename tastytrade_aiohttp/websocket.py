@@ -61,11 +61,14 @@ class WebSocket:
                 raise WebSocketClosed("the websocket was closed by this client")
             if self._next is None:
                 self._next = asyncio.ensure_future(self._ws.receive())
+            task = self._next
             left = None if deadline is None else max(0.0, deadline - loop.time())
-            done, _ = await asyncio.wait({self._next}, timeout=left)
+            done, _ = await asyncio.wait({task}, timeout=left)
             if not done:
                 return None
-            task, self._next = self._next, None
+            self._next = None
+            if task.cancelled() or self._closing is not None:  # close(), in another task
+                raise WebSocketClosed("the websocket was closed by this client")
             try:
                 message = task.result()
             except Exception as exc:  # a failure aiohttp did not turn into a message
@@ -95,17 +98,20 @@ class WebSocket:
             raise cancelled
 
     async def _close(self, code: int) -> None:
-        pending, self._next = self._next, None
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        # A receive waiting meanwhile is aiohttp's to end (with a CLOSING message): cancelled,
+        # it would mark the websocket broken, and aiohttp would then close without reading
+        # the server's reply (and unread bytes make the close a reset).
         try:
             await asyncio.wait_for(self._ws.close(code=code), self._timeout)
         except Exception:  # closing never raises: the connection goes anyway
             pass
         finally:
             self._abort()
+            pending, self._next = self._next, None
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     def _abort(self) -> None:
         if not self._ws.closed:  # did not finish the closing handshake in time

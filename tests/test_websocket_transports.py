@@ -420,3 +420,40 @@ def test_a_bad_url_is_refused(kind: str) -> None:
         await client.close(session)
 
     client.run(body)
+
+
+@pytest.mark.parametrize("kind", ["aiohttp", "trio"])
+def test_close_while_another_task_receives(kind: str) -> None:
+    client = Client(kind)
+    with WebSocketServer(tls=True) as server:
+
+        async def body() -> None:
+            session = client.session(**trusting(server))
+            ws = await client.open(session, server.url("/silent"))
+            errors: list[BaseException] = []
+
+            async def receiver() -> None:
+                try:
+                    await ws.receive(None)
+                except WebSocketClosed as exc:
+                    errors.append(exc)
+
+            if kind == "trio":
+                import trio
+                import trio.testing
+
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(receiver)
+                    await trio.testing.wait_all_tasks_blocked()
+                    await ws.close()
+            else:
+                task = asyncio.ensure_future(receiver())
+                for _ in range(3):  # a few turns of the loop: the receiver waits
+                    await asyncio.sleep(0)
+                await ws.close()
+                await task
+            assert len(errors) == 1 and "closed by this client" in str(errors[0])
+            await client.close(session)
+
+        client.run(body)
+        assert server.closes == [1000]
