@@ -281,6 +281,47 @@ def test_through_a_connect_proxy_with_credentials(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)
+def test_through_an_https_proxy(kind: str) -> None:
+    """TLS to the proxy, and TLS to the server inside its tunnel."""
+    client = Client(kind)
+    with (
+        WebSocketServer(tls=True) as server,
+        ConnectProxy(WebSocketServer.server_ssl_context()) as proxy,
+    ):
+
+        async def body() -> None:
+            session = client.session(proxy=proxy.url, **trusting(server))
+            ws = await client.open(session, server.url("/big"))
+            assert await ws.receive() == BIG
+            await ws.send("twice tunnelled")
+            assert await ws.receive() == "twice tunnelled"
+            await ws.close()
+            await client.close(session)
+
+        client.run(body)
+        assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
+        assert server.closes == [1000]
+
+
+@pytest.mark.parametrize("kind", ["requests", "trio"])
+def test_plain_ws_is_tunnelled_too(kind: str) -> None:
+    # (aiohttp sends a ws:// upgrade to an HTTP proxy as a proxied request instead.)
+    client = Client(kind)
+    with WebSocketServer() as server, ConnectProxy() as proxy:
+
+        async def body() -> None:
+            session = client.session(proxy=proxy.url)
+            ws = await client.open(session, server.url("/echo"))
+            await ws.send("plain")
+            assert await ws.receive() == "plain"
+            await ws.close()
+            await client.close(session)
+
+        client.run(body)
+        assert proxy.tunnels == [f"127.0.0.1:{server.port}"]
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
 def test_a_proxy_refusing_connect(kind: str) -> None:
     # The test proxy tunnels to loopback only: anywhere else, it answers 403.
     client = Client(kind)

@@ -78,6 +78,13 @@ class WebSocketServer:
     def url(self, path: str) -> str:
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}{path}"
 
+    @staticmethod
+    def server_ssl_context() -> ssl.SSLContext:
+        """A server context with a certificate for 127.0.0.1 from the same CA (a proxy's)."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        _ca().issue_cert("127.0.0.1").configure_cert(context)  # type: ignore[attr-defined]
+        return context
+
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting this server's CA."""
         context = ssl.create_default_context()
