@@ -181,8 +181,16 @@ def test_a_message_too_big() -> None:
     client.receive_data(server.ws.send(TextMessage(data="567890")))
     closed = client.next_message()
     assert isinstance(closed, Closed) and closed.code == 1009
+    # More of the message (sent before the server read our close), then the reply to
+    # our close: read until finished.
+    assert not client.finished
+    client.receive_data(server.ws.send(TextMessage(data="ignored after the end")))
+    assert client.next_message() == closed and not client.finished
     server.feed(client.data_to_send())
-    assert next(e for e in server.events if isinstance(e, CloseConnection)).code == 1009
+    closing = next(e for e in server.events if isinstance(e, CloseConnection))
+    assert closing.code == 1009
+    client.receive_data(server.ws.send(closing.response()))
+    assert client.finished and client.next_message() == closed
 
 
 def test_a_protocol_violation() -> None:
@@ -192,3 +200,6 @@ def test_a_protocol_violation() -> None:
     assert isinstance(closed, Closed) and closed.code == 1007
     assert "broke the websocket protocol" in closed.why
     assert client.data_to_send()[:1] == b"\x88"  # a close frame back
+    assert client.finished  # no reply awaited from a server that broke the protocol
+    client.receive_data(b"\x88\x00")
+    assert client.next_message() == closed

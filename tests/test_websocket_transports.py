@@ -8,13 +8,19 @@ import contextlib
 import gc
 import importlib
 import os
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
-from tastytrade_proto.errors import LocalProtocolError, TransportError, WebSocketClosed
+from tastytrade_proto.errors import (
+    LocalProtocolError,
+    TransportError,
+    TransportTimeout,
+    WebSocketClosed,
+)
 
 from .proxy import ConnectProxy
 from .wsserver import BIG, WebSocketServer
@@ -192,6 +198,39 @@ def test_a_dropped_connection_has_no_close_code(client: Client, server: WebSocke
         await client.close(session)
 
     client.run(body)
+
+
+@pytest.mark.parametrize(("path", "code"), [("/huge", 1009), ("/badutf8", 1007)])
+def test_too_big_and_broken_messages_close_the_websocket(
+    client: Client, server: WebSocketServer, path: str, code: int
+) -> None:
+    async def body() -> None:
+        session = client.session(**trusting(server))
+        ws = await client.open(session, server.url(path))
+        with pytest.raises(WebSocketClosed) as info:
+            await ws.receive()
+        assert info.value.code == code
+        await ws.close()
+        await client.close(session)
+
+    client.run(body)
+    if path == "/badutf8":  # (a server still sending 16 MiB may not read a close frame)
+        assert server.wait_closes(1) == [code]  # this client's close frame said why
+
+
+@pytest.mark.parametrize("kind", TRANSPORTS)
+def test_an_upgrade_never_answered_times_out(kind: str) -> None:
+    client = Client(kind)
+    with socket.create_server(("127.0.0.1", 0)) as mute:  # connects, never answers
+
+        async def body() -> None:
+            session = client.session()
+            url = f"ws://127.0.0.1:{mute.getsockname()[1]}/"
+            with pytest.raises(TransportTimeout):
+                await client.open(session, url, timeout=0.2)
+            await client.close(session)
+
+        client.run(body)
 
 
 def test_an_upgrade_answered_with_502(client: Client, server: WebSocketServer) -> None:

@@ -163,6 +163,7 @@ class WebSocketConnection:
         self._size = 0
         self._closed: Closed | None = None
         self._local_close: int | None = None  # the code of our own close frame, once sent
+        self._failed = False  # the server broke the protocol: no more reading (RFC 6455 7.1.7)
 
     @property
     def accepted(self) -> bool:
@@ -183,8 +184,12 @@ class WebSocketConnection:
     @property
     def finished(self) -> bool:
         """Nothing more will come: the close handshake is over or the stream ended.
-        After :meth:`close`, read until this is true (or a deadline passes)."""
-        return self._eof or self._closed is not None or not self._open
+        After :meth:`close` (or a message too big, which this client's close frame
+        ended), read until this is true (or a deadline passes) before closing the
+        socket; after a protocol error it is true at once (nothing more is read)."""
+        return (
+            self._eof or self._failed or not self._open or self._ws.state is ConnectionState.CLOSED
+        )
 
     def handshake(self) -> bytes:
         """The upgrade request's bytes."""
@@ -200,8 +205,8 @@ class WebSocketConnection:
         Raises :class:`~tastytrade_proto.errors.TransportError` if the upgrade is
         refused or answered with something else.
         """
-        if self._eof or self._closed is not None:
-            return  # the end is known: nothing after it matters
+        if self._eof or self._failed or (self._open and self._ws.state is ConnectionState.CLOSED):
+            return  # nothing after the end matters
         if not data:
             self._eof = True
         if not self._open:
@@ -273,8 +278,6 @@ class WebSocketConnection:
         try:
             for event in self._ws.events():
                 self._take(event)
-                if self._closed is not None:
-                    return
         except RemoteProtocolError as exc:  # the handshake's: a bad answer to the upgrade
             raise TransportError(f"websocket upgrade failed: {exc}") from None
 
@@ -286,7 +289,8 @@ class WebSocketConnection:
         elif isinstance(event, RejectData):  # pragma: no cover - RejectConnection raised first
             pass
         elif isinstance(event, TextMessage):
-            self._text(event.data, event.message_finished)
+            if self._closed is None:  # after the end (awaiting the close reply): dropped
+                self._text(event.data, event.message_finished)
         elif isinstance(event, BytesMessage):
             pass  # DXLink speaks text: binary messages are dropped
         elif isinstance(event, Ping):
@@ -312,12 +316,15 @@ class WebSocketConnection:
     def _close_event(self, event: CloseConnection) -> None:
         code, reason = int(event.code), event.reason or ""
         state = self._ws.state
+        if self._closed is not None:
+            return  # the reply to the close frame this client sent when it ended
         if state is ConnectionState.REMOTE_CLOSING:  # the server's close frame: reply to it
             self._outgoing += self._ws.send(event.response())
             self._end(Closed.by_server(code, reason))
         elif state is ConnectionState.CLOSED and self._local_close is not None:
             self._end(Closed.by_server(code, reason))  # the reply to ours
         else:  # a frame that broke the protocol: wsproto picked the code (1002, 1007)
+            self._failed = True  # the close frame goes out, no reply is awaited
             if state is ConnectionState.OPEN:
                 self._outgoing += self._ws.send(CloseConnection(code=code))
             self._end(Closed.broken(code, reason))
