@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
@@ -180,3 +180,10 @@ async def open_websocket(
         message = f"websocket {url}: {type(exc).__name__}: {exc}"
         raise TransportError(_scrub(message, password)) from None
     return WebSocket(ws, timeout)
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import AsyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> AsyncWebSocket:
+        return ws

@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote
 
 import h11
@@ -364,3 +365,10 @@ def open_websocket(
                 wire.close()
             elif sock is not None:
                 sock.close()
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import SyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> SyncWebSocket:
+        return ws

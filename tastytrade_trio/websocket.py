@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -113,3 +114,10 @@ class WebSocket:
                 pass
             finally:
                 await trio.aclose_forcefully(self._stream)
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import AsyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> AsyncWebSocket:
+        return ws
