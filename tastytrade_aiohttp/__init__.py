@@ -22,7 +22,7 @@ from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportT
 from tastytrade_proto.protocol import Operation, Request, Response, drive_async
 from tastytrade_proto.sessions import AsyncSession
 
-from .websocket import WebSocket, open_websocket
+from ._websocket import WebSocket, open_websocket
 
 __all__ = ["Session", "WebSocket"]
 

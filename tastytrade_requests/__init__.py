@@ -27,7 +27,7 @@ from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportT
 from tastytrade_proto.protocol import Operation, Request, Response, drive
 from tastytrade_proto.sessions import SyncSession
 
-from .websocket import WebSocket, open_websocket
+from ._websocket import WebSocket, open_websocket
 
 __all__ = ["Session", "WebSocket"]
 

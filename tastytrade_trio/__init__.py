@@ -23,7 +23,7 @@ from tastytrade_proto.protocol.websocket import WebSocketConnection, split_webso
 from tastytrade_proto.protocol.wire import HTTP11Connection
 from tastytrade_proto.sessions import AsyncSession
 
-from .websocket import WebSocket
+from ._websocket import WebSocket
 
 __all__ = ["ConnectionPool", "Session", "WebSocket"]
 
