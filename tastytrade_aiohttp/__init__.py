@@ -7,12 +7,13 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -21,6 +22,7 @@ from yarl import URL
 from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol import Operation, Request, Response, drive_async
 from tastytrade_proto.sessions import AsyncSession
+from tastytrade_proto.streaming.feed import AsyncRuntime
 
 from ._websocket import WebSocket, open_websocket
 
@@ -96,6 +98,24 @@ async def _finish_shielded(
             if interrupted is not None:
                 raise interrupted from exc
             raise
+
+
+@contextlib.asynccontextmanager
+async def _in_background(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+        # Wait for it to end. asyncio.wait raises nothing of the task's own (the pump
+        # keeps its errors for the stream's reader); a cancellation of this task while
+        # waiting goes on up, and the pump, cancelled already, ends at its next step.
+        await asyncio.wait({task})
+
+
+async def _wait_for_event(event: asyncio.Event, seconds: float | None) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 class Session(AsyncSession):
@@ -189,6 +209,18 @@ class Session(AsyncSession):
         except aiohttp.ClientError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         return Response(reply.status, tuple(reply.headers.items()), body)
+
+    def streaming_runtime(self) -> AsyncRuntime:
+        """asyncio for :meth:`market_stream`: its pump is a task, cancelled on close."""
+        return AsyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            sleep=asyncio.sleep,
+            event=asyncio.Event,
+            lock=asyncio.Lock,
+            background=_in_background,
+            wait=_wait_for_event,
+        )
 
     async def open_websocket(
         self,

@@ -39,6 +39,7 @@ __all__ = [
     "SecondFactorRequired",
     "ServerError",
     "SessionExpired",
+    "StreamingError",
     "TastytradeError",
     "TransportError",
     "TransportTimeout",
@@ -137,6 +138,19 @@ class WebSocketClosed(TransportError):
         super().__init__(message, request_sent=True)
         self.code = code
         self.reason = reason
+
+
+class StreamingError(TastytradeError):
+    """A streaming feed failed, or was used wrongly.
+
+    ``code`` is the DXLink error code when the server gave one (``UNAUTHORIZED``,
+    ``UNSUPPORTED_PROTOCOL``, ...). Also carried, not raised, by a
+    ``MalformedMessage`` event for a message that could not be read.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ResponseError(TastytradeError):

@@ -37,6 +37,9 @@ from .protocol.http import DEFAULT_USER_AGENT, Environment, Request
 from .protocol.operation import Ask, Operation
 from .protocol.retry import DEFAULT_RETRY, RetryPolicy
 from .protocol.settings import DEFAULT_TIMEOUT, TransportSettings
+from .streaming.buffer import DEFAULT_CAPACITY, EventBuffer
+from .streaming.dxlink import DXLinkConnection
+from .streaming.feed import AsyncMarketStream, AsyncRuntime, MarketStream, SyncRuntime
 from .values import replace
 
 if TYPE_CHECKING:
@@ -148,6 +151,26 @@ class SessionBase:
         with self.core_lock:
             self.calls.unsettled_orders.pop(external_identifier, None)
 
+    def _stream_parts(
+        self, buffer_size: int, options: dict[str, Any]
+    ) -> tuple[DXLinkConnection, EventBuffer, dict[str, Any]]:
+        options.setdefault("jitter", self.settings.retry.jitter)
+        link = DXLinkConnection(**options)
+        headers = [("user-agent", self.settings.user_agent)]
+        return (
+            link,
+            EventBuffer(buffer_size),
+            {"headers": headers, "timeout": self.settings.timeout},
+        )
+
+    def _no_websockets(self) -> TastytradeError:
+        from .errors import LocalProtocolError
+
+        return LocalProtocolError(
+            f"{type(self).__name__} cannot open websockets: its transport gives no "
+            "streaming_runtime() (see docs/streaming.md)"
+        )
+
     @classmethod
     def load(cls: type[S], text: str, *, client_secret: str | None = None, **settings: Any) -> S:
         """Resume a dumped session; ``settings`` are as for the constructor.
@@ -179,6 +202,22 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Release the transport's resources (a caller-supplied client is left open)."""
+
+    def streaming_runtime(self) -> SyncRuntime:
+        """The transport's primitives for :meth:`market_stream` (a transport overrides it)."""
+        raise self._no_websockets()
+
+    def market_stream(self, *, buffer_size: int = DEFAULT_CAPACITY, **options: Any) -> MarketStream:
+        """Live market data over DXLink: ``with session.market_stream() as feed:``.
+
+        The quote token is fetched over this session when the stream starts and
+        again before it ages out. ``buffer_size`` bounds the events waiting for a
+        slow consumer (see :mod:`tastytrade_proto.streaming.buffer`); ``options``
+        go to :class:`~tastytrade_proto.streaming.DXLinkConnection` (timeouts,
+        backoff, ``candle_contract``, ``data_format``). See ``docs/streaming.md``.
+        """
+        link, buffer, extra = self._stream_parts(buffer_size, options)
+        return MarketStream(self, self.streaming_runtime(), link, buffer, **extra)
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         # A login builds its first request (and moves the machine) when it is made, so
@@ -233,6 +272,22 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release the transport's resources (a caller-supplied client is left open)."""
+
+    def streaming_runtime(self) -> AsyncRuntime:
+        """The transport's primitives for :meth:`market_stream` (a transport overrides it)."""
+        raise self._no_websockets()
+
+    def market_stream(
+        self, *, buffer_size: int = DEFAULT_CAPACITY, **options: Any
+    ) -> AsyncMarketStream:
+        """Live market data over DXLink: ``async with session.market_stream() as feed:``.
+
+        As for the synchronous session: the quote token is fetched over this session
+        and renewed before it ages out; ``buffer_size`` bounds what waits for a slow
+        consumer; ``options`` go to :class:`~tastytrade_proto.streaming.DXLinkConnection`.
+        """
+        link, buffer, extra = self._stream_parts(buffer_size, options)
+        return AsyncMarketStream(self, self.streaming_runtime(), link, buffer, **extra)
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         build, calls, run = endpoint.build, self.calls, self.run

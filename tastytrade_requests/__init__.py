@@ -26,6 +26,7 @@ from urllib3.exceptions import NewConnectionError
 from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol import Operation, Request, Response, drive
 from tastytrade_proto.sessions import SyncSession
+from tastytrade_proto.streaming.feed import SyncRuntime
 
 from ._websocket import WebSocket, open_websocket
 
@@ -152,6 +153,13 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
+
+
+def _start_pump(pump: Callable[[], None]) -> threading.Thread:
+    # A daemon, so a program that forgets to close a stream can still exit; closing joins it.
+    thread = threading.Thread(target=pump, name="tastytrade-market-stream", daemon=True)
+    thread.start()
+    return thread
 
 
 class Session(SyncSession):
@@ -286,6 +294,16 @@ class Session(SyncSession):
         # No hooks here: requests would run them before the streamed body is read, and a hook
         # reading reply.text would take the body away. _send runs them once it has the body.
         return prepared
+
+    def streaming_runtime(self) -> SyncRuntime:
+        """Threads for :meth:`market_stream`: its pump runs in a daemon thread of its own."""
+        return SyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            condition=threading.Condition,
+            start=_start_pump,
+            current=threading.get_ident,
+        )
 
     def open_websocket(
         self,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
 import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -22,6 +23,7 @@ from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
 from tastytrade_proto.protocol.websocket import WebSocketConnection, split_websocket_url
 from tastytrade_proto.protocol.wire import HTTP11Connection
 from tastytrade_proto.sessions import AsyncSession
+from tastytrade_proto.streaming.feed import AsyncRuntime
 
 from ._websocket import WebSocket
 
@@ -143,6 +145,21 @@ async def _tunnel(stream: trio.abc.Stream, proxy: SplitResult, host: str, port: 
         raise TransportError(message, request_sent=False)
 
 
+@contextlib.asynccontextmanager
+async def _in_background(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pump)
+        try:
+            yield
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+async def _wait_for_event(event: trio.Event, seconds: float | None) -> None:
+    with trio.move_on_after(float("inf") if seconds is None else seconds):
+        await event.wait()
+
+
 class Session(AsyncSession):
     """A tastytrade session over trio streams; ``async with`` logs out on exit.
 
@@ -257,6 +274,18 @@ class Session(AsyncSession):
         finally:
             if conn is not None:  # failed, cancelled or not reusable: never back in the pool
                 await _close(conn.stream)
+
+    def streaming_runtime(self) -> AsyncRuntime:
+        """trio for :meth:`market_stream`: its pump runs in a nursery, cancelled on close."""
+        return AsyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            sleep=trio.sleep,
+            event=trio.Event,
+            lock=trio.Lock,
+            background=_in_background,
+            wait=_wait_for_event,
+        )
 
     async def open_websocket(
         self,
