@@ -895,3 +895,35 @@ def test_a_subscription_made_while_a_renewed_token_is_checked_goes_out_at_once()
     sent(link)
     link.subscribe(Quote, ["AAPL"], 3600)
     assert sent(link)[0]["add"] == [{"type": "Quote", "symbol": "AAPL"}]
+
+
+def test_bare_nan_and_infinity_tokens_and_text_numbers_are_understood() -> None:
+    link = ready()
+    fields = ["eventSymbol", "bidPrice", "askPrice", "bidSize", "sequence", "bidTime", "askTime"]
+    link.receive(server("FEED_CONFIG", FEED_CHANNEL, eventFields={"Quote": fields}), 1)
+    row = '["X", NaN, Infinity, -Infinity, "12", "NaN", "twelve"]'
+    link.receive(f'{{"type":"FEED_DATA","channel":1,"data":["Quote",{row}]}}', 1)
+    (quote,) = link.events()
+    assert quote.bid_price is None and quote.ask_price == Decimal("Infinity")
+    assert quote.bid_size == Decimal("-Infinity")
+    assert (quote.sequence, quote.bid_time, quote.ask_time) == (12, None, None)
+    assert quote.extra == (("askTime", "twelve"),)
+    assert quote.at(quote.bid_time) is None and quote.at(1_767_225_600_000).year == 2026
+    assert quote.at(10**20) is None  # out of range: no datetime, no crash
+
+
+def test_integers_with_a_fraction_or_a_huge_exponent_are_not_counters() -> None:
+    link = ready()
+    fields = ["eventSymbol", "index", "eventFlags", "count", "time"]
+    link.subscribe_candles("X", "1m", 0, 1)
+    link.receive(server("CHANNEL_OPENED", CANDLE_CHANNEL), 1)
+    link.receive(server("FEED_CONFIG", CANDLE_CHANNEL, eventFields={"Candle": fields}), 1)
+    row = '["X{=1m}", 1.5, 1E+40, 7.0, true]'
+    link.receive(f'{{"type":"FEED_DATA","channel":3,"data":["Candle",{row}]}}', 1)
+    (bar,) = link.events()
+    assert (bar.index, bar.event_flags, bar.count, bar.time) == (None, None, 7, None)
+    assert dict(bar.extra) == {
+        "index": Decimal("1.5"),
+        "eventFlags": Decimal("1E+40"),
+        "time": True,
+    }
