@@ -43,7 +43,7 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Union
 
@@ -135,7 +135,6 @@ class DisconnectReason(enum.Enum):
     HANDSHAKE_TIMEOUT = "handshake-timeout"  #: the server did not answer SETUP, AUTH or a channel
     UNAUTHORIZED = "unauthorized"  #: the quote token was refused (a new one is fetched)
     PROTOCOL_ERROR = "protocol-error"  #: the server sent something that breaks the protocol
-    TOKEN_REFRESH = "token-refresh"  #: not used for a disconnect: see ``Connected.token_age``
 
 
 _CLOSE_REASONS = {
@@ -415,11 +414,6 @@ class DXLinkConnection:
             Subscription(kind, symbol, self._resume_time(kind, symbol, start))
             for (kind, symbol), start in self._subscriptions.items()
         )
-
-    @property
-    def token_age(self) -> float | None:
-        """Not a clock reading: the POSIX time the current quote token was received."""
-        return self._token_at
 
     # -- what to do next -------------------------------------------------------------------
 
@@ -1195,13 +1189,3 @@ def error_detail(error: BaseException) -> str:
     """An error in a few words for a :class:`Disconnected` event (messages are scrubbed)."""
     text = str(error) or type(error).__name__
     return text[:300]
-
-
-def subscriptions_by_channel(
-    subscriptions: Sequence[Subscription],
-) -> dict[int, list[Subscription]]:
-    """Subscriptions grouped by the channel that carries them (for tests and tools)."""
-    out: dict[int, list[Subscription]] = {FEED_CHANNEL: [], CANDLE_CHANNEL: []}
-    for item in subscriptions:
-        out[CANDLE_CHANNEL if item.event_type == "Candle" else FEED_CHANNEL].append(item)
-    return out
