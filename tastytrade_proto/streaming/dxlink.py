@@ -957,17 +957,20 @@ class DXLinkConnection:
                     f"{len(values)} values for {kind!r} do not divide into rows of {width} fields"
                 )
                 continue
-            self._deliver(decode, values, width)
+            self._deliver(kind, decode, values)
         if problems:
             raise _Malformed("; ".join(problems))
 
-    def _deliver(self, decode: Decoder, values: list[Any], width: int) -> None:
-        events = self._events
-        for offset in range(0, len(values), width):
-            event = decode(values, offset)
-            if type(event) is Candle:
-                self._track_bar(event)
-            events.append(event)
+    def _deliver(self, kind: str, decode: Decoder, values: list[Any]) -> None:
+        if kind == "Candle":
+            decode(values, self._deliver_bar)
+        else:
+            decode(values, self._events.append)
+
+    def _deliver_bar(self, bar: MarketEvent) -> None:
+        if type(bar) is Candle:
+            self._track_bar(bar)
+        self._events.append(bar)
 
     def _track_bar(self, bar: Candle) -> None:
         """Remember the newest bar delivered of each candle subscription, for a resume.
@@ -1023,7 +1026,7 @@ class DXLinkConnection:
                     channel.decoders.clear()
                 found = (len(fields), decoder_for(kind, fields))
                 channel.decoders[key] = found
-            self._deliver(found[1], list(item.values()), found[0])
+            self._deliver(kind, found[1], list(item.values()))
         if problems:
             raise _Malformed(f"{problems} FULL events without a string eventType")
 
