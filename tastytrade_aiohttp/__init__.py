@@ -7,12 +7,13 @@ It moves bytes and waits; every call, flow, retry and error mapping lives in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -21,8 +22,11 @@ from yarl import URL
 from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol import Operation, Request, Response, drive_async
 from tastytrade_proto.sessions import AsyncSession
+from tastytrade_proto.streaming.feed import AsyncRuntime
 
-__all__ = ["Session"]
+from ._websocket import WebSocket, open_websocket
+
+__all__ = ["Session", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -94,6 +98,24 @@ async def _finish_shielded(
             if interrupted is not None:
                 raise interrupted from exc
             raise
+
+
+@contextlib.asynccontextmanager
+async def _in_background(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(pump())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)  # wait for it to end, even in a cancelled task
+        if not task.done():  # this task itself was cancelled while waiting
+            await asyncio.wait({task})
+
+
+async def _wait_for_event(event: asyncio.Event, seconds: float | None) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
 
 
 class Session(AsyncSession):
@@ -187,6 +209,43 @@ class Session(AsyncSession):
         except aiohttp.ClientError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         return Response(reply.status, tuple(reply.headers.items()), body)
+
+    def streaming_runtime(self) -> AsyncRuntime:
+        """asyncio for :meth:`market_stream`: its pump is a task, cancelled on close."""
+        return AsyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            sleep=asyncio.sleep,
+            event=asyncio.Event,
+            lock=asyncio.Lock,
+            background=_in_background,
+            wait=_wait_for_event,
+        )
+
+    async def open_websocket(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+    ) -> WebSocket:
+        """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
+
+        ``ws_connect`` on this session's ``ClientSession``, with its TLS settings, its
+        ``proxy`` and its ``User-Agent`` (unless ``headers`` has one); ``timeout`` (the
+        session's by default) bounds the opening, each send and :meth:`WebSocket.close`.
+        aiohttp answers pings; it sends none of its own (no ``heartbeat``: DXLink has its
+        keepalive). A message may be up to 16 MiB. Raises ``TransportError``.
+        """
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers = [("User-Agent", self.settings.user_agent), *headers]
+        return await open_websocket(
+            self._client(),
+            url,
+            headers,
+            self.settings.timeout if timeout is None else timeout,
+            ssl=self._ssl,
+            proxy=self.settings.proxy,
+        )
 
     async def close(self) -> None:
         """Close the ``aiohttp.ClientSession`` if this session created it."""

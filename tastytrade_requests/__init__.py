@@ -13,8 +13,9 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -25,8 +26,11 @@ from urllib3.exceptions import NewConnectionError
 from tastytrade_proto import Ask, LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol import Operation, Request, Response, drive
 from tastytrade_proto.sessions import SyncSession
+from tastytrade_proto.streaming.feed import SyncRuntime
 
-__all__ = ["Session"]
+from ._websocket import WebSocket, open_websocket
+
+__all__ = ["Session", "WebSocket"]
 
 T = TypeVar("T")
 
@@ -151,6 +155,13 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
+def _start_pump(pump: Callable[[], None]) -> threading.Thread:
+    # A daemon, so a program that forgets to close a stream can still exit; closing joins it.
+    thread = threading.Thread(target=pump, name="tastytrade-market-stream", daemon=True)
+    thread.start()
+    return thread
+
+
 class Session(SyncSession):
     """A tastytrade session over a ``requests.Session`` (created, or yours via ``client``).
 
@@ -211,6 +222,8 @@ class Session(SyncSession):
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
         if ssl_context is not None:
             self._http.mount("https://", _ContextAdapter(ssl_context))
+        self._ssl_context = ssl_context
+        self._ws_tls: ssl.SSLContext | None = None  # the websocket's, made on first use
         # Held around every call into the core (never around a send or a sleep), so that
         # threads sharing this session see one session machine, one refresh at a time.
         # Reentrant: a token_store that calls back into the session must not deadlock.
@@ -281,6 +294,56 @@ class Session(SyncSession):
         # No hooks here: requests would run them before the streamed body is read, and a hook
         # reading reply.text would take the body away. _send runs them once it has the body.
         return prepared
+
+    def streaming_runtime(self) -> SyncRuntime:
+        """Threads for :meth:`market_stream`: its pump runs in a daemon thread of its own."""
+        return SyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            condition=threading.Condition,
+            start=_start_pump,
+            current=threading.get_ident,
+        )
+
+    def open_websocket(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+    ) -> WebSocket:
+        """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
+
+        It has this session's TLS settings (``ssl_context``; else ``ca_bundle``, else the
+        certifi bundle requests trusts by default; ``verify=False``), its ``proxy``
+        (a CONNECT tunnel) and its ``User-Agent`` (unless ``headers`` has one);
+        ``timeout`` (the session's by default) bounds connecting, TLS and the upgrade,
+        each send, and :meth:`WebSocket.close`. A ``client`` of yours lends nothing to
+        it: its adapters are for HTTP. Raises ``TransportError``.
+        """
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers = [("User-Agent", self.settings.user_agent), *headers]
+        proxy = self.settings.proxy
+        return open_websocket(
+            url,
+            headers,
+            self.settings.timeout if timeout is None else timeout,
+            context=self._websocket_tls(),
+            proxy=urlsplit(proxy) if proxy else None,
+        )
+
+    def _websocket_tls(self) -> ssl.SSLContext:
+        if self._ssl_context is not None:
+            return self._ssl_context
+        if self._ws_tls is None:
+            if self.settings.verify:
+                # What requests verifies against: ca_bundle, else certifi's bundle.
+                cafile = self.settings.ca_bundle or requests.utils.DEFAULT_CA_BUNDLE_PATH
+                context = ssl.create_default_context(cafile=cafile)
+            else:  # only when explicitly asked
+                context = ssl.create_default_context()
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            self._ws_tls = context
+        return self._ws_tls
 
     def close(self) -> None:
         """Close the ``requests.Session`` if this session created it."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import contextvars
 import os
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import SplitResult, unquote, urlsplit
@@ -19,10 +20,14 @@ import trio
 from tastytrade_proto.errors import LocalProtocolError, TransportError, TransportTimeout
 from tastytrade_proto.protocol.http import Request, Response
 from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
+from tastytrade_proto.protocol.websocket import WebSocketConnection, split_websocket_url
 from tastytrade_proto.protocol.wire import HTTP11Connection
 from tastytrade_proto.sessions import AsyncSession
+from tastytrade_proto.streaming.feed import AsyncRuntime
 
-__all__ = ["ConnectionPool", "Session"]
+from ._websocket import WebSocket
+
+__all__ = ["ConnectionPool", "Session", "WebSocket"]
 
 T = TypeVar("T")
 _Key = tuple[str, str, str | None, object]  # scheme, host:port, proxy, TLS settings
@@ -140,6 +145,21 @@ async def _tunnel(stream: trio.abc.Stream, proxy: SplitResult, host: str, port: 
         raise TransportError(message, request_sent=False)
 
 
+@contextlib.asynccontextmanager
+async def _in_background(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pump)
+        try:
+            yield
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+async def _wait_for_event(event: trio.Event, seconds: float | None) -> None:
+    with trio.move_on_after(float("inf") if seconds is None else seconds):
+        await event.wait()
+
+
 class Session(AsyncSession):
     """A tastytrade session over trio streams; ``async with`` logs out on exit.
 
@@ -254,6 +274,65 @@ class Session(AsyncSession):
         finally:
             if conn is not None:  # failed, cancelled or not reusable: never back in the pool
                 await _close(conn.stream)
+
+    def streaming_runtime(self) -> AsyncRuntime:
+        """trio for :meth:`market_stream`: its pump runs in a nursery, cancelled on close."""
+        return AsyncRuntime(
+            clock=time.time,
+            open_websocket=self.open_websocket,
+            sleep=trio.sleep,
+            event=trio.Event,
+            lock=trio.Lock,
+            background=_in_background,
+            wait=_wait_for_event,
+        )
+
+    async def open_websocket(
+        self,
+        url: str,
+        headers: Sequence[tuple[str, str]] = (),
+        timeout: float | None = None,
+    ) -> WebSocket:
+        """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
+
+        The connection is made as for a request (TCP, the ``proxy``'s CONNECT tunnel,
+        this session's TLS) but is its own, never the pool's; the upgrade carries the
+        ``User-Agent`` (unless ``headers`` has one). ``timeout`` (the session's by
+        default) bounds the opening, each send and :meth:`WebSocket.close`. Raises
+        ``TransportError``.
+        """
+        if not any(name.lower() == "user-agent" for name, _ in headers):
+            headers = [("User-Agent", self.settings.user_agent), *headers]
+        limit = self.settings.timeout if timeout is None else timeout
+        where = split_websocket_url(url)
+        host = f"[{where.host}]" if ":" in where.host else where.host
+        origin = urlsplit(f"{'https' if where.secure else 'http'}://{host}:{where.port}")
+        shown = f"{where.host}:{where.port}"
+        stream: trio.abc.Stream | None = None
+        sent = False
+        try:
+            with trio.fail_after(limit):
+                stream = (await self._connect(origin)).stream
+                conn = WebSocketConnection(where.authority, where.target, headers)
+                sent = True
+                await stream.send_all(conn.handshake())
+                while not conn.accepted:
+                    conn.receive_data(bytes(await stream.receive_some(65536)))
+                pending = conn.data_to_send()  # a pong for a ping that came with the upgrade
+                if pending:
+                    await stream.send_all(pending)
+            websocket, stream = WebSocket(stream, conn, limit), None
+            return websocket
+        except trio.TooSlowError:
+            message = f"websocket {shown}: not open within {limit} s"
+            raise TransportTimeout(message, request_sent=sent) from None
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            why = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else None
+            message = f"websocket {shown}: {type(why or exc).__name__}: {why or exc}"
+            raise TransportError(message, request_sent=sent) from None
+        finally:
+            if stream is not None:  # failed or cancelled: closed, shielded
+                await _close(stream)
 
     async def close(self) -> None:
         """Close the connection pool if this session created it."""

@@ -113,7 +113,7 @@ FORBIDDEN_NAMES: dict[str, str] = {
 
 #: Third-party modules the core may import: its runtime dependencies in
 #: pyproject.toml, and typing_extensions under ``if TYPE_CHECKING:`` only.
-ALLOWED_THIRD_PARTY = frozenset({"h11"})
+ALLOWED_THIRD_PARTY = frozenset({"h11", "wsproto"})
 TYPE_CHECKING_ONLY = frozenset({"typing_extensions"})
 
 EXEMPT_SUBPACKAGE = "testing"

@@ -10,7 +10,8 @@ the :class:`AuthMachine` keeps the tokens and decides every renewal, and
 :class:`SyncSession` or :class:`AsyncSession`, which hold every call of the API
 once; :class:`Operations` is the same calls as operations for a transport that
 drives them itself. :class:`HTTP11Connection` turns requests into bytes and
-bytes into responses (h11) for a transport that owns its sockets.
+bytes into responses (h11) for a transport that owns its sockets, and
+:class:`WebSocketConnection` does the same for a websocket (wsproto).
 
 Modules of this package, by concern:
 
@@ -21,7 +22,8 @@ Modules of this package, by concern:
 * :mod:`.retry`: the retry policy; :mod:`.envelope`: reading the API's answers;
 * :mod:`.endpoint`: how an endpoint is declared once for every kind of session;
 * :mod:`.settings`: the settings every transport accepts;
-* :mod:`.wire`: HTTP/1.1 bytes with h11.
+* :mod:`.wire`: HTTP/1.1 bytes with h11;
+* :mod:`.websocket`: websocket bytes with wsproto.
 
 Application code needs none of this: see :mod:`tastytrade_proto`.
 See ``docs/architecture.md`` and ``docs/custom-transport.md``.
@@ -114,6 +116,7 @@ __all__ = [
     "AuthState",
     "CallContext",
     "ClientConfig",
+    "Closed",
     "Done",
     "Endpoint",
     "EndpointHost",
@@ -148,6 +151,8 @@ __all__ = [
     "TransportSettings",
     "User",
     "Wait",
+    "WebSocketConnection",
+    "WebSocketURL",
     "decode_envelope",
     "drive",
     "drive_async",
@@ -159,11 +164,12 @@ __all__ = [
     "parse_response",
     "parse_retry_after",
     "serialize_request",
+    "split_websocket_url",
 ]
 
 # The session classes carry every endpoint (so they import the API's areas and their
-# models) and the wire needs h11: both load on first use (PEP 562), keeping this
-# package, and ``import tastytrade_proto``, light.
+# models), the wire needs h11 and the websocket wsproto: they load on first use (PEP 562),
+# keeping this package, and ``import tastytrade_proto``, light.
 _LAZY = {
     "API": "tastytrade_proto.api",
     "AsyncSession": "tastytrade_proto.sessions",
@@ -173,11 +179,16 @@ _LAZY = {
     "HTTP11Connection": "tastytrade_proto.protocol.wire",
     "parse_response": "tastytrade_proto.protocol.wire",
     "serialize_request": "tastytrade_proto.protocol.wire",
+    "Closed": "tastytrade_proto.protocol.websocket",
+    "WebSocketConnection": "tastytrade_proto.protocol.websocket",
+    "WebSocketURL": "tastytrade_proto.protocol.websocket",
+    "split_websocket_url": "tastytrade_proto.protocol.websocket",
 }
 
 if TYPE_CHECKING:
     from ..api import API
     from ..sessions import AsyncSession, Operations, SessionBase, SyncSession
+    from .websocket import Closed, WebSocketConnection, WebSocketURL, split_websocket_url
     from .wire import HTTP11Connection, parse_response, serialize_request
 
 

@@ -66,13 +66,6 @@ __all__ = [
 Event = MarketEvent | LinkEvent
 
 
-class _Condition(Protocol):  # threading.Condition, as far as the feed uses it
-    def __enter__(self) -> Any: ...
-    def __exit__(self, *exc: object) -> Any: ...
-    def wait(self, timeout: float | None = None) -> bool: ...
-    def notify_all(self) -> None: ...
-
-
 class _Joinable(Protocol):
     def join(self, timeout: float | None = None) -> None: ...
 
@@ -81,11 +74,6 @@ class _Event(Protocol):  # asyncio.Event or trio.Event
     def set(self) -> None: ...
     def is_set(self) -> bool: ...
     async def wait(self) -> Any: ...
-
-
-class _Lock(Protocol):  # asyncio.Lock or trio.Lock
-    async def __aenter__(self) -> Any: ...
-    async def __aexit__(self, *exc: object) -> Any: ...
 
 
 @frozen
@@ -100,7 +88,7 @@ class SyncRuntime:
 
     clock: Callable[[], float]
     open_websocket: SyncWebSocketOpener
-    condition: Callable[[], _Condition]
+    condition: Callable[[], Any]  # threading.Condition
     start: Callable[[Callable[[], None]], _Joinable]
     current: Callable[[], int]
 
@@ -120,7 +108,7 @@ class AsyncRuntime:
     open_websocket: AsyncWebSocketOpener
     sleep: Callable[[float], Awaitable[Any]]
     event: Callable[[], _Event]
-    lock: Callable[[], _Lock]
+    lock: Callable[[], Any]  # asyncio.Lock or trio.Lock
     background: Callable[[Callable[[], Awaitable[None]]], AbstractAsyncContextManager[Any]]
     wait: Callable[[Any, float | None], Awaitable[Any]]
 

@@ -13,6 +13,13 @@ Paths under ``/fake-admin/`` never reach the API: they go to
 the clock) with the connecting peer's address. ``state_dir`` keeps issued
 refresh and remember tokens, and the CA, across restarts
 (:mod:`~tastytrade_proto.testing.state`).
+
+The same port serves DXLink market data over a websocket (``ws://`` or, with
+TLS, ``wss://``; :attr:`FakeTastytradeServer.dxlink_url`, which
+``GET /api-quote-tokens`` hands out): an upgrade request on any path is
+accepted with wsproto and handed to a
+:class:`~tastytrade_proto.testing.fake.dxlink.FakeDXLinkConnection`, one thread
+per connection, its timers on wall time and its prices on the fake's clock.
 """
 
 from __future__ import annotations
@@ -23,14 +30,28 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import h11
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    TextMessage,
+)
+from wsproto.events import Request as WSRequest
+from wsproto.utilities import LocalProtocolError as WSLocalError
+from wsproto.utilities import RemoteProtocolError as WSProtocolError
 
 from ..protocol.http import Environment, Request, Response
-from .fake import FakeTastytradeAPI, Reply, admin
+from .fake import FakeDXLinkConnection, FakeTastytradeAPI, Reply, admin
 from .state import StateDir
 
 __all__ = ["FakeTastytradeServer"]
@@ -96,6 +117,11 @@ class FakeTastytradeServer:
         self.port = 0
         #: How many connections were accepted (a keep-alive client makes one).
         self.accepted = 0
+        #: Longest a websocket thread waits before looking at the fake again (new marks, a
+        #: moved clock, an injected fault): the fake has no way to say it changed.
+        self.stream_poll_interval = 0.02
+        self._stream_changed = threading.Condition()
+        self._websocket_threads: set[threading.Thread] = set()
 
     # -- where it is -----------------------------------------------------------------
 
@@ -103,6 +129,34 @@ class FakeTastytradeServer:
     def base_url(self) -> str:
         """``http(s)://127.0.0.1:<port>``."""
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def dxlink_url(self) -> str:
+        """``ws(s)://127.0.0.1:<port>/dxlink``: the fake's DXLink market-data websocket."""
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/dxlink"
+
+    @property
+    def open_websockets(self) -> int:
+        """How many websocket connections are being served now."""
+        with self._lock:
+            return len(self._websocket_threads)
+
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> bool:
+        """Wait until ``predicate()`` is true; False if ``timeout`` seconds pass first.
+
+        It is checked now and after every step of every websocket connection, with
+        the fake locked, so it may read ``api.stream_messages`` or a fault's ``hits``.
+        """
+        deadline = time.monotonic() + timeout
+        with self._stream_changed:
+            while True:
+                with self._api_lock:
+                    if predicate():
+                        return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._stream_changed.wait(remaining)
 
     @property
     def environment(self) -> Environment:
@@ -174,6 +228,8 @@ class FakeTastytradeServer:
             raise
         self.port = listener.getsockname()[1]
         self._listener = listener
+        with self._api_lock:
+            self.api.dxlink_url = self.dxlink_url  # what /api-quote-tokens hands out
         self._stopping.clear()
         self._accept_thread = threading.Thread(
             target=self._accept_loop,
@@ -195,6 +251,13 @@ class FakeTastytradeServer:
         listener.close()
         if self._accept_thread is not None:
             self._accept_thread.join()
+        # Websockets see the flag within a poll and close with 1001; give them that long,
+        # then cut whatever is left (a client that stopped reading, say).
+        with self._lock:
+            websockets = list(self._websocket_threads)
+        grace = time.monotonic() + 10 * self.stream_poll_interval + 0.2
+        for thread in websockets:
+            thread.join(max(0.0, grace - time.monotonic()))
         with self._lock:
             connections, threads = list(self._connections), list(self._threads)
         for conn in connections:
@@ -251,7 +314,7 @@ class FakeTastytradeServer:
                         return
                 conn.do_handshake()
             self._http_loop(conn, peer)
-        except (OSError, ssl.SSLError, h11.ProtocolError):
+        except (OSError, ssl.SSLError, h11.ProtocolError, WSLocalError, WSProtocolError):
             pass  # the client went away, or spoke something else: nothing to answer
         finally:
             with contextlib.suppress(OSError):
@@ -266,6 +329,9 @@ class FakeTastytradeServer:
         while not self._stopping.is_set():
             request = self._read_request(conn, http)
             if request is None:
+                return
+            if _is_upgrade(request):
+                self._upgrade(conn, http, request)
                 return
             with self._api_lock:
                 reply = self._answer(request, peer)
@@ -374,3 +440,124 @@ class FakeTastytradeServer:
         end = http.send(h11.EndOfMessage()) or b""
         conn.sendall(head + (data or b"") + end)
         return True
+
+    # -- websockets ------------------------------------------------------------------
+
+    def _upgrade(self, conn: socket.socket, http: h11.Connection, request: Request) -> None:
+        """Answer a websocket upgrade: an injected HTTP fault, or DXLink until either side ends."""
+        with self._api_lock:
+            answer = self.api.upgrade(request)
+        if answer is not None and answer.response.status != 101:
+            if answer.delay and self._stopping.wait(answer.delay):
+                return
+            self._write_reply(conn, http, answer)  # h11 declines the switch for us
+            return
+        if answer is not None and answer.delay and self._stopping.wait(answer.delay):
+            return
+        parts = urlsplit(request.url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        head = f"{request.method} {target} HTTP/1.1\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in request.headers
+        )
+        trailing, _ = http.trailing_data  # whatever the client sent after its request
+        ws = WSConnection(ConnectionType.SERVER)
+        try:
+            ws.receive_data(head.encode("latin-1") + b"\r\n" + trailing)
+            events = list(ws.events())
+        except WSProtocolError as exc:
+            if exc.event_hint is not None:
+                with contextlib.suppress(Exception):
+                    conn.sendall(ws.send(exc.event_hint))
+            return
+        if not events or not isinstance(events[0], WSRequest):
+            return
+        conn.sendall(ws.send(AcceptConnection()))
+        with self._lock:
+            self._websocket_threads.add(threading.current_thread())
+        try:
+            self._websocket_loop(conn, ws)
+        finally:
+            with self._lock:
+                self._websocket_threads.discard(threading.current_thread())
+            with self._stream_changed:
+                self._stream_changed.notify_all()
+
+    def _websocket_loop(self, conn: socket.socket, ws: WSConnection) -> None:
+        with self._api_lock:
+            machine = FakeDXLinkConnection(self.api, time.time())
+        pieces: list[str] = []
+        while True:
+            with self._api_lock:
+                out, closed = machine.messages_to_send(), machine.closed
+                deadline = machine.next_deadline()
+            with self._stream_changed:
+                self._stream_changed.notify_all()
+            for text in out:
+                conn.sendall(ws.send(TextMessage(data=text)))
+            if closed is not None:
+                code, reason = closed
+                if code != 1006:  # 1006: dropped, no close frame
+                    conn.sendall(ws.send(CloseConnection(code=code, reason=reason)))
+                    self._await_close(conn, ws)
+                return
+            if self._stopping.is_set():
+                conn.sendall(ws.send(CloseConnection(code=1001, reason="Server is stopping")))
+                return
+            wait = self.stream_poll_interval
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.time()))
+            conn.settimeout(wait)
+            try:
+                data: bytes | None = conn.recv(65536)
+            except TimeoutError:
+                data = None
+            finally:
+                conn.settimeout(None)
+            if data == b"":
+                return  # the client went away without a close frame
+            received: list[str] = []
+            if data:
+                ws.receive_data(data)
+                for event in ws.events():
+                    if isinstance(event, TextMessage | BytesMessage):
+                        chunk = event.data  # DXLink is text; bytes go to the fake to refuse
+                        if not isinstance(chunk, str):
+                            chunk = bytes(chunk).decode("utf-8", "replace")
+                        pieces.append(chunk)
+                        if event.message_finished:
+                            received.append("".join(pieces))
+                            pieces = []
+                    elif isinstance(event, Ping):
+                        conn.sendall(ws.send(event.response()))
+                    elif isinstance(event, CloseConnection):
+                        conn.sendall(ws.send(event.response()))
+                        return
+            now = time.time()
+            with self._api_lock:
+                for text in received:
+                    machine.receive(text, now)
+                machine.handle_timer(now)
+
+    def _await_close(self, conn: socket.socket, ws: WSConnection) -> None:
+        """After our close frame, read briefly for the client's (or its hanging up)."""
+        deadline = time.monotonic() + 1.0
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            conn.settimeout(min(remaining, self.stream_poll_interval))
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            if not data:
+                return
+            ws.receive_data(data)
+            if any(isinstance(event, CloseConnection) for event in ws.events()):
+                return
+
+
+def _is_upgrade(request: Request) -> bool:
+    """Whether ``request`` asks to become a websocket."""
+    upgrade = (request.header("upgrade") or "").lower()
+    return request.method == "GET" and "websocket" in upgrade

@@ -14,10 +14,14 @@ from .api import (
     FakeUser,
     Fault,
     FaultKind,
+    RecordedMessage,
     RecordedRequest,
     Reply,
     SecondFactor,
+    StreamFault,
+    StreamFaultKind,
 )
+from .dxlink import FakeDXLinkConnection
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -26,11 +30,15 @@ __all__ = [
     "DEMO_PASSWORD",
     "DEMO_REFRESH_TOKEN",
     "FakeAccount",
+    "FakeDXLinkConnection",
     "FakeTastytradeAPI",
     "FakeUser",
     "Fault",
     "FaultKind",
+    "RecordedMessage",
     "RecordedRequest",
     "Reply",
     "SecondFactor",
+    "StreamFault",
+    "StreamFaultKind",
 ]

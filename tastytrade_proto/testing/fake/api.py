@@ -17,6 +17,7 @@ import enum
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,9 +42,12 @@ __all__ = [
     "FakeUser",
     "Fault",
     "FaultKind",
+    "RecordedMessage",
     "RecordedRequest",
     "Reply",
     "SecondFactor",
+    "StreamFault",
+    "StreamFaultKind",
 ]
 
 T = TypeVar("T")
@@ -119,6 +123,63 @@ class Fault:
         return (self.method is None or self.method == method) and (
             self.path is None or path.startswith(self.path)
         )
+
+
+class StreamFaultKind(enum.Enum):
+    """Failures the fake's DXLink websocket can inject, each as the real one shows it."""
+
+    DROP = "drop"  #: the socket closes with no close frame (a network drop)
+    STALL = "stall"  #: the server goes silent: no data, no KEEPALIVE, input ignored
+    RESTART = "restart"  #: close frame 1012 "Reconnection is required"
+    EXPIRE_TOKEN = "expire-token"  #: the quote token lapses now: ERROR UNAUTHORIZED
+    MALFORMED_JSON = "malformed-json"  #: a text frame that is not JSON
+    MALFORMED_DATA = "malformed-data"  #: a FEED_DATA whose values do not fit the fields
+    BURST = "burst"  #: ``count`` Quote events as fast as possible, ``batch`` per message
+
+
+@dataclass(slots=True, eq=False)
+class StreamFault:
+    """One injected websocket failure, applied ``times`` times (once per connection step).
+
+    It fires on the first websocket connection (``connection`` narrows it to one
+    connection id) that is in a state where it can: ``DROP``, ``STALL`` and
+    ``RESTART`` on any open connection; ``EXPIRE_TOKEN`` once authorized;
+    ``MALFORMED_JSON`` once authorized; ``MALFORMED_DATA`` and ``BURST`` once a feed
+    channel has a subscription (``BURST`` to its Quote symbols, or the fake's equities
+    when it has none). ``fired`` is set, and ``hits`` counts up, each time it fires,
+    so a test can wait for it without sleeping: ``fault.fired.wait(5)``.
+    """
+
+    kind: StreamFaultKind
+    times: int = 1
+    connection: int | None = None
+    count: int = 100_000
+    batch: int = 100
+    hits: int = 0
+    fired: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedMessage:
+    """One websocket message the fake's DXLink endpoint received or sent.
+
+    ``direction`` is ``"in"`` (from the client), ``"out"`` (to it) or ``"close"``
+    (the server closed the socket: ``text`` is ``"<code> <reason>"``, code 1006 for a
+    drop without a close frame). A quote token in an ``AUTH`` message is replaced by
+    ``"<redacted>"``. ``at`` is the fake's clock.
+    """
+
+    connection: int
+    direction: str
+    text: str
+    at: float
+
+    def json(self) -> Any:
+        """The text parsed as JSON (``None`` when it is not JSON)."""
+        try:
+            return json.loads(self.text)
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +309,14 @@ class FakeTastytradeAPI:
         self.accounts: dict[str, FakeAccount] = {}
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
+        #: Where ``GET /api-quote-tokens`` sends clients; a server sets its own.
+        self.dxlink_url = market.DXLINK_URL
+        #: Seconds the DXLink endpoint waits for a client message before ERROR TIMEOUT.
+        self.dxlink_keepalive_timeout = 60.0
+        #: Every DXLink websocket message, both ways (see :class:`RecordedMessage`).
+        self.stream_messages: list[RecordedMessage] = []
+        self.stream_faults: list[StreamFault] = []
+        self._stream_connections = 0
         self._tokens: dict[str, _Token] = {}
         self._remember: dict[str, str] = {}  # remember token -> login
         self._challenges: dict[str, _Challenge] = {}
@@ -318,6 +387,42 @@ class FakeTastytradeAPI:
         """Make the next matching request(s) fail as ``fault`` says."""
         self.faults.append(fault)
         return fault
+
+    def inject_stream_fault(self, fault: StreamFault) -> StreamFault:
+        """Make the DXLink websocket fail as ``fault`` says (see :class:`StreamFault`)."""
+        self.stream_faults.append(fault)
+        return fault
+
+    def new_stream_connection(self) -> int:
+        """The id of a new DXLink websocket connection (1, 2, ...)."""
+        self._stream_connections += 1
+        return self._stream_connections
+
+    def upgrade(self, request: Request) -> Reply | None:
+        """Record a websocket upgrade request and apply any HTTP fault that matches it.
+
+        ``None`` means: go ahead and upgrade; a :class:`Reply` is what to answer
+        instead (an injected :class:`Fault` on ``GET /dxlink``, say an
+        ``HTML_ERROR``, is the 502 a real upgrade sometimes gets).
+        """
+        parts = urlsplit(request.url)
+        path = unquote(parts.path)
+        self.requests.append(
+            RecordedRequest(
+                request.method,
+                path,
+                tuple(parse_qsl(parts.query)),
+                request.headers,
+                request.body,
+                self.clock(),
+            )
+        )
+        fault = self._take_fault(request.method, path)
+        if fault is None:
+            return None
+        if fault.kind is FaultKind.SLOW:
+            return Reply(Response(101), delay=fault.delay)  # upgrade, late
+        return self._fault_reply(fault)
 
     def set_mark(self, symbol: str, price: Decimal | str | int) -> None:
         """Set the price the fake trades ``symbol`` at (per share, contract or coin).

@@ -34,6 +34,12 @@ __all__ = [
     "QUOTE_TOKEN_LIFETIME",
     "RISK_FREE_RATE",
     "ROUTES",
+    "OptionModel",
+    "equity_option_model",
+    "expire_quote_token",
+    "implied_volatility",
+    "quote_of",
+    "quote_token_expiry",
     "seed",
 ]
 
@@ -493,6 +499,55 @@ def equity_option_value(api: FakeTastytradeAPI, symbol: str, now: float) -> Deci
     return _q(value, D("0.01"))
 
 
+@dataclass(frozen=True)
+class OptionModel:
+    """What the fake's option model says about one equity option at one moment.
+
+    ``value`` and ``delta`` are the model's own; the other greeks are read off it
+    by small bumps (one cent of spot, one day, one volatility point), and ``rho``,
+    which a model without interest rates cannot give, is the textbook estimate
+    ``strike * years * |delta| / 100`` with the call's sign. Good enough for a test
+    to see plausible, consistent numbers move with the underlying's mark.
+    """
+
+    value: Decimal
+    delta: Decimal
+    gamma: Decimal
+    theta: Decimal
+    vega: Decimal
+    rho: Decimal
+    volatility: Decimal
+    underlying_price: Decimal
+
+
+def equity_option_model(api: FakeTastytradeAPI, symbol: str, now: float) -> OptionModel | None:
+    """The model's value and greeks of the equity option ``symbol`` (OCC) at ``now``, or
+    ``None`` for an option the fake does not price."""
+    terms = _equity_option_terms(api, symbol)
+    if terms is None:
+        return None
+    spot, strike, call, expires, volatility = terms
+    days = (expires - _eastern_date(_moment(now))).days
+    value, delta = _option_price(spot, strike, call, days, volatility)
+    bump = D("0.01")
+    _, bumped_delta = _option_price(spot + bump, strike, call, days, volatility)
+    tomorrow, _ = _option_price(spot, strike, call, days - 1, volatility)
+    higher_vol, _ = _option_price(spot, strike, call, days, volatility + bump)
+    years = D(max(days, 0)) / D(365)
+    rho = strike * years * abs(delta) / 100 * (1 if call else -1)
+    places = D("0.000001")
+    return OptionModel(
+        value=value.quantize(D("0.0001")),
+        delta=delta.quantize(places),
+        gamma=((bumped_delta - delta) / bump).quantize(places),
+        theta=(tomorrow - value if days > 0 else D(0)).quantize(places),
+        vega=(higher_vol - value).quantize(places),
+        rho=rho.quantize(places),
+        volatility=volatility,
+        underlying_price=spot,
+    )
+
+
 def _equity_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dict[str, Any] | None:
     terms = _equity_option_terms(api, symbol)
     if terms is None:
@@ -534,6 +589,23 @@ _BY_TYPE = {
     "future-option": _future_option_quote,
     "cryptocurrency": _crypto_quote,
 }
+
+
+def implied_volatility(symbol: str) -> Decimal | None:
+    """The implied volatility the fake gives the equity or index ``symbol`` (a fraction)."""
+    if symbol in _EQUITIES:
+        return D(_EQUITIES[symbol][3])
+    if symbol in _INDICES:
+        return D(_INDICES[symbol][1])
+    return None
+
+
+def quote_of(api: FakeTastytradeAPI, kind: str, symbol: str, now: float) -> dict[str, Any] | None:
+    """``symbol``'s quote as ``GET /market-data/by-type`` gives it (``kind`` is that
+    endpoint's key: ``equity``, ``index``, ``equity-option``, ``future``,
+    ``future-option``, ``cryptocurrency``), or ``None`` when the fake has none."""
+    make = _BY_TYPE.get(kind)
+    return None if make is None else make(api, symbol, now)
 
 
 def _by_type(api: FakeTastytradeAPI, request: Request, now: float) -> Response:
@@ -758,14 +830,35 @@ def _quote_token(api: FakeTastytradeAPI, request: Request, now: float) -> Respon
     user = api.user_for(request, now)
     if not user.accounts:  # registered, but never opened an account
         raise refuse(404, *CUSTOMER_NOT_FOUND)
+    token = api.new_token("quote")  # a new one on every call
+    # Kept so that the fake's DXLink endpoint can tell a token it issued, and when it lapses.
+    _quote_tokens(api)[token] = now + QUOTE_TOKEN_LIFETIME
     body = {
-        "token": api.new_token("quote"),  # a new one on every call
-        "dxlink-url": DXLINK_URL,
+        "token": token,
+        "dxlink-url": api.dxlink_url,
         "level": "api",
         "issued-at": api.timestamp(now),
         "expires-at": api.timestamp(now + QUOTE_TOKEN_LIFETIME),
     }
     return data(body, "/api-quote-tokens")
+
+
+def _quote_tokens(api: FakeTastytradeAPI) -> dict[str, float]:
+    tokens: dict[str, float] = api.area("quote-tokens", dict)
+    return tokens
+
+
+def quote_token_expiry(api: FakeTastytradeAPI, token: str) -> float | None:
+    """When the quote token ``token`` lapses (POSIX seconds), or ``None`` if the fake never
+    issued it."""
+    return _quote_tokens(api).get(token)
+
+
+def expire_quote_token(api: FakeTastytradeAPI, token: str, when: float) -> None:
+    """Make the quote token ``token`` lapse at ``when`` (if it would lapse later)."""
+    tokens = _quote_tokens(api)
+    if token in tokens:
+        tokens[token] = min(tokens[token], when)
 
 
 _EVENTS = "/market-metrics/historic-corporate-events"

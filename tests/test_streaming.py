@@ -1,0 +1,328 @@
+"""Market data streams over every transport, against the fake's DXLink websocket on loopback.
+
+One body per behaviour, run with each transport's session over real sockets (TLS where it
+matters), with the fake's stream faults: a dropped socket, a stall, a 1012 close, an expired
+quote token, a malformed frame and a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tastytrade_proto.errors import StreamingError
+from tastytrade_proto.streaming import (
+    Candle,
+    Connected,
+    Disconnected,
+    DisconnectReason,
+    EventFlag,
+    Greeks,
+    MalformedMessage,
+    Quote,
+    StreamError,
+    SubscriptionRefused,
+    Summary,
+)
+from tastytrade_proto.testing import DEMO_LOGIN, DEMO_PASSWORD, FakeTastytradeServer
+from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
+
+from .harness import TRANSPORTS, Harness
+
+OPTION = ".SPY261218C600"
+WAIT = 10.0  # seconds any one expected event may take; a failure, never a pause
+
+
+class Feed:
+    """One face on a sync or async stream: every call awaited, ``next`` with a limit."""
+
+    def __init__(self, kind: str, stream: Any) -> None:
+        self.kind, self.stream = kind, stream
+
+    async def subscribe(self, *args: Any) -> None:
+        result = self.stream.subscribe(*args)
+        if self.kind != "requests":
+            await result
+
+    async def subscribe_candles(self, *args: Any, **kwargs: Any) -> str:
+        result = self.stream.subscribe_candles(*args, **kwargs)
+        return result if self.kind == "requests" else await result  # type: ignore[no-any-return]
+
+    async def next(self, timeout: float = WAIT) -> Any:
+        if self.kind == "requests":
+            event = self.stream.get(timeout)
+            if event is None:
+                raise AssertionError(f"no event within {timeout} s")
+            return event
+        if self.kind == "trio":
+            import trio
+
+            with trio.fail_after(timeout):
+                return await self.stream.__anext__()
+        return await asyncio.wait_for(self.stream.__anext__(), timeout)
+
+    async def until(
+        self, wanted: Callable[[Any], bool], timeout: float = WAIT
+    ) -> tuple[Any, list[Any]]:
+        """The first event ``wanted`` accepts, and every event before it."""
+        seen = []
+        while True:
+            event = await self.next(timeout)
+            if wanted(event):
+                return event, seen
+            seen.append(event)
+
+
+@asynccontextmanager
+async def stream(harness: Harness, **options: Any) -> AsyncIterator[Feed]:
+    async with harness.session(prompting=True) as session:
+        await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+        feed = session.session.market_stream(**options)
+        if harness.sync:
+            with feed:
+                yield Feed(harness.kind, feed)
+        else:
+            async with feed:
+                yield Feed(harness.kind, feed)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def fake() -> Any:
+    with FakeTastytradeServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_tls() -> Any:
+    pytest.importorskip("trustme")
+    with FakeTastytradeServer(tls=True) as server:
+        yield server
+
+
+def is_type(kind: type) -> Callable[[Any], bool]:
+    return lambda event: isinstance(event, kind)
+
+
+def test_quotes_greeks_and_summaries_arrive_exact_over_tls(
+    kind: str, fake_tls: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake_tls)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.subscribe(Greeks, [OPTION])
+            await feed.subscribe("Summary", ["SPY"])
+            connected = await feed.next()
+            assert isinstance(connected, Connected) and connected.url.startswith("wss://127.0.0.1")
+            first: dict[type, Any] = {}
+            while len(first) < 3:
+                event = await feed.next()
+                first.setdefault(type(event), event)
+            quote, greeks, summary = first[Quote], first[Greeks], first[Summary]
+            assert quote.symbol == "SPY" and isinstance(quote.bid_price, Decimal)
+            assert quote.bid_price < quote.ask_price
+            assert greeks.symbol == OPTION and Decimal(0) < greeks.delta < Decimal(1)
+            assert summary.symbol == "SPY" and isinstance(summary.prev_day_close_price, Decimal)
+
+    harness.run(body)
+
+
+def test_a_dropped_socket_is_reconnected_and_every_subscription_replayed(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY", "AAPL"])
+            await feed.subscribe(Greeks, [OPTION])
+            await feed.until(is_type(Quote))
+            fault = fake.api.inject_stream_fault(StreamFault(StreamFaultKind.DROP))
+            gone, _ = await feed.until(is_type(Disconnected))
+            assert gone.reason is DisconnectReason.CONNECTION_LOST and gone.code is None
+            back, _ = await feed.until(is_type(Connected))
+            assert back.replayed == 3
+            quote, _ = await feed.until(is_type(Quote))
+            assert quote.symbol in ("SPY", "AAPL")
+            assert fault.hits == 1
+
+    harness.run(body)
+    adds = [m.text for m in fake.api.stream_messages if m.direction == "in" and '"add"' in m.text]
+    assert len(adds) == 2 and adds[0] == adds[1]  # the same subscriptions, on the new socket
+
+
+def test_a_1012_close_is_a_service_restart_and_the_stream_carries_on(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.until(is_type(Quote))
+            fake.api.inject_stream_fault(StreamFault(StreamFaultKind.RESTART))
+            gone, _ = await feed.until(is_type(Disconnected))
+            assert (gone.reason, gone.code) == (DisconnectReason.SERVICE_RESTART, 1012)
+            await feed.until(is_type(Connected))
+            await feed.until(is_type(Quote))
+
+    harness.run(body)
+
+
+def test_a_stalled_server_is_detected_by_silence_and_replaced(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness, receive_timeout=0.5, keepalive_interval=0.2) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.until(is_type(Quote))
+            fake.api.inject_stream_fault(StreamFault(StreamFaultKind.STALL))
+            gone, _ = await feed.until(is_type(Disconnected))
+            assert gone.reason is DisconnectReason.RECEIVE_TIMEOUT
+            await feed.until(is_type(Connected))
+            await feed.until(is_type(Quote))
+
+    harness.run(body)
+
+
+def test_an_expired_quote_token_is_replaced_over_the_session(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    def token_requests() -> int:
+        return sum(1 for r in fake.api.requests if r.path.startswith("/api-quote-tokens"))
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.until(is_type(Quote))
+            assert token_requests() == 1
+            fake.api.inject_stream_fault(StreamFault(StreamFaultKind.EXPIRE_TOKEN))
+            gone, before = await feed.until(is_type(Disconnected))
+            assert gone.reason is DisconnectReason.UNAUTHORIZED
+            assert any(isinstance(e, StreamError) and e.error == "UNAUTHORIZED" for e in before)
+            await feed.until(is_type(Connected))
+            await feed.until(is_type(Quote))
+            assert token_requests() == 2
+
+    harness.run(body)
+
+
+def test_a_malformed_frame_is_reported_and_the_stream_goes_on(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.until(is_type(Quote))
+            fake.api.inject_stream_fault(StreamFault(StreamFaultKind.MALFORMED_JSON))
+            bad, _ = await feed.until(is_type(MalformedMessage))
+            assert isinstance(bad.error, StreamingError)
+            fake.api.inject_stream_fault(StreamFault(StreamFaultKind.MALFORMED_DATA))
+            bad, _ = await feed.until(is_type(MalformedMessage))
+            assert "divide" in str(bad.error)
+            assert feed.stream.malformed == 2
+            fake.api.set_mark("SPY", "612.34")
+            await feed.until(
+                lambda e: isinstance(e, Quote) and e.bid_price is not None and e.bid_price > 612
+            )
+
+    harness.run(body)
+
+
+def test_a_burst_of_100000_events_reaches_a_slow_consumer_bounded(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness, buffer_size=1000) as feed:
+            await feed.subscribe(Quote, ["SPY", "AAPL", "QQQ"])
+            await feed.until(is_type(Quote))
+            fault = fake.api.inject_stream_fault(StreamFault(StreamFaultKind.BURST, count=100_000))
+            received = 0
+            most_pending = 0
+            while received + feed.stream.coalesced < 100_000:
+                event = await feed.next()
+                received += isinstance(event, Quote)
+                most_pending = max(most_pending, feed.stream.pending)
+            assert fault.hits == 1
+            assert most_pending <= 1000 + 3 + 10  # capacity, one per symbol, link events
+
+    harness.run(body)
+
+
+def test_candles_come_with_their_history_as_a_snapshot(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+    start = int(fake.api.clock() * 1000) - 3600 * 1000
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            name = await feed.subscribe_candles("SPY", "5m", start)
+            assert name == "SPY{=5m}"
+            first, _ = await feed.until(is_type(Candle))
+            assert first.symbol == name and first.event_flags & EventFlag.SNAPSHOT_BEGIN
+            bars = [first]
+            while not bars[-1].event_flags & EventFlag.SNAPSHOT_END:
+                bars.append((await feed.until(is_type(Candle)))[0])
+            assert len(bars) >= 12
+            assert all(bar.time >= start - 300_000 for bar in bars)
+            assert all(
+                bar.low <= bar.open <= bar.high and bar.low <= bar.close <= bar.high for bar in bars
+            )
+
+    harness.run(body)
+
+
+def test_too_many_candle_subscriptions_are_refused_not_swallowed(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            for minutes in range(1, 23):
+                await feed.subscribe_candles("SPY", f"{minutes}m", 0)
+            refused, _ = await feed.until(is_type(SubscriptionRefused))
+            assert refused.event_type == "Candle"
+
+    harness.run(body)
+
+
+def test_closing_leaves_no_thread_task_or_socket(kind: str, fake: FakeTastytradeServer) -> None:
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY"])
+            await feed.until(is_type(Quote))
+        if kind == "aiohttp":
+            current = asyncio.current_task()
+            assert [t for t in asyncio.all_tasks() if t is not current] == []
+
+    harness.run(body)
+    gc.collect()
+    assert fake.wait_for(lambda: fake.open_websockets == 0)  # the server saw the socket close
+    closes = [m for m in fake.api.stream_messages if m.direction == "close"]
+    assert closes == []  # the client closed it, not the server
+    assert not [t for t in threading.enumerate() if t.name == "tastytrade-market-stream"]
