@@ -35,6 +35,7 @@ import random
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -45,14 +46,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from timing import table
 
+from tastytrade_proto.errors import WebSocketClosed
 from tastytrade_proto.streaming import (
     CANDLE_CHANNEL,
     FEED_CHANNEL,
+    CloseSocket,
+    Connected,
+    Disconnected,
     DXLinkConnection,
     DXLinkState,
+    EventBuffer,
+    Exchange,
     FetchToken,
+    Finish,
     MarketEvent,
     OpenSocket,
+    Pause,
+    Quote,
 )
 
 URL = "wss://dxlink.bench/realtime"
@@ -425,18 +435,21 @@ def check(ours_events: list[Any], theirs: list[Any]) -> None:
                 assert getattr(a, name) == getattr(b, name), (name, a, b)
 
 
-def time_rounds(candidates: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
-    """Seconds per burst, each round running every candidate once, in a rotating order."""
+def time_rounds(
+    candidates: dict[str, Callable[[], Any]], rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(CPU seconds, wall seconds) per burst, each round running every candidate once, in a
+    rotating order."""
     names = list(candidates)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for name in names:  # warm up: decoder generation and first-use caches are not timed
         candidates[name]()
     for round_ in range(rounds):
         for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
             gc.collect()
-            start = time.perf_counter()
+            cpu, wall = time.process_time(), time.perf_counter()
             result = candidates[name]()
-            times[name].append(time.perf_counter() - start)
+            times[name].append((time.process_time() - cpu, time.perf_counter() - wall))
             del result
     return times
 
@@ -463,17 +476,18 @@ def section_decode(args: argparse.Namespace) -> str:
         ]
         assert len(ours_events) == events, (len(ours_events), events)
         times = time_rounds(candidates, args.rounds)
-        ours_median = statistics.median(times["tastytrade-proto: receive + events()"])
+        cpu = {name: statistics.median(c for c, _ in seen) for name, seen in times.items()}
+        ours_cpu = cpu["tastytrade-proto: receive + events()"]
         rows = []
         for name, seen in times.items():
-            median = statistics.median(seen)
             rows.append(
                 [
                     name,
-                    f"{events / median:,.0f}",
-                    f"{median * 1e3:.1f}",
-                    f"{min(seen) * 1e3:.1f}",
-                    f"{median / ours_median:.2f}x",
+                    f"{events / cpu[name]:,.0f}",
+                    f"{cpu[name] * 1e3:.1f}",
+                    f"{min(c for c, _ in seen) * 1e3:.1f}",
+                    f"{statistics.median(w for _, w in seen) * 1e3:.1f}",
+                    f"{cpu[name] / ours_cpu:.2f}x",
                 ]
             )
         out.append(
@@ -481,13 +495,255 @@ def section_decode(args: argparse.Namespace) -> str:
                 f"5a. Decoding a burst of {events:,} {what} events ({len(frames):,} COMPACT "
                 f"messages of {args.per_message}, {size:,} bytes), no socket; "
                 f"{args.rounds} interleaved rounds",
-                ["parser", "events/s", "median ms", "min ms", "ours / this (events/s)"],
+                [
+                    "parser",
+                    "events/s (CPU)",
+                    "median CPU ms",
+                    "min CPU ms",
+                    "median wall ms",
+                    "ours / this (events/s)",
+                ],
                 rows,
             )
         )
         if found is None:
             out.append("The reference SDK (tastytrade) is not importable here (bench/README.md).")
     return "\n".join(out) + "\n"
+
+
+# -- an hour of streaming, on a simulated clock ----------------------------------------------
+
+KiB = 1024
+
+
+class ScriptedServer:
+    """The server's side of the handshake, just enough for a long run: answers SETUP,
+    AUTH, CHANNEL_REQUEST and FEED_SETUP as DXLink does, and then sends quote frames."""
+
+    def __init__(self, symbols: int, seed: int = 11) -> None:
+        self.rng = random.Random(seed)
+        self.book = [
+            (f"BM{n:02d}" if n else "SPX", round(self.rng.uniform(20, 600), 2), not n)
+            for n in range(symbols)
+        ]
+        self.feeding = False
+        self.next_symbol = 0
+
+    def reset(self) -> None:
+        self.feeding = False
+
+    def answer(self, texts: list[str]) -> list[str]:
+        out = []
+        for text in texts:
+            message = json.loads(text)
+            kind, channel = message["type"], message["channel"]
+            if kind == "SETUP":
+                out.append(_server("SETUP", version="1.0", keepaliveTimeout=60))
+                out.append(_server("AUTH_STATE", state="UNAUTHORIZED"))
+            elif kind == "AUTH":
+                out.append(_server("AUTH_STATE", state="AUTHORIZED", userId="bench"))
+            elif kind == "CHANNEL_REQUEST":
+                out.append(_server("CHANNEL_OPENED", channel, service="FEED"))
+            elif kind == "FEED_SETUP":
+                kinds = [k for k in message["acceptEventFields"] if k in FIELDS]
+                fields = {k: list(FIELDS[k]) for k in kinds}
+                out.append(
+                    _server("FEED_CONFIG", channel, dataFormat="COMPACT", eventFields=fields)
+                )
+                self.feeding = self.feeding or channel == FEED_CHANNEL
+        return out
+
+    def quotes(self, count: int, ms: int) -> str:
+        """One FEED_DATA of ``count`` quotes, the symbols in turn, prices walking."""
+        rng, rows = self.rng, []
+        for _ in range(count):
+            n = self.next_symbol = (self.next_symbol + 1) % len(self.book)
+            symbol, level, index = self.book[n]
+            bid = round(level * (1 + rng.uniform(-0.003, 0.003)), 2)
+            sizes: list[Any] = (
+                ["NaN", "NaN"] if index else [float(rng.randrange(1, 50) * 100), 300.0]
+            )
+            code = "" if index else "Q"
+            rows.append([symbol, 0, 0, 0, ms, code, ms, code, bid, round(bid + 0.02, 2), *sizes])
+        return frame("Quote", rows, FEED_CHANNEL)
+
+
+class LongRun:
+    """A link, a scripted server and a buffer with a consumer, on a simulated clock."""
+
+    def __init__(self, args: argparse.Namespace, *, take_one_in: int, capacity: int) -> None:
+        self.args = args
+        self.server = ScriptedServer(args.symbols)
+        self.link = DXLinkConnection(token_refresh_after=args.token_refresh)
+        self.buffer = EventBuffer(capacity)
+        self.take_one_in = take_one_in
+        self.owed = 0.0  # events the consumer is due to take
+        self.latest: dict[str, Any] = {}  # what an application keeps: each symbol's quote
+        self.counts = {"produced": 0, "taken": 0, "connected": 0, "disconnected": 0}
+        self.counts.update(tokens=0, keepalives=0, messages=0)
+        symbols = [symbol for symbol, _, _ in self.server.book]
+        self.link.subscribe(Quote, symbols, 0.0)
+
+    def drive(self, now: float) -> None:
+        """What a feed's pump does until the link waits for the next message."""
+        link = self.link
+        for _ in range(100):
+            action = link.next_action(now)
+            self.deliver()
+            if isinstance(action, FetchToken):
+                self.counts["tokens"] += 1
+                link.token_received(f"quote-token-{self.counts['tokens']}", URL, now)
+            elif isinstance(action, OpenSocket):
+                self.server.reset()
+                link.socket_opened(now)
+            elif isinstance(action, CloseSocket):
+                link.socket_closed(None, now)
+            elif isinstance(action, Pause):
+                if action.until > now:
+                    return
+            elif isinstance(action, Finish):
+                raise RuntimeError(f"the link ended: {action.error}")
+            elif isinstance(action, Exchange):
+                outgoing = link.messages_to_send()
+                self.counts["keepalives"] += sum('"KEEPALIVE"' in text for text in outgoing)
+                replies = self.server.answer(outgoing)
+                for text in replies:
+                    link.receive(text, now)
+                if replies:
+                    continue
+                if action.deadline is not None and action.deadline <= now:
+                    link.handle_timer(now)
+                    continue
+                return
+        raise RuntimeError("the link did not settle")
+
+    def deliver(self) -> None:
+        events = self.link.events()
+        if not events:
+            return
+        for event in events:
+            if type(event) is Quote:
+                self.counts["produced"] += 1
+            elif isinstance(event, Connected):
+                self.counts["connected"] += 1
+            elif isinstance(event, Disconnected):
+                self.counts["disconnected"] += 1
+        self.buffer.extend(events)
+        if self.take_one_in == 1:
+            self.owed = len(self.buffer)
+        else:
+            self.owed += len(events) / self.take_one_in
+        take, latest = self.buffer.take, self.latest
+        while self.owed >= 1:
+            event = take()
+            if event is None:
+                self.owed = 0
+                break
+            self.owed -= 1
+            self.counts["taken"] += 1
+            if type(event) is Quote:
+                latest[event.symbol] = event
+
+    def run(self, checkpoints: Sequence[int]) -> list[dict[str, Any]]:
+        """Streams until the last checkpoint (seconds), reading tracemalloc at each."""
+        args, link, server = self.args, self.link, self.server
+        step = 0.1  # the aggregation period: one FEED_DATA message a step
+        per_step = args.symbols * args.rate * step
+        owed = 0.0
+        drops = {int(minute * 60) for minute in args.reconnect_at}
+        seen = []
+        tick = 0
+        end = checkpoints[-1]
+        while True:
+            now = tick * step
+            self.drive(now)
+            if link.state is DXLinkState.READY and server.feeding:
+                owed += per_step
+                count = int(owed)
+                if count:
+                    owed -= count
+                    link.receive(server.quotes(count, START_MS + int(now * 1000)), now)
+                    self.counts["messages"] += 1
+            self.deliver()
+            second = tick * step
+            if tick % 10 == 0 and int(second) in drops:
+                drops.discard(int(second))
+                link.socket_closed(
+                    WebSocketClosed("closed", code=1012, reason="Reconnection is required"), now
+                )
+            if tick % 10 == 0 and int(second) in checkpoints:
+                current, peak = tracemalloc.get_traced_memory()
+                tracemalloc.reset_peak()
+                seen.append(
+                    {
+                        "minute": int(second) // 60,
+                        "current": current,
+                        "peak": peak,
+                        "pending": len(self.buffer),
+                        "coalesced": self.buffer.coalesced,
+                        **self.counts,
+                    }
+                )
+                if int(second) >= end:
+                    return seen
+            tick += 1
+
+
+def section_memory(args: argparse.Namespace) -> str:
+    checkpoints = [int(m * 60) for m in args.checkpoints]
+    out = []
+    cases = (
+        ("a consumer that keeps up", 1, 10_000),
+        (f"a slow consumer (one event taken per {args.slow} produced)", args.slow, 10_000),
+    )
+    rows = []
+    for what, take_one_in, capacity in cases:
+        gc.collect()
+        tracemalloc.start()
+        started = time.perf_counter()
+        run = LongRun(args, take_one_in=take_one_in, capacity=capacity)
+        run.drive(0.0)
+        seen = run.run(checkpoints)
+        tracemalloc.stop()
+        took = time.perf_counter() - started
+        for point in seen:
+            rows.append(
+                [
+                    what,
+                    point["minute"],
+                    f"{point['produced']:,}",
+                    f"{point['taken']:,}",
+                    f"{point['pending']:,}",
+                    f"{point['coalesced']:,}",
+                    f"{point['current'] / KiB:,.0f}",
+                    f"{point['peak'] / KiB:,.0f}",
+                    f"{point['connected']} / {point['tokens']} / {point['keepalives']}",
+                ]
+            )
+        out.append(f"({what}: {took:.0f} s of real time under tracemalloc)")
+    return (
+        table(
+            f"5c. Memory over {args.checkpoints[-1]:g} minutes of simulated streaming: "
+            f"{args.symbols} symbols x {args.rate:g} quotes/s in messages every 0.1 s, "
+            f"the quote token replaced every {args.token_refresh / 60:g} min, the server "
+            f"closing with 1012 at {', '.join(f'{m:g}' for m in args.reconnect_at)} min; "
+            "a link, an EventBuffer of 10,000 and a consumer, no socket (tracemalloc)",
+            [
+                "consumer",
+                "minute",
+                "quotes produced",
+                "events taken",
+                "waiting in buffer",
+                "coalesced",
+                "current KiB",
+                "peak KiB since the last row",
+                "connections / tokens / keepalives",
+            ],
+            rows,
+        )
+        + "\n".join(out)
+        + "\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -497,9 +753,18 @@ def main(argv: list[str] | None = None) -> int:
     decode.add_argument("--events", type=int, default=100_000)
     decode.add_argument("--per-message", type=int, default=100)
     decode.add_argument("--rounds", type=int, default=15)
+    memory = commands.add_parser("memory", help="an hour of streaming on a simulated clock")
+    memory.add_argument("--symbols", type=int, default=50)
+    memory.add_argument("--rate", type=float, default=5.0, help="quotes per symbol per second")
+    memory.add_argument("--token-refresh", type=float, default=1200.0, help="seconds")
+    memory.add_argument("--reconnect-at", type=float, nargs="*", default=[25.0, 50.0])
+    memory.add_argument("--checkpoints", type=float, nargs="+", default=[10.0, 30.0, 60.0])
+    memory.add_argument("--slow", type=int, default=10, help="events produced per event taken")
     args = parser.parse_args(argv)
     if args.command == "decode":
         print(section_decode(args))
+    else:
+        print(section_memory(args))
     return 0
 
 
