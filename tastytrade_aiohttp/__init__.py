@@ -107,10 +107,10 @@ async def _in_background(pump: Callable[[], Awaitable[None]]) -> AsyncIterator[N
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)  # wait for it to end, even in a cancelled task
-        if not task.done():  # this task itself was cancelled while waiting
-            await asyncio.wait({task})
+        # Wait for it to end. asyncio.wait raises nothing of the task's own (the pump
+        # keeps its errors for the stream's reader); a cancellation of this task while
+        # waiting goes on up, and the pump, cancelled already, ends at its next step.
+        await asyncio.wait({task})
 
 
 async def _wait_for_event(event: asyncio.Event, seconds: float | None) -> None:

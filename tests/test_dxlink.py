@@ -20,6 +20,8 @@ from tastytrade_proto.errors import (
 )
 from tastytrade_proto.streaming import (
     CANDLE_CHANNEL,
+    DEFAULT_FIELDS,
+    EVENT_TYPES,
     FEED_CHANNEL,
     Candle,
     CloseSocket,
@@ -43,6 +45,7 @@ from tastytrade_proto.streaming import (
     UnknownEvent,
     candle_symbol,
 )
+from tastytrade_proto.values import fields as value_fields
 
 from .strategies import json_values
 
@@ -791,3 +794,104 @@ def test_disconnected_events_name_no_secret() -> None:
     link.socket_closed(TransportError("boom"), 1)
     (gone,) = link.events()
     assert isinstance(gone, Disconnected) and "quote-token" not in repr(gone)
+
+
+# -- COMPACT round trip ----------------------------------------------------------------------
+
+prices = st.none() | st.decimals(
+    allow_nan=False, allow_infinity=False, places=4, min_value=-(10**9), max_value=10**9
+)
+counters = st.none() | st.integers(min_value=0, max_value=2**63 - 1)
+texts = st.none() | st.text(max_size=8)
+
+
+def _wire_value(value: Any) -> Any:
+    if value is None:
+        return "NaN"
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from(sorted(DEFAULT_FIELDS)),
+    st.integers(min_value=1, max_value=4),
+    st.randoms(use_true_random=False),
+    st.data(),
+)
+def test_compact_rows_round_trip_for_every_event_type(
+    kind: str, count: int, rng: Any, data: Any
+) -> None:
+    """Events written as COMPACT rows (in any field order the server picks) decode to themselves."""
+    cls = EVENT_TYPES[kind]
+    fields = list(DEFAULT_FIELDS[kind][1:])  # without eventType
+    rng.shuffle(fields)
+    strategies = {
+        "d": prices,
+        "i": counters,
+        "s": st.text(min_size=1, max_size=8),
+        "b": st.none() | st.booleans(),
+    }
+    kinds = dict(cls.WIRE)
+    expected, values = [], []
+    for n in range(count):
+        row = {}
+        for name in fields:
+            row[name] = f"SYM{n}" if name == "eventSymbol" else data.draw(strategies[kinds[name]])
+        values.extend(
+            _wire_value(row[name]) if kinds.get(name) == "d" else row[name] for name in fields
+        )
+        expected.append(row)
+    link = ready()
+    channel = CANDLE_CHANNEL if kind == "Candle" else FEED_CHANNEL
+    if kind == "Candle":
+        link.subscribe_candles("SYM", "5m", 0, 1)
+        link.receive(server("CHANNEL_OPENED", CANDLE_CHANNEL), 1)
+    link.receive(server("FEED_CONFIG", channel, eventFields={kind: fields}), 1)
+    # Decimals written as JSON numbers, exactly as typed: the decoder must keep every digit.
+    row_text = ",".join(str(v) if isinstance(v, Decimal) else json.dumps(v) for v in values)
+    text = f'{{"type":"FEED_DATA","channel":{channel},"data":[{json.dumps(kind)},[{row_text}]]}}'
+    link.receive(text, 1)
+    events = [e for e in link.events() if isinstance(e, cls)]
+    assert len(events) == count
+    for event, row in zip(events, expected, strict=True):
+        assert event.symbol == row["eventSymbol"]
+        names = [f.name for f in value_fields(cls)]  # symbol, then the WIRE order, then extra
+        for position, (name, _) in enumerate(cls.WIRE, 1):
+            got, want = getattr(event, names[position]), row[name]
+            assert got == want and type(got) is type(want), name
+        assert event.extra == ()
+
+
+def test_a_server_that_echoes_the_quote_token_never_gets_it_into_an_event() -> None:
+    link = ready()
+    link.receive('{"echo": "quote-token" ', 1)
+    link.receive(server("ERROR", error="UNAUTHORIZED", message="bad token quote-token"), 1)
+    events = link.events()
+    assert [type(e) for e in events] == [MalformedMessage, StreamError]
+    assert events and all(
+        "quote-token" not in repr(e) and "quote-token" not in str(getattr(e, "error", ""))
+        for e in events
+    )
+
+
+def test_link_events_are_logged_without_the_quote_token(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="tastytrade_proto.streaming")
+    link = ready()
+    link.receive('{"echo": "quote-token" ', 1)
+    link.receive(server("ERROR", error="UNAUTHORIZED", message="quote-token refused"), 1)
+    link.next_action(1)
+    link.socket_closed(None, 1)
+    text = caplog.text
+    assert "MalformedMessage" in text and "StreamError" in text and "Disconnected" in text
+    assert "quote-token" not in text
+
+
+def test_a_subscription_made_while_a_renewed_token_is_checked_goes_out_at_once() -> None:
+    link = ready(token_refresh_after=3600)
+    link.receive(server("KEEPALIVE"), 3600)
+    assert link.next_action(3600) == FetchToken()
+    link.token_received("second", URL, 3600)
+    assert link.state is DXLinkState.AUTHORIZING
+    sent(link)
+    link.subscribe(Quote, ["AAPL"], 3600)
+    assert sent(link)[0]["add"] == [{"type": "Quote", "symbol": "AAPL"}]

@@ -485,7 +485,10 @@ def test_candle_periods_and_the_history_cap(api: FakeTastytradeAPI, token: str) 
 def test_too_many_candle_subscriptions_at_once(api: FakeTastytradeAPI, token: str) -> None:
     wire = Wire(api)
     wire.feed(token, {"Candle": ["eventSymbol"], "Quote": ["eventSymbol"]})
-    items = [{"type": "Candle", "symbol": f"SPY{{={n}m}}", "fromTime": 0} for n in range(1, 22)]
+    an_hour_ago = int((START - 3600) * 1000)
+    items = [
+        {"type": "Candle", "symbol": f"SPY{{={n}m}}", "fromTime": an_hour_ago} for n in range(1, 22)
+    ]
     answer = wire.subscribe(*items, {"type": "Quote", "symbol": "SPY"})
     assert answer[0] == {
         "type": "ERROR",
@@ -926,8 +929,7 @@ def test_streaming_over_a_real_websocket(server: FakeTastytradeServer) -> None:
             add=[{"type": "Quote", "symbol": "SPY"}, {"type": "Trade", "symbol": "SPY"}],
         )
         assert client.receive()["data"] == ["Quote", ["SPY", 594.99], "Trade", ["SPY", 595.0]]
-        with server._api_lock:  # the server thread reads the marks too
-            server.api.set_mark("SPY", "600")
+        server.api.set_mark("SPY", "600")
         assert client.receive()["data"] == ["Quote", ["SPY", 599.99], "Trade", ["SPY", 600.0]]
     finally:
         client.close()
@@ -1012,6 +1014,51 @@ def test_a_burst_over_a_socket(server: FakeTastytradeServer) -> None:
         while received < 20_000:
             received += len(client.receive()["data"][1]) // 3
         assert received == 20_000
+    finally:
+        client.close()
+
+
+def test_stop_while_a_burst_fills_a_client_that_does_not_read(
+    server: FakeTastytradeServer,
+) -> None:
+    token = _token_over_http(server)["token"]
+    client = Client(server)
+    try:
+        client.ready(token, {"Quote": []})
+        client.send(type="FEED_SUBSCRIPTION", channel=1, add=[{"type": "Quote", "symbol": "SPY"}])
+        fault = server.api.inject_stream_fault(StreamFault(StreamFaultKind.BURST, count=500_000))
+        assert fault.fired.wait(10)
+        started = time.monotonic()
+        server.stop()  # the server thread is stuck in a send nobody reads
+        assert time.monotonic() - started < 3 and server.websockets == 0
+    finally:
+        client.close()
+
+
+def test_a_stall_over_a_socket_keeps_it_open_and_silent(server: FakeTastytradeServer) -> None:
+    server.api.dxlink_keepalive_timeout = 0.2
+    client = Client(server)
+    try:
+        client.send(type="SETUP", channel=0, version="0.1-test/1", keepaliveTimeout=0.2)
+        assert client.receive()["type"] == "SETUP"
+        client.receive()
+        fault = server.api.inject_stream_fault(StreamFault(StreamFaultKind.STALL))
+        assert fault.fired.wait(5)
+        client.sock.settimeout(0.5)  # several keepalive periods: a live server would speak
+        with pytest.raises(TimeoutError):
+            client.next_event()
+        assert server.websockets == 1
+    finally:
+        client.close()
+
+
+def test_a_slow_upgrade(server: FakeTastytradeServer) -> None:
+    server.api.inject(Fault(FaultKind.SLOW, delay=0.2, path="/dxlink"))
+    started = time.monotonic()
+    client = Client(server)
+    try:
+        assert isinstance(client.handshake, AcceptConnection)
+        assert time.monotonic() - started >= 0.2
     finally:
         client.close()
 

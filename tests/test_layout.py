@@ -21,7 +21,8 @@ PACKAGES = (
     "tastytrade_cli",
 )
 # Private *modules* of a package may be imported by that package's own modules.
-PRIVATE_MODULES = {"_args", "_redact", "_version", "_deprecation"}
+# Modules private to their package but shared inside it (each transport's _websocket).
+PRIVATE_MODULES = {"_args", "_redact", "_version", "_deprecation", "_websocket"}
 
 
 def _modules() -> list[tuple[str, pathlib.Path]]:

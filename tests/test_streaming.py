@@ -31,7 +31,7 @@ from tastytrade_proto.streaming import (
     SubscriptionRefused,
     Summary,
 )
-from tastytrade_proto.testing import DEMO_LOGIN, DEMO_PASSWORD, FakeTastytradeServer
+from tastytrade_proto.testing import DEMO_LOGIN, DEMO_OTP, DEMO_PASSWORD, FakeTastytradeServer
 from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
 
 from .harness import TRANSPORTS, Harness
@@ -141,8 +141,9 @@ def test_quotes_greeks_and_summaries_arrive_exact_over_tls(
 
 
 def test_a_dropped_socket_is_reconnected_and_every_subscription_replayed(
-    kind: str, fake: FakeTastytradeServer
+    kind: str, fake_tls: FakeTastytradeServer
 ) -> None:
+    fake = fake_tls
     harness = Harness(kind, fake)
 
     async def body() -> None:
@@ -322,7 +323,105 @@ def test_closing_leaves_no_thread_task_or_socket(kind: str, fake: FakeTastytrade
 
     harness.run(body)
     gc.collect()
-    assert fake.wait_for(lambda: fake.open_websockets == 0)  # the server saw the socket close
+    assert fake.wait_for(lambda: fake.websockets == 0)  # the server saw the socket close
     closes = [m for m in fake.api.stream_messages if m.direction == "close"]
     assert closes == []  # the client closed it, not the server
     assert not [t for t in threading.enumerate() if t.name == "tastytrade-market-stream"]
+
+
+def test_a_cancelled_reader_leaves_nothing_open(kind: str, fake: FakeTastytradeServer) -> None:
+    if kind == "requests":
+        pytest.skip("no cancellation in sync code: closing is covered above")
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async def read_forever() -> None:
+            async with stream(harness) as feed:
+                await feed.subscribe(Quote, ["SPY"])
+                await feed.until(is_type(Quote))
+                async for _ in feed.stream:
+                    pass
+
+        if kind == "trio":
+            import trio
+
+            with trio.move_on_after(0.3) as scope:
+                await read_forever()
+            assert scope.cancelled_caught
+        else:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(read_forever(), 0.3)
+            current = asyncio.current_task()
+            assert [t for t in asyncio.all_tasks() if t is not current] == []
+
+    harness.run(body)
+    assert fake.wait_for(lambda: fake.websockets == 0)
+
+
+def test_threads_subscribing_while_one_reads(fake: FakeTastytradeServer) -> None:
+    import tastytrade_requests
+
+    session = tastytrade_requests.Session(base_url=fake.base_url, prompt=lambda ask: DEMO_OTP)
+    session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+    symbols = ["SPY", "AAPL", "QQQ", "MSFT", OPTION, "/ESZ26:XCME", "BTC/USD:CXTALP"]
+    with session.market_stream() as feed:
+        workers = [
+            threading.Thread(target=feed.subscribe, args=(Quote, [symbol])) for symbol in symbols
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        seen: set[str] = set()
+        while seen != set(symbols):
+            event = feed.get(WAIT)
+            assert event is not None, f"quotes only for {sorted(seen)}"
+            if isinstance(event, Quote):
+                seen.add(event.symbol)
+        assert {s.symbol for s in feed.subscriptions} == set(symbols)
+    session.close()
+
+
+def test_the_quote_token_is_fetched_over_the_session_which_renews_its_own_token(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    """An expired quote token on a link that outlived the access token: the session
+    renews its OAuth token (the token store hears of it) before the quote token comes."""
+    from tastytrade_proto.protocol.events import AccessTokenIssued
+    from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN, FakeClock
+
+    clock = FakeClock(fake.api.clock())
+    fake.api.clock = clock
+    harness = Harness(kind, fake)
+    issued: list[AccessTokenIssued] = []
+
+    def store(event: Any) -> None:
+        if isinstance(event, AccessTokenIssued):
+            issued.append(event)
+
+    async def body() -> None:
+        async with harness.session(token_store=store) as session:
+            await session.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
+            feed = session.session.market_stream()
+            facade = Feed(kind, feed)
+            if harness.sync:
+                feed.__enter__()
+            else:
+                await feed.__aenter__()
+            try:
+                await facade.subscribe(Quote, ["SPY"])
+                await facade.until(is_type(Quote))
+                assert len(issued) == 1
+                clock.advance(fake.api.access_token_lifetime + 60)  # the access token lapsed
+                fake.api.inject_stream_fault(StreamFault(StreamFaultKind.EXPIRE_TOKEN))
+                await facade.until(is_type(Disconnected))
+                await facade.until(is_type(Connected))
+                await facade.until(is_type(Quote))
+                assert len(issued) == 2  # renewed on the way to the new quote token
+            finally:
+                if harness.sync:
+                    feed.__exit__(None, None, None)
+                else:
+                    await feed.__aexit__(None, None, None)
+
+    harness.run(body)

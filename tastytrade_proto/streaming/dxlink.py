@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import re
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -78,6 +79,10 @@ __all__ = [
     "SubscriptionRefused",
     "candle_symbol",
 ]
+
+#: Link events (connected, disconnected, errors, refusals) are logged at INFO here, with
+#: the quote token scrubbed; market data is never logged.
+LOGGER = logging.getLogger("tastytrade_proto.streaming")
 
 #: The channel carrying every event type but Candle (contract AUTO).
 FEED_CHANNEL = 1
@@ -725,8 +730,10 @@ class DXLinkConnection:
         reset: bool = False,
     ) -> None:
         channel = self._channels[channel_id]
-        if not channel.open or self._state is not DXLinkState.READY:
-            return  # sent with everything else when the channel opens
+        if not channel.open:
+            # Sent with everything else when the channel opens. (An open channel means an
+            # authorized socket, also while a renewed token is being checked.)
+            return
         if not items and not reset:
             return
         for chunk in self._chunks(items):
@@ -868,7 +875,7 @@ class DXLinkConnection:
             items.append(item)
         self._send_subscription(channel_id, "add", items, now, reset=True)
         if channel_id == FEED_CHANNEL:
-            self._events.append(
+            self._report(
                 Connected(
                     url=self._url or "", attempt=self._attempt, replayed=len(self._subscriptions)
                 )
@@ -997,8 +1004,8 @@ class DXLinkConnection:
         error = message.get("error")
         text = message.get("message")
         error = error if isinstance(error, str) else "UNKNOWN"
-        text = text if isinstance(text, str) else ""
-        self._events.append(StreamError(error=error, message=text[:500], channel=channel))
+        text = self._scrub(text if isinstance(text, str) else "")
+        self._report(StreamError(error=error, message=text[:500], channel=channel))
         if error == "UNSUPPORTED_PROTOCOL":
             self._fail(
                 StreamingError(f"DXLink does not accept this client: {text[:200]}", code=error)
@@ -1014,7 +1021,7 @@ class DXLinkConnection:
             self._refused(now)
         elif error == "BAD_ACTION" and "subscription" in text.lower():
             kind = next((name for name in EVENT_TYPES if f"'{name}'" in text), None)
-            self._events.append(SubscriptionRefused(event_type=kind, message=text[:500]))
+            self._report(SubscriptionRefused(event_type=kind, message=text[:500]))
         # Any other ERROR is informational (the spec says so); the server closes the
         # socket if it means it, and socket_closed handles that.
 
@@ -1054,7 +1061,7 @@ class DXLinkConnection:
         self._healthy = False
         delay = self._backoff()
         self._retry_at = now + delay
-        self._events.append(Disconnected(reason=reason, detail=detail, retry_in=delay, code=code))
+        self._report(Disconnected(reason=reason, detail=detail, retry_in=delay, code=code))
 
     def _backoff(self) -> float:
         # No wait after a healthy link; then base, doubling to cap (scaled by jitter).
@@ -1075,12 +1082,23 @@ class DXLinkConnection:
 
     def _malformed(self, what: str, text: str | bytes) -> None:
         self.malformed += 1
-        excerpt = text[:120] if isinstance(text, str) else repr(text[:120])
-        self._events.append(
+        excerpt = self._scrub(text if isinstance(text, str) else repr(text[:200]))[:120]
+        self._report(
             MalformedMessage(
                 StreamingError(f"DXLink message from the server ignored: {what}: {excerpt!r}")
             )
         )
+
+    def _report(self, event: LinkEvent) -> None:
+        """Hand a link event to the caller, and log it."""
+        self._events.append(event)
+        if LOGGER.isEnabledFor(logging.INFO):
+            LOGGER.info("DXLink: %s", self._scrub(repr(event)))
+
+    def _scrub(self, text: str) -> str:
+        """``text`` without the quote token (a server may echo what it was sent)."""
+        token = self._token
+        return text.replace(token, "<redacted>") if token and token in text else text
 
     def _send(self, message: dict[str, Any], now: float) -> None:
         self._outbox.append(json.dumps(message, separators=(",", ":"), default=str))

@@ -51,7 +51,7 @@ from wsproto.utilities import LocalProtocolError as WSLocalError
 from wsproto.utilities import RemoteProtocolError as WSProtocolError
 
 from ..protocol.http import Environment, Request, Response
-from .fake import FakeDXLinkConnection, FakeTastytradeAPI, Reply, admin
+from .fake import FakeDXLinkConnection, FakeTastytradeAPI, RecordedMessage, Reply, admin
 from .state import StateDir
 
 __all__ = ["FakeTastytradeServer"]
@@ -136,8 +136,8 @@ class FakeTastytradeServer:
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/dxlink"
 
     @property
-    def open_websockets(self) -> int:
-        """How many websocket connections are being served now."""
+    def websockets(self) -> int:
+        """How many websocket connections are open now."""
         with self._lock:
             return len(self._websocket_threads)
 
@@ -501,6 +501,12 @@ class FakeTastytradeServer:
                     self._await_close(conn, ws)
                 return
             if self._stopping.is_set():
+                with self._api_lock:
+                    self.api.stream_messages.append(
+                        RecordedMessage(
+                            machine.id, "close", "1001 Server is stopping", self.api.clock()
+                        )
+                    )
                 conn.sendall(ws.send(CloseConnection(code=1001, reason="Server is stopping")))
                 return
             wait = self.stream_poll_interval

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -62,7 +63,8 @@ def _holidays(calendar: MarketCalendar) -> None:
 
 def _quote_token(token: QuoteToken) -> None:
     assert token.token and token.level == "api"
-    assert token.dxlink_url == "wss://tasty-openapi-ws.dxfeed.com/realtime"
+    # A running fake hands out its own DXLink websocket (the production URL without a server).
+    assert re.fullmatch(r"wss?://127\.0\.0\.1:\d+/dxlink", token.dxlink_url)
     assert token.token not in repr(token)
 
 

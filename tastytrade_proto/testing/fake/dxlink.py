@@ -127,7 +127,8 @@ _VOLATILE = frozenset(
 # per message and few servers do it, so clients get to see it here).
 _TOGETHER = ("Quote", "Trade")
 
-TX_PENDING, REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END = 0x01, 0x02, 0x04, 0x08
+#: ``eventFlags`` bits of indexed events (the fake's candle snapshots use these three).
+REMOVE_EVENT, SNAPSHOT_BEGIN, SNAPSHOT_END = 0x02, 0x04, 0x08
 
 NAN = "NaN"
 _TOKEN_IN_TEXT = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
@@ -920,8 +921,8 @@ class FakeDXLinkConnection:
             events[-1]["eventFlags"] |= SNAPSHOT_END
             return events
         if current != bar.start:  # a new bar opens at the last close
-            sub.bar = _Bar(current, bar.close, max(bar.close, price), min(bar.close, price),
-                           price, 1, price)  # fmt: skip
+            low, high = min(bar.close, price), max(bar.close, price)
+            sub.bar = _Bar(current, bar.close, high, low, price, 1, price)
             return [_candle(sub.symbol, sub.bar, volatility=volatility)]
         if price == bar.close:
             return []
@@ -1045,18 +1046,27 @@ class FakeDXLinkConnection:
         if feed.config_due:
             self._send_config(feed)
         names = feed.fields["Quote"]
+        sequence_at = names.index("sequence") if "sequence" in names else None
         ms = int(now * 1000)
-        rows = [
-            (names, _quote_event(_Subscription("Quote", s), it, ms), it.tick) for s, it in known
-        ]
+        # Each symbol's book walks up 50 ticks and starts again; the rows are made once,
+        # so that a burst costs little more than writing it out.
+        walks: list[list[list[Any]]] = []
+        for symbol, it in known:
+            base = _quote_event(_Subscription("Quote", symbol), it, ms)
+            rows = []
+            for step in range(50):
+                bid = _round(base["bidPrice"] + step * it.tick, it.tick)
+                event = {**base, "bidPrice": bid, "askPrice": _round(bid + 2 * it.tick, it.tick)}
+                rows.append([_wire(event.get(n, "Quote")) for n in names])
+            walks.append(rows)
         for first in range(0, count, batch):
             data: list[Any] = []
             for k in range(first, min(first + batch, count)):
-                fields, event, tick = rows[k % len(rows)]
-                step = (k // len(rows)) % 50 * tick  # the book walks up and back down
-                event = {**event, "sequence": k, "bidPrice": _round(event["bidPrice"] + step, tick)}
-                event["askPrice"] = _round(event["bidPrice"] + 2 * tick, tick)
-                data.extend(_wire(event.get(n, "Quote")) for n in fields)
+                row = walks[k % len(walks)][k // len(walks) % 50]
+                if sequence_at is not None:
+                    row = row.copy()
+                    row[sequence_at] = k
+                data += row
             self._send({"type": "FEED_DATA", "channel": feed.id, "data": ["Quote", data]})
         for sub in feed.subscriptions.values():  # then the true prices again
             if sub.kind == "Quote":
