@@ -457,13 +457,14 @@ def main(argv: list[str] | None = None) -> int:
             emit(section_transports(args, server))
         if everything and args.reference_python:
             emit(section_reference(args, server))
-        emit(section_stream_loopback(args, server))
+        loopback = section_stream_loopback(args, server)  # shown in its place, after 5a
     finally:
         server.close()
     if everything:
         emit(section_imports(args))
         emit(section_chain(args))
     emit(section_stream_decode(args))
+    emit(loopback)
     emit(section_stream_memory(args))
     emit(f"(bench/suite.py took {time.perf_counter() - started:.0f} s)\n")
     if args.output:
