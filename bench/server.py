@@ -16,6 +16,12 @@ does (about half the server's CPU per call): the transports are measured against
 the fake API as it serves. With ``--keep-balances`` that answer is kept too: a
 cheaper server, against which each client's own cost weighs more. The recorded
 requests are dropped as they come, so memory stays flat over a long run.
+
+For the streaming benchmarks, the same port serves the fake's DXLink websocket, and
+``POST /bench/stream-burst?count=N`` (a benchmark-only path) makes the fake's next
+websocket step send a burst of N Quote events (its ``BURST`` stream fault) to the
+client subscribed to quotes. The websocket log the fake keeps is dropped at each such
+request, so it holds one burst at most.
 """
 
 from __future__ import annotations
@@ -24,13 +30,16 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tastytrade_proto.protocol.http import Request
 from tastytrade_proto.testing import FakeTastytradeAPI, FakeTastytradeServer
 from tastytrade_proto.testing.fake import orders as fake_orders
+from tastytrade_proto.testing.fake.api import Reply, StreamFault, StreamFaultKind
 from tastytrade_proto.testing.fake.instruments import ChainSpec, InstrumentCatalog
+from tastytrade_proto.testing.fake.kit import reply as json_reply
 
 ACCOUNT = "5WT00001"
 POSITIONS = 50
@@ -38,6 +47,7 @@ CHAIN_SYMBOL = "SPY"
 CHAIN_EXPIRATIONS = 50
 CHAIN_STRIKES = 100
 _KEPT = ("/option-chains/", f"/accounts/{ACCOUNT}/positions")
+BURST_PATH = "/bench/stream-burst"
 
 
 class BenchmarkAPI(FakeTastytradeAPI):
@@ -70,6 +80,9 @@ class BenchmarkAPI(FakeTastytradeAPI):
         )
 
     def handle(self, request: Request) -> Any:
+        parts = urlsplit(request.url)
+        if request.method == "POST" and parts.path == BURST_PATH:
+            return self._burst(parse_qs(parts.query))
         kept = request.method == "GET" and any(p in request.url for p in self._keep)
         if kept and request.url in self._kept:
             return self._kept[request.url]
@@ -78,6 +91,15 @@ class BenchmarkAPI(FakeTastytradeAPI):
         if kept and reply.response.status == 200:
             self._kept[request.url] = reply
         return reply
+
+    def _burst(self, query: dict[str, list[str]]) -> Reply:
+        """A burst of Quote events on the websocket that subscribed to quotes (the fake's
+        BURST stream fault, fired at that connection's next step)."""
+        count = int(query.get("count", ["100000"])[0])
+        batch = int(query.get("batch", ["100"])[0])
+        self.stream_messages.clear()
+        self.inject_stream_fault(StreamFault(StreamFaultKind.BURST, count=count, batch=batch))
+        return Reply(json_reply(200, {"data": {"count": count, "batch": batch}}))
 
 
 def main() -> int:

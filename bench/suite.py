@@ -12,7 +12,11 @@ SDK from PyPI importable by ``PATH`` (``--no-reference`` skips what needs it).
 3. the reference SDK against ours, the same calls to the same server, one at a time
    and ten at a time;
 4. import times, and parsing a nested option chain: time and memory
-   (``option_chain.py``).
+   (``option_chain.py``);
+5. DXLink market data (``streaming.py``, ``stream_clients.py``): decoding a recorded
+   burst against ``json.loads`` and the reference SDK; a burst from the fake's DXLink
+   websocket, end to end over loopback, per transport; memory over an hour of
+   simulated streaming.
 
 Figures are medians over interleaved rounds; ratios compare figures of the same
 run. The machine is whatever runs this: compare ratios, not absolute numbers.
@@ -47,6 +51,8 @@ PAIRS = (
 CALLS = {"balances": 1000, "positions": 400, "chain": 20, "session": 100}
 # calls in flight together in section 3's second measurement (tasks, or threads for requests)
 REFERENCE_CONCURRENCY = 10
+# section 5b: ours over each transport, then the two baselines
+STREAM_CLIENTS = ("tastytrade_requests", "tastytrade_aiohttp", "tastytrade_trio", "aiohttp")
 
 
 class Server:
@@ -284,6 +290,75 @@ def section_chain(args: argparse.Namespace) -> str:
     )
 
 
+def section_stream_decode(args: argparse.Namespace) -> str:
+    python = args.reference_python or sys.executable
+    return _python_output([python, str(HERE / "streaming.py"), "decode", *args.decode_args])
+
+
+def run_stream_client(python: str, client: str, server: Server, events: int) -> dict[str, float]:
+    command = [python, str(HERE / "stream_clients.py"), client, "--url", server.url]
+    command += ["--events", str(events)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{client} stream failed:\n{done.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(done.stdout)
+    return result
+
+
+def section_stream_loopback(args: argparse.Namespace, server: Server) -> str:
+    entries = [(sys.executable, client) for client in STREAM_CLIENTS]
+    if args.reference_python:
+        entries.append((args.reference_python, "reference"))
+    seen: dict[str, list[dict[str, float]]] = {client: [] for _, client in entries}
+    for round_ in range(args.stream_rounds):
+        shift = round_ % len(entries)
+        for python, client in [*entries[shift:], *entries[:shift]]:
+            seen[client].append(run_stream_client(python, client, server, args.stream_events))
+    found = {
+        client: {
+            "rate": statistics.median(r["events"] / r["wall"] for r in results),
+            "cpu_us": statistics.median(1e6 * r["cpu"] / r["events"] for r in results),
+            "coalesced": max(r["coalesced"] for r in results),
+        }
+        for client, results in seen.items()
+    }
+    ref = found.get("reference")
+    bare = found["aiohttp"]
+    names = {
+        "aiohttp": "bare aiohttp + json.loads (rows counted, no events)",
+        "reference": "reference SDK: DXLinkStreamer.listen(Quote)",
+    }
+    rows = []
+    for client, f in found.items():
+        rows.append(
+            [
+                names.get(client, f"{client}: market_stream()"),
+                f"{f['rate']:,.0f}",
+                f"{f['rate'] / ref['rate']:.2f}x" if ref else "-",
+                f"{f['rate'] / bare['rate']:.2f}x",
+                f"{f['cpu_us']:.2f}",
+                f"{f['coalesced']:,.0f}",
+            ]
+        )
+    return table(
+        f"5b. A burst of {args.stream_events:,} Quote events from the fake's DXLink websocket "
+        f"(100 a message), end to end over loopback (median of {args.stream_rounds} rounds)",
+        [
+            "client",
+            "events/s",
+            "vs reference SDK",
+            "vs bare aiohttp",
+            "client CPU µs/event",
+            "coalesced (most in a round)",
+        ],
+        rows,
+    )
+
+
+def section_stream_memory(args: argparse.Namespace) -> str:
+    return _python_output([sys.executable, str(HERE / "streaming.py"), "memory", *args.memory_args])
+
+
 def _python_output(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -339,20 +414,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=CALLS["balances"], help="calls per process")
     parser.add_argument("--import-rounds", type=int, default=15)
     parser.add_argument("--chain-rounds", type=int, default=30)
+    parser.add_argument("--stream-rounds", type=int, default=5, help="rounds of section 5b")
+    parser.add_argument("--stream-events", type=int, default=100_000, help="events a burst")
     parser.add_argument("--quick", action="store_true", help="fewer rounds, for a smoke test")
     parser.add_argument(
         "--keep-balances",
         action="store_true",
         help="the server keeps its balances answer too (a cheaper server: harsher ratios)",
     )
+    parser.add_argument(
+        "--streaming-only", action="store_true", help="section 5 alone (DXLink market data)"
+    )
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.no_reference:
         args.reference_python = None
     args.core_args = []
+    args.decode_args, args.memory_args = [], []
     if args.quick:
         args.rounds, args.calls, args.import_rounds, args.chain_rounds = 1, 100, 3, 3
         args.core_args = ["--number", "100", "--repeat", "3"]
+        args.stream_rounds, args.stream_events = 1, 20_000
+        args.decode_args = ["--events", "20000", "--rounds", "3"]
+        args.memory_args = ["--symbols", "10", "--rate", "2"]
         for workload in CALLS:
             CALLS[workload] = max(2, CALLS[workload] // 10)
 
@@ -364,16 +448,24 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(text)
         print(text, flush=True)
 
-    emit(section_core(args))
+    everything = not args.streaming_only
+    if everything:
+        emit(section_core(args))
     server = Server(*(["--keep-balances"] if args.keep_balances else []))
     try:
-        emit(section_transports(args, server))
-        if args.reference_python:
+        if everything:
+            emit(section_transports(args, server))
+        if everything and args.reference_python:
             emit(section_reference(args, server))
+        loopback = section_stream_loopback(args, server)  # shown in its place, after 5a
     finally:
         server.close()
-    emit(section_imports(args))
-    emit(section_chain(args))
+    if everything:
+        emit(section_imports(args))
+        emit(section_chain(args))
+    emit(section_stream_decode(args))
+    emit(loopback)
+    emit(section_stream_memory(args))
     emit(f"(bench/suite.py took {time.perf_counter() - started:.0f} s)\n")
     if args.output:
         args.output.write_text("\n".join(parts))

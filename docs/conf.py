@@ -39,6 +39,7 @@ api_reference_modules = [
     "tastytrade_proto.orders",
     "tastytrade_proto.instruments",
     "tastytrade_proto.market_data",
+    "tastytrade_proto.streaming",
     "tastytrade_proto.watchlists",
     "tastytrade_proto.errors",
     "tastytrade_proto.models",

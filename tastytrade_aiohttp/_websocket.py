@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
 
 from tastytrade_proto.errors import TransportError, TransportTimeout, WebSocketClosed
-from tastytrade_proto.protocol.websocket import MAX_MESSAGE_BYTES, Closed
+from tastytrade_proto.protocol.websocket import MAX_MESSAGE_BYTES, Closed, split_websocket_url
 
 __all__ = ["WebSocket", "open_websocket"]
 
@@ -61,11 +61,14 @@ class WebSocket:
                 raise WebSocketClosed("the websocket was closed by this client")
             if self._next is None:
                 self._next = asyncio.ensure_future(self._ws.receive())
+            task = self._next
             left = None if deadline is None else max(0.0, deadline - loop.time())
-            done, _ = await asyncio.wait({self._next}, timeout=left)
+            done, _ = await asyncio.wait({task}, timeout=left)
             if not done:
                 return None
-            task, self._next = self._next, None
+            self._next = None
+            if task.cancelled() or self._closing is not None:  # close(), in another task
+                raise WebSocketClosed("the websocket was closed by this client")
             try:
                 message = task.result()
             except Exception as exc:  # a failure aiohttp did not turn into a message
@@ -95,17 +98,20 @@ class WebSocket:
             raise cancelled
 
     async def _close(self, code: int) -> None:
-        pending, self._next = self._next, None
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        # A receive waiting meanwhile is aiohttp's to end (with a CLOSING message): cancelled,
+        # it would mark the websocket broken, and aiohttp would then close without reading
+        # the server's reply (and unread bytes make the close a reset).
         try:
             await asyncio.wait_for(self._ws.close(code=code), self._timeout)
         except Exception:  # closing never raises: the connection goes anyway
             pass
         finally:
             self._abort()
+            pending, self._next = self._next, None
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     def _abort(self) -> None:
         if not self._ws.closed:  # did not finish the closing handshake in time
@@ -140,6 +146,7 @@ async def open_websocket(
     proxy: str | None,
 ) -> WebSocket:
     """``ws_connect`` with the session's settings; ``timeout`` bounds the opening."""
+    split_websocket_url(url)  # ws:// or wss:// only, as in the other transports
     password = URL(proxy).password if proxy else None  # kept out of every message
     try:
         ws = await asyncio.wait_for(
@@ -173,3 +180,10 @@ async def open_websocket(
         message = f"websocket {url}: {type(exc).__name__}: {exc}"
         raise TransportError(_scrub(message, password)) from None
     return WebSocket(ws, timeout)
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import AsyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> AsyncWebSocket:
+        return ws

@@ -14,6 +14,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote
 
 import h11
@@ -24,6 +25,7 @@ from tastytrade_proto.protocol.websocket import Closed, WebSocketConnection, spl
 __all__ = ["WebSocket", "open_websocket"]
 
 _CHUNK = 65536
+_ANSWER_WITHIN = 5.0  # seconds for TLS's own answers, sent while reading
 
 
 class _Woken:
@@ -122,8 +124,8 @@ class _Wire:
                 if not chunk:
                     break
                 out += chunk
-            if layer.outgoing.pending:  # a TLS 1.3 post-handshake answer, rarely
-                self.write(b"", time.monotonic() + 5, level)
+            if layer.outgoing.pending:  # a post-handshake answer (a TLS 1.3 key update)
+                self.write(layer.outgoing.read(), time.monotonic() + _ANSWER_WITHIN, level)
             data = bytes(out)
         return data
 
@@ -223,11 +225,9 @@ class WebSocket:
         data = self._conn.send_text(text)
         try:
             self._wire.write(data, time.monotonic() + self._timeout)
-        except (OSError, ValueError) as exc:  # ValueError: a socket closed by close()
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError; ValueError: closed
             self._conn.receive_data(b"")  # a frame went out in part, or not at all: done
-            raise WebSocketClosed(
-                f"websocket connection broke while sending: {type(exc).__name__}: {exc}"
-            ) from None
+            raise Closed.dropped(f"while sending: {type(exc).__name__}: {exc}").error() from None
 
     def receive(self, timeout: float | None) -> str | None:
         """The next text message, or ``None`` after ``timeout`` s or a :meth:`wake`."""
@@ -278,7 +278,7 @@ class WebSocket:
                 if isinstance(got, _TimedOut):
                     break
                 _feed(self._conn.receive_data, got)
-        except Exception:
+        except Exception:  # closing never raises: the socket goes anyway
             pass
         finally:
             self._wire.close()
@@ -365,3 +365,10 @@ def open_websocket(
                 wire.close()
             elif sock is not None:
                 sock.close()
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import SyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> SyncWebSocket:
+        return ws

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -28,7 +29,7 @@ class WebSocket:
     def __init__(self, stream: trio.abc.Stream, conn: WebSocketConnection, timeout: float) -> None:
         self._stream, self._conn, self._timeout = stream, conn, timeout
         self._send_lock = trio.Lock()
-        self._receiving = False
+        self._reading: tuple[trio.CancelScope, trio.Event] | None = None  # a receive_some
         self._closed = False
 
     async def send(self, text: str) -> None:
@@ -71,18 +72,23 @@ class WebSocket:
                 raise message.error()
             if self._closed:
                 raise WebSocketClosed("the websocket was closed by this client")
-            data = b""
-            self._receiving = True
+            data: bytes | None = None  # None: the read was cancelled, nothing lost
+            waiting = trio.CancelScope(deadline=deadline)
+            self._reading = (waiting, trio.Event())
             try:
-                with trio.CancelScope(deadline=deadline) as waiting:
+                with waiting:
                     data = bytes(await self._stream.receive_some(_CHUNK))
             except _BROKEN:
                 data = b""  # broken: the same as its end
             finally:
-                self._receiving = False
-            if waiting.cancelled_caught:
+                self._reading[1].set()
+                self._reading = None
+            if data is not None:
+                self._conn.receive_data(data)
+            if self._closed:  # close(), in another task, took over the reading
+                raise WebSocketClosed("the websocket was closed by this client")
+            if data is None:
                 return None
-            self._conn.receive_data(data)
             await self._flush()
 
     async def close(self, code: int = 1000) -> None:
@@ -96,10 +102,22 @@ class WebSocket:
                     data = self._conn.close(code)
                     if data:
                         await self._stream.send_all(data)
-                # Wait for the server's reply, unless a receive is reading already.
-                while not self._receiving and not self._conn.finished:
+                if self._reading is not None:  # a receive in another task: ended, to read here
+                    scope, done = self._reading
+                    scope.cancel()
+                    await done.wait()
+                # The server's reply; reading it all also spares the server a reset that
+                # could drop our close frame (unread bytes, TLS tickets say, make a close RST).
+                while not self._conn.finished:
                     self._conn.receive_data(bytes(await self._stream.receive_some(_CHUNK)))
             except Exception:  # closing never raises: the stream goes anyway
                 pass
             finally:
                 await trio.aclose_forcefully(self._stream)
+
+
+if TYPE_CHECKING:  # mypy --strict checks that the class keeps the contract
+    from tastytrade_proto.streaming.websocket import AsyncWebSocket
+
+    def _keeps_the_contract(ws: WebSocket) -> AsyncWebSocket:
+        return ws

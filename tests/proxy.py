@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
+import ssl
 import threading
 from types import TracebackType
 
 
 class ConnectProxy:
-    """Tunnels ``CONNECT host:port`` to loopback targets; counts the tunnels it made."""
+    """Tunnels ``CONNECT host:port`` to loopback targets; counts the tunnels it made.
 
-    def __init__(self) -> None:
+    Given a server-side ``ssl_context``, it is an ``https://`` proxy: TLS from the client
+    to the proxy, and the tunnel inside it.
+    """
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._tls = ssl_context
+        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.port}"
         self.tunnels: list[str] = []
         self.credentials: list[str | None] = []  # each CONNECT's Proxy-Authorization
         self._sockets: list[socket.socket] = []
@@ -42,6 +49,11 @@ class ConnectProxy:
             self._start(self._tunnel, self._track(client))
 
     def _tunnel(self, client: socket.socket) -> None:
+        if self._tls is not None:
+            try:
+                client = self._track(self._tls.wrap_socket(client, server_side=True))
+            except (OSError, ssl.SSLError):
+                return
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = client.recv(4096)
@@ -62,8 +74,23 @@ class ConnectProxy:
         upstream = self._track(socket.create_connection((host, int(port))))
         self.tunnels.append(f"{host}:{port}")
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        if isinstance(client, ssl.SSLSocket):  # one thread: an SSL socket is not for two at once
+            self._relay(client, upstream)
+            return
         self._start(self._pipe, client, upstream)
         self._pipe(upstream, client)
+
+    @staticmethod
+    def _relay(tls: ssl.SSLSocket, upstream: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                ready = [tls] if tls.pending() else select.select([tls, upstream], [], [])[0]
+                for source, sink in ((tls, upstream), (upstream, tls)):
+                    if source in ready:
+                        data = source.recv(65536)
+                        if not data:
+                            return
+                        sink.sendall(data)
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket) -> None:

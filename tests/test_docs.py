@@ -48,7 +48,7 @@ CUSTOM = re.findall(
 def test_the_custom_transport_works_against_the_fake(tastytrade_fake_tls: FakeTastytrade) -> None:
     from tastytrade_proto.testing import DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN
 
-    transport, usage = CUSTOM
+    transport, usage = CUSTOM[:2]
     lines = [
         line
         for line in transport.splitlines()
@@ -66,3 +66,32 @@ def test_the_custom_transport_works_against_the_fake(tastytrade_fake_tls: FakeTa
     assert namespace["balances"].account_number == "5WT00001"
     assert tastytrade_fake_tls.api.count("DELETE", "/sessions") == 1
     namespace["session"].conn.close()
+
+
+def test_the_custom_websocket_opener_works() -> None:
+    import pytest
+
+    from tastytrade_proto.errors import WebSocketClosed
+
+    from .wsserver import WebSocketServer
+
+    namespace: dict[str, Any] = {}
+    exec(compile(CUSTOM[2], "docs/custom-transport.md", "exec"), namespace)
+    opener = namespace["SocketWebSocket"]
+    with WebSocketServer(tls=True) as server:
+        context = server.client_ssl_context()
+        ws = opener(server.url("/ping"), [("User-Agent", "mine/1")], 10, context)
+        assert ws.receive(10) == "pong received"
+        ws.send("echo")
+        assert ws.receive(10) == "echo"
+        assert ws.receive(0.01) is None
+        ws.wake()
+        assert ws.receive(None) is None
+        ws.close()
+        ws = opener(server.url("/close1012"), [], 10, context)
+        with pytest.raises(WebSocketClosed) as info:
+            ws.receive(10)
+        assert info.value.code == 1012
+        ws.close()
+    assert server.requests[0][1]["user-agent"] == "mine/1"
+    assert server.closes[0] == 1000

@@ -895,3 +895,107 @@ def test_a_subscription_made_while_a_renewed_token_is_checked_goes_out_at_once()
     sent(link)
     link.subscribe(Quote, ["AAPL"], 3600)
     assert sent(link)[0]["add"] == [{"type": "Quote", "symbol": "AAPL"}]
+
+
+def test_bare_nan_and_infinity_tokens_and_text_numbers_are_understood() -> None:
+    link = ready()
+    fields = ["eventSymbol", "bidPrice", "askPrice", "bidSize", "sequence", "bidTime", "askTime"]
+    link.receive(server("FEED_CONFIG", FEED_CHANNEL, eventFields={"Quote": fields}), 1)
+    row = '["X", NaN, Infinity, -Infinity, "12", "NaN", "twelve"]'
+    link.receive(f'{{"type":"FEED_DATA","channel":1,"data":["Quote",{row}]}}', 1)
+    (quote,) = link.events()
+    assert quote.bid_price is None and quote.ask_price == Decimal("Infinity")
+    assert quote.bid_size == Decimal("-Infinity")
+    assert (quote.sequence, quote.bid_time, quote.ask_time) == (12, None, None)
+    assert quote.extra == (("askTime", "twelve"),)
+    assert quote.at(quote.bid_time) is None and quote.at(1_767_225_600_000).year == 2026
+    assert quote.at(10**20) is None  # out of range: no datetime, no crash
+
+
+def test_integers_with_a_fraction_or_a_huge_exponent_are_not_counters() -> None:
+    link = ready()
+    fields = ["eventSymbol", "index", "eventFlags", "count", "time"]
+    link.subscribe_candles("X", "1m", 0, 1)
+    link.receive(server("CHANNEL_OPENED", CANDLE_CHANNEL), 1)
+    link.receive(server("FEED_CONFIG", CANDLE_CHANNEL, eventFields={"Candle": fields}), 1)
+    row = '["X{=1m}", 1.5, 1E+40, 7.0, true]'
+    link.receive(f'{{"type":"FEED_DATA","channel":3,"data":["Candle",{row}]}}', 1)
+    (bar,) = link.events()
+    assert (bar.index, bar.event_flags, bar.count, bar.time) == (None, None, 7, None)
+    assert dict(bar.extra) == {
+        "index": Decimal("1.5"),
+        "eventFlags": Decimal("1E+40"),
+        "time": True,
+    }
+
+
+@pytest.mark.parametrize(
+    "misuse",
+    [
+        lambda: DXLinkConnection(data_format="XML"),
+        lambda: DXLinkConnection(receive_timeout=0),
+        lambda: DXLinkConnection(keepalive_interval=True),
+        lambda: ready().token_received("", URL, 1),
+        lambda: ready().subscribe_candles("SPY", "5m", -1, 1),
+        lambda: ready().subscribe_candles("SPY", "5m", True, 1),  # type: ignore[arg-type]
+        lambda: ready().subscribe("Not A Type", ["SPY"], 1),
+        lambda: ready().subscribe(Quote, ["SPY", ""], 1),
+        lambda: ready().subscribe(Quote, [None], 1),  # type: ignore[list-item]
+        lambda: ready().subscribe(Candle, ["SPY"], 1),
+        lambda: ready().socket_opened(1),
+    ],
+)
+def test_misuse_is_a_streaming_error(misuse: Any) -> None:
+    with pytest.raises(StreamingError):
+        misuse()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "FEED_CONFIG", "channel": 1, "dataFormat": "XML"},
+        {"type": "FEED_CONFIG", "channel": 1, "eventFields": ["Quote"]},
+        {"type": "FEED_DATA", "channel": 1, "data": ["Quote"]},
+        {"type": "FEED_DATA", "channel": 1, "data": [5, [], "Quote", "SPY"]},
+        {"type": "FEED_DATA", "channel": 1, "data": ["Nobody", [1, 2]]},
+        {"type": "FEED_DATA", "channel": 1, "data": [{"eventSymbol": "SPY"}, {5: 1}]},
+    ],
+)
+def test_frames_that_break_the_shapes_are_malformed(frame: dict[str, Any]) -> None:
+    link = ready()
+    link.receive(json.dumps(frame), 1)
+    (event,) = link.events()
+    assert isinstance(event, MalformedMessage)
+
+
+def test_a_single_string_symbol_and_a_repeated_authorized_are_fine() -> None:
+    link = ready()
+    link.subscribe("Quote", "SPY", 1)
+    assert sent(link)[0]["add"] == [{"type": "Quote", "symbol": "SPY"}]
+    link.receive(server("AUTH_STATE", state="AUTHORIZED"), 2)
+    assert sent(link) == [] and link.state is DXLinkState.READY
+
+
+def test_unsubscribing_a_candle_sends_its_from_time_as_the_spec_asks() -> None:
+    link = ready()
+    name = link.subscribe_candles("SPY", "1h", 5000, 1)
+    link.receive(server("CHANNEL_OPENED", CANDLE_CHANNEL), 1)
+    sent(link)
+    link.unsubscribe("Candle", [name], 2)
+    assert sent(link)[0]["remove"] == [{"type": "Candle", "symbol": name, "fromTime": 5000}]
+
+
+def test_jitter_scales_the_wait_into_its_lower_half() -> None:
+    link = DXLinkConnection(backoff_base=4, jitter=lambda: 0.0)
+    link.next_action(0)
+    link.token_received("t", URL, 0)
+    now = 0.0
+    waits = []
+    for _ in range(3):
+        action = link.next_action(now)
+        if isinstance(action, Pause):
+            now = action.until
+            link.next_action(now)
+        link.socket_failed(TransportError("refused"), now)
+        waits.append(link.events()[-1].retry_in)
+    assert waits == [4, 4.0, 8.0]  # 4, then 8 and 16 halved

@@ -425,3 +425,156 @@ def test_the_quote_token_is_fetched_over_the_session_which_renews_its_own_token(
                     await feed.__aexit__(None, None, None)
 
     harness.run(body)
+
+
+# -- more of the stream's contract ---------------------------------------------------------
+
+
+def test_a_login_that_may_not_stream_ends_the_stream_with_the_apis_error(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    from tastytrade_proto.errors import ApiError
+
+    fake.api.add_user("browser", "looking-only-1")  # registered, never opened an account
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with harness.session() as session:
+            await session.login_with_password("browser", "looking-only-1")
+            feed = session.session.market_stream()
+            if harness.sync:
+                with feed, pytest.raises(ApiError) as info:
+                    feed.subscribe(Quote, ["SPY"])
+                    feed.get(WAIT)
+            else:
+                async with feed:
+                    await feed.subscribe(Quote, ["SPY"])
+                    with pytest.raises(ApiError) as info:
+                        await Feed(kind, feed).next()
+            assert info.value.code == "quote_streamer.customer_not_found_error"
+
+    harness.run(body)
+
+
+def test_candle_history_bigger_than_the_buffer_arrives_whole_by_backpressure(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+    start = int(fake.api.clock() * 1000) - 10 * 3600 * 1000
+
+    async def body() -> None:
+        async with stream(harness, buffer_size=20) as feed:
+            name = await feed.subscribe_candles("SPY", "1m", start)
+            times = []
+            while True:
+                bar, _ = await feed.until(is_type(Candle))
+                assert bar.symbol == name
+                times.append(bar.time)
+                assert feed.stream.pending <= 20 + 100  # capacity, plus one message's worth
+                if bar.event_flags & EventFlag.SNAPSHOT_END:
+                    break
+            assert len(times) == len(set(times)) >= 600  # ten hours of minutes, none lost
+            assert feed.stream.coalesced == 0
+
+    harness.run(body)
+
+
+def test_unsubscribe_and_reset_reach_the_server(kind: str, fake: FakeTastytradeServer) -> None:
+    harness = Harness(kind, fake)
+
+    async def call(feed: Feed, name: str, *args: Any) -> None:
+        result = getattr(feed.stream, name)(*args)
+        if kind != "requests":
+            await result
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            await feed.subscribe(Quote, ["SPY", "AAPL"])
+            await feed.until(is_type(Quote))
+            await call(feed, "unsubscribe", Quote, ["SPY"])
+            assert [s.symbol for s in feed.stream.subscriptions] == ["AAPL"]
+            await call(feed, "reset")
+            assert feed.stream.subscriptions == ()
+            assert fake.wait_for(
+                lambda: any('"reset"' in m.text and "add" not in m.text for m in inbound(fake))
+            )
+            assert any('"remove"' in m.text and "SPY" in m.text for m in inbound(fake))
+
+    harness.run(body)
+
+
+def inbound(fake: FakeTastytradeServer) -> list[Any]:
+    return [m for m in fake.api.stream_messages if m.direction == "in"]
+
+
+def test_a_sync_stream_times_out_ends_and_refuses_use_after_close(
+    fake: FakeTastytradeServer,
+) -> None:
+    import tastytrade_requests
+
+    session = tastytrade_requests.Session(base_url=fake.base_url, prompt=lambda ask: DEMO_OTP)
+    session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+    feed = session.market_stream()
+    assert isinstance(feed.get(WAIT), Connected)  # get() starts the stream by itself
+    assert feed.get(0.05) is None  # nothing subscribed: nothing comes
+    feed.close()
+    feed.close()  # twice is fine
+    assert list(feed) == []
+    with pytest.raises(StreamingError, match="closed"):
+        feed.subscribe(Quote, ["SPY"])
+    session.close()
+
+
+def test_an_async_stream_is_entered_once(fake: FakeTastytradeServer) -> None:
+    import tastytrade_aiohttp
+
+    async def body() -> None:
+        async with tastytrade_aiohttp.Session(base_url=fake.base_url) as session:
+            feed = session.market_stream()
+            async with feed:
+                with pytest.raises(StreamingError, match="once"):
+                    await feed.__aenter__()
+            await feed.aclose()  # again: nothing happens
+            with pytest.raises(StopAsyncIteration):
+                await feed.__anext__()
+
+    asyncio.run(body())
+
+
+def test_a_pump_that_breaks_ends_the_stream_with_the_error(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("the opener has a bug")
+
+    async def broken_async(*args: Any) -> Any:
+        raise RuntimeError("the opener has a bug")
+
+    async def body() -> None:
+        async with harness.session(prompting=True) as session:
+            await session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
+            session.session.open_websocket = broken if harness.sync else broken_async
+            feed = session.session.market_stream()
+            if harness.sync:
+                with feed, pytest.raises(StreamingError, match=r"pump failed.*opener has a bug"):
+                    feed.get(WAIT)
+            else:
+                async with feed:
+                    with pytest.raises(StreamingError, match=r"pump failed.*opener has a bug"):
+                        await Feed(kind, feed).next()
+
+    harness.run(body)
+
+
+def test_times_are_aware_datetimes_or_epoch_milliseconds() -> None:
+    from datetime import datetime, timezone
+
+    from tastytrade_proto.streaming import epoch_milliseconds
+
+    assert epoch_milliseconds(datetime(2026, 1, 1, tzinfo=timezone.utc)) == 1_767_225_600_000
+    assert epoch_milliseconds(5) == 5
+    for bad in (datetime(2026, 1, 1), True, 1.5, "2026-01-01"):
+        with pytest.raises(StreamingError):
+            epoch_milliseconds(bad)  # type: ignore[arg-type]

@@ -44,8 +44,9 @@ def opened(**kwargs: int) -> tuple[WebSocketConnection, Server]:
     server = Server()
     server.feed(client.handshake())
     accept = server.ws.send(AcceptConnection())
+    assert not client.accepted
     client.receive_data(accept)
-    assert client.open and client.next_message() is None
+    assert client.accepted and client.open and client.next_message() is None
     return client, server
 
 
@@ -181,8 +182,16 @@ def test_a_message_too_big() -> None:
     client.receive_data(server.ws.send(TextMessage(data="567890")))
     closed = client.next_message()
     assert isinstance(closed, Closed) and closed.code == 1009
+    # More of the message (sent before the server read our close), then the reply to
+    # our close: read until finished.
+    assert not client.finished
+    client.receive_data(server.ws.send(TextMessage(data="ignored after the end")))
+    assert client.next_message() == closed and not client.finished
     server.feed(client.data_to_send())
-    assert next(e for e in server.events if isinstance(e, CloseConnection)).code == 1009
+    closing = next(e for e in server.events if isinstance(e, CloseConnection))
+    assert closing.code == 1009
+    client.receive_data(server.ws.send(closing.response()))
+    assert client.finished and client.next_message() == closed
 
 
 def test_a_protocol_violation() -> None:
@@ -192,3 +201,53 @@ def test_a_protocol_violation() -> None:
     assert isinstance(closed, Closed) and closed.code == 1007
     assert "broke the websocket protocol" in closed.why
     assert client.data_to_send()[:1] == b"\x88"  # a close frame back
+    assert client.finished  # no reply awaited from a server that broke the protocol
+    client.receive_data(b"\x88\x00")
+    assert client.next_message() == closed
+
+
+def test_misuse_and_a_bad_accept_token() -> None:
+    client = WebSocketConnection("h", "/")
+    client.handshake()
+    with pytest.raises(LocalProtocolError, match="cannot open the websocket"):
+        client.handshake()  # twice
+    with pytest.raises(TransportError, match="closed during the websocket upgrade"):
+        client.receive_data(b"HTTP/1.1 101 Swi")  # part of an answer, then the end
+        client.receive_data(b"")
+    client = WebSocketConnection("h", "/")
+    client.handshake()
+    with pytest.raises(TransportError, match="Bad accept token"):
+        client.receive_data(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: nope\r\n\r\n"
+        )
+
+
+def test_after_a_local_close() -> None:
+    client, server = opened()
+    assert client.closed is None
+    data = client.close(4000, "bye")
+    assert client.close() == b""  # once
+    with pytest.raises(WebSocketClosed, match="by this client") as info:
+        client.send_text("x")
+    assert info.value.code == 4000
+    # The server pings and sends a message before it reads our close: no pong, no message.
+    client.receive_data(server.ws.send(Ping(payload=b"p")) + server.ws.send(TextMessage(data="m")))
+    assert client.data_to_send() == b"" and client.next_message() == "m"
+    server.feed(data)
+    closing = next(e for e in server.events if isinstance(e, CloseConnection))
+    client.receive_data(server.ws.send(closing.response()))
+    assert client.finished
+    closed = client.next_message()
+    assert isinstance(closed, Closed) and closed.code == 4000 and client.closed == closed
+    client.receive_data(b"more bytes after the end are ignored")
+
+
+def test_a_server_close_without_a_code_and_a_binary_fragment() -> None:
+    client, server = opened()
+    client.receive_data(server.ws.send(BytesMessage(data=b"\x00", message_finished=False)))
+    client.receive_data(server.ws.send(BytesMessage(data=b"\x01")))
+    client.receive_data(b"\x88\x00")  # a close frame with no status: 1005
+    closed = client.next_message()
+    assert isinstance(closed, Closed) and closed.code == 1005
+    assert closed.why == "websocket closed by the server: 1005"

@@ -7,7 +7,8 @@ transports' websocket tests. The path picks what it does:
 * ``/reject502``: answers the upgrade with an HTTP 502;
 * ``/ping``: pings, and once the pong is back sends ``"pong received"``;
 * ``/fragmented``: sends ``"hello world"`` in three fragments;
-* ``/big``: sends a 5 MB message;
+* ``/big``: sends a 5 MB message; ``/huge`` one of 16 MiB and a byte;
+* ``/badutf8``: sends a text frame that is not UTF-8;
 * ``/split``: sends the first half of the frame of ``"split message"``, the rest once
   a text message arrives;
 * ``/silent``: sends nothing until a message arrives.
@@ -39,6 +40,7 @@ from wsproto.events import (
 )
 
 BIG = "x" * (5 * 1024 * 1024)
+HUGE = "y" * (16 * 1024 * 1024 + 1)  # past every transport's limit
 
 _CA = None
 
@@ -73,10 +75,18 @@ class WebSocketServer:
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._ended = threading.Condition()
         self._start(self._accept)
 
     def url(self, path: str) -> str:
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}{path}"
+
+    @staticmethod
+    def server_ssl_context() -> ssl.SSLContext:
+        """A server context with a certificate for 127.0.0.1 from the same CA (a proxy's)."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        _ca().issue_cert("127.0.0.1").configure_cert(context)  # type: ignore[attr-defined]
+        return context
 
     def client_ssl_context(self) -> ssl.SSLContext:
         """A client context trusting this server's CA."""
@@ -101,12 +111,24 @@ class WebSocketServer:
             self._start(self._serve, sock)
 
     def _serve(self, sock: socket.socket) -> None:
-        with contextlib.suppress(OSError, ssl.SSLError), sock:
+        with contextlib.suppress(OSError, ssl.SSLError):
             if self._context is not None:
                 sock = self._context.wrap_socket(sock, server_side=True)
                 with self._lock:
                     self._sockets.append(sock)
             _Peer(self, sock).run()
+        sock.close()  # the TLS socket, when there is one: the client sees the end
+
+    def ended(self, code: int | None) -> None:
+        with self._ended:
+            self.closes.append(code)
+            self._ended.notify_all()
+
+    def wait_closes(self, count: int) -> list[int | None]:
+        """The close codes, once ``count`` connections have ended (10 s at most)."""
+        with self._ended:
+            self._ended.wait_for(lambda: len(self.closes) >= count, timeout=10)
+            return list(self.closes)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -150,7 +172,7 @@ class _Peer:
                 if not self.handle(event):
                     return
             if not data:
-                self.server.closes.append(None)
+                self.server.ended(None)
                 return
 
     def handle(self, event: object) -> bool:
@@ -166,7 +188,7 @@ class _Peer:
         elif isinstance(event, Ping):
             self.send(event.response())
         elif isinstance(event, CloseConnection):
-            self.server.closes.append(int(event.code))
+            self.server.ended(int(event.code))
             with contextlib.suppress(Exception):
                 self.send(event.response())
             return False
@@ -194,6 +216,10 @@ class _Peer:
                 self.send(TextMessage(data=part, message_finished=last))
         elif self.path == "/big":
             self.send(TextMessage(data=BIG))
+        elif self.path == "/huge":
+            self.send(TextMessage(data=HUGE))
+        elif self.path == "/badutf8":
+            self.sock.sendall(b"\x81\x02\xff\xfe")  # a text frame that is not UTF-8
         elif self.path == "/split":
             frame = self.ws.send(TextMessage(data="split message"))
             self.sock.sendall(frame[:7])

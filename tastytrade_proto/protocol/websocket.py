@@ -46,7 +46,6 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.utilities import LocalProtocolError as WSLocalProtocolError
 from wsproto.utilities import RemoteProtocolError
 
 from ..errors import LocalProtocolError, TransportError, WebSocketClosed
@@ -163,6 +162,8 @@ class WebSocketConnection:
         self._size = 0
         self._closed: Closed | None = None
         self._local_close: int | None = None  # the code of our own close frame, once sent
+        self._sent = False  # the upgrade request
+        self._failed = False  # the server broke the protocol: no more reading (RFC 6455 7.1.7)
 
     @property
     def accepted(self) -> bool:
@@ -183,16 +184,20 @@ class WebSocketConnection:
     @property
     def finished(self) -> bool:
         """Nothing more will come: the close handshake is over or the stream ended.
-        After :meth:`close`, read until this is true (or a deadline passes)."""
-        return self._eof or self._closed is not None or not self._open
+        After :meth:`close` (or a message too big, which this client's close frame
+        ended), read until this is true (or a deadline passes) before closing the
+        socket; after a protocol error it is true at once (nothing more is read)."""
+        return (
+            self._eof or self._failed or not self._open or self._ws.state is ConnectionState.CLOSED
+        )
 
     def handshake(self) -> bytes:
         """The upgrade request's bytes."""
+        if self._ws.state is not ConnectionState.CONNECTING or self._sent:
+            raise LocalProtocolError("cannot open the websocket: the upgrade was sent already")
+        self._sent = True
         request = Request(host=self._host, target=self._target, extra_headers=self._headers)
-        try:
-            return self._ws.send(request)
-        except WSLocalProtocolError as exc:
-            raise LocalProtocolError(f"cannot open the websocket: {exc}") from None
+        return self._ws.send(request)
 
     def receive_data(self, data: bytes) -> None:
         """Bytes read from the socket; ``b""`` means it reached its end.
@@ -200,8 +205,8 @@ class WebSocketConnection:
         Raises :class:`~tastytrade_proto.errors.TransportError` if the upgrade is
         refused or answered with something else.
         """
-        if self._eof or self._closed is not None:
-            return  # the end is known: nothing after it matters
+        if self._eof or self._failed or (self._open and self._ws.state is ConnectionState.CLOSED):
+            return  # nothing after the end matters
         if not data:
             self._eof = True
         if not self._open:
@@ -215,7 +220,7 @@ class WebSocketConnection:
                 if self._eof:
                     raise self._cut_off() from None
                 raise
-            if not self._open and self._eof:
+            if not self._open and self._eof:  # pragma: no cover - h11 raises first, above
                 raise self._cut_off()
             return
         if not data:
@@ -273,9 +278,7 @@ class WebSocketConnection:
         try:
             for event in self._ws.events():
                 self._take(event)
-                if self._closed is not None:
-                    return
-        except RemoteProtocolError as exc:  # the handshake's: a bad answer to the upgrade
+        except RemoteProtocolError as exc:  # pragma: no cover - wsproto raises on receiving
             raise TransportError(f"websocket upgrade failed: {exc}") from None
 
     def _take(self, event: Event) -> None:
@@ -286,7 +289,8 @@ class WebSocketConnection:
         elif isinstance(event, RejectData):  # pragma: no cover - RejectConnection raised first
             pass
         elif isinstance(event, TextMessage):
-            self._text(event.data, event.message_finished)
+            if self._closed is None:  # after the end (awaiting the close reply): dropped
+                self._text(event.data, event.message_finished)
         elif isinstance(event, BytesMessage):
             pass  # DXLink speaks text: binary messages are dropped
         elif isinstance(event, Ping):
@@ -312,12 +316,15 @@ class WebSocketConnection:
     def _close_event(self, event: CloseConnection) -> None:
         code, reason = int(event.code), event.reason or ""
         state = self._ws.state
+        if self._closed is not None:
+            return  # the reply to the close frame this client sent when it ended
         if state is ConnectionState.REMOTE_CLOSING:  # the server's close frame: reply to it
             self._outgoing += self._ws.send(event.response())
             self._end(Closed.by_server(code, reason))
         elif state is ConnectionState.CLOSED and self._local_close is not None:
             self._end(Closed.by_server(code, reason))  # the reply to ours
         else:  # a frame that broke the protocol: wsproto picked the code (1002, 1007)
+            self._failed = True  # the close frame goes out, no reply is awaited
             if state is ConnectionState.OPEN:
                 self._outgoing += self._ws.send(CloseConnection(code=code))
             self._end(Closed.broken(code, reason))

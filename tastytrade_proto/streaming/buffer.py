@@ -11,7 +11,9 @@ Policy, when more than ``capacity`` events wait to be taken:
 * every other event (Candle, TimeAndSale, unknown types, link events) is always
   kept, and the buffer reports itself :attr:`~EventBuffer.full`: the pump stops
   reading the socket until the consumer catches up (backpressure, not loss; the
-  server buffers meanwhile, and keepalives still go out).
+  server buffers meanwhile, and keepalives still go out);
+* a link event is a barrier: no event after it (a new socket's quote) replaces one
+  before it.
 
 Below ``capacity`` nothing is replaced: a consumer that keeps up sees every event.
 """
@@ -88,6 +90,10 @@ class EventBuffer:
             return
         self._kept += 1
         self._queue.append([event, None])
+        if isinstance(event, LinkEvent):
+            # A barrier: nothing after a link event (a new socket's quote) may take the
+            # place of something before it.
+            self._latest.clear()
 
     def extend(self, events: list[Any]) -> None:
         """:meth:`put` each of ``events``."""

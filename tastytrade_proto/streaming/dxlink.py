@@ -43,7 +43,7 @@ import json
 import logging
 import re
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Union
 
@@ -53,6 +53,7 @@ from .events import (
     EVENT_TYPES,
     Candle,
     Decoder,
+    EventFlag,
     MarketEvent,
     decoder_for,
 )
@@ -134,7 +135,6 @@ class DisconnectReason(enum.Enum):
     HANDSHAKE_TIMEOUT = "handshake-timeout"  #: the server did not answer SETUP, AUTH or a channel
     UNAUTHORIZED = "unauthorized"  #: the quote token was refused (a new one is fetched)
     PROTOCOL_ERROR = "protocol-error"  #: the server sent something that breaks the protocol
-    TOKEN_REFRESH = "token-refresh"  #: not used for a disconnect: see ``Connected.token_age``
 
 
 _CLOSE_REASONS = {
@@ -373,9 +373,11 @@ class DXLinkConnection:
         # Every live subscription, in the order made; the value is the candle from_time.
         self._subscriptions: dict[tuple[str, str], int | None] = {}
         self._last_bar: dict[str, int] = {}  # candle symbol -> time of the last bar delivered
+        self._snapshots: dict[str, int] = {}  # candle symbol -> newest bar of an open snapshot
         self._outbox: list[str] = []
         self._events: deque[MarketEvent | LinkEvent] = deque()
         self._token: str | None = None
+        self._tokens: list[str] = []  # every recent token, scrubbed from what is reported
         self._url: str | None = None
         self._token_at: float | None = None
         self._token_refused = False
@@ -412,11 +414,6 @@ class DXLinkConnection:
             Subscription(kind, symbol, self._resume_time(kind, symbol, start))
             for (kind, symbol), start in self._subscriptions.items()
         )
-
-    @property
-    def token_age(self) -> float | None:
-        """Not a clock reading: the POSIX time the current quote token was received."""
-        return self._token_at
 
     # -- what to do next -------------------------------------------------------------------
 
@@ -456,10 +453,13 @@ class DXLinkConnection:
         return Exchange(self.next_deadline())
 
     def _needs_token(self, now: float) -> bool:
-        if self._state is DXLinkState.DISCONNECTED and (self._token is None or self._token_refused):
-            return self._retry_at is None or now >= self._retry_at
-        if self._state not in (DXLinkState.DISCONNECTED, DXLinkState.READY):
-            return False
+        if self._state is DXLinkState.DISCONNECTED:
+            if self._retry_at is not None and now < self._retry_at:
+                return False  # a failed fetch waits its backoff like a failed socket
+            if self._token is None or self._token_refused:
+                return True
+        elif self._state is not DXLinkState.READY:
+            return False  # mid-handshake: the token is renewed once the link is up
         return now >= self._token_due()
 
     def _token_due(self) -> float:
@@ -478,14 +478,19 @@ class DXLinkConnection:
             deadlines.append(self._last_received + self.receive_timeout)
         if self._waiting_since is not None:
             deadlines.append(self._waiting_since + self.handshake_timeout)
-        if self._token_at is not None:
-            deadlines.append(self._token_due())
+        if self._token_at is not None and self._state is DXLinkState.READY:
+            deadlines.append(self._token_due())  # acted on by next_action, only when READY
         return min(deadlines)
 
     def _keepalive_every(self) -> float:
         if self._server_keepalive is None:
             return self.keepalive_interval
         return max(min(self.keepalive_interval, self._server_keepalive / 2), 0.5)
+
+    @property
+    def has_outgoing(self) -> bool:
+        """Whether :meth:`messages_to_send` has something."""
+        return bool(self._outbox)
 
     def messages_to_send(self) -> list[str]:
         """The text messages to send now, in order (the list is handed over, not kept)."""
@@ -517,6 +522,8 @@ class DXLinkConnection:
             raise StreamingError("the quote token came without a dxlink-url")
         refreshed = self._token is not None
         self._token, self._token_at = token, now
+        if token not in self._tokens:
+            self._tokens = [*self._tokens[-3:], token]  # the last few, for scrubbing
         self._token_refused = False
         self._token_retry_at = None
         if refreshed and self._state in (DXLinkState.READY, DXLinkState.AUTHORIZING):
@@ -582,6 +589,7 @@ class DXLinkConnection:
             return
         self._outbox = []
         self._waiting_since = None
+        self._snapshots.clear()  # an unfinished snapshot is asked for again, whole
         for channel in self._channels.values():
             channel.reset()
         if self._closing_for_good:
@@ -763,6 +771,8 @@ class DXLinkConnection:
 
     def receive(self, text: str | bytes, now: float) -> None:
         """One text message from the server, at ``now``."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise StreamingError(f"receive() takes a message's text, not {type(text).__name__}")
         if self._state not in (DXLinkState.SETTING_UP, DXLinkState.AUTHORIZING, DXLinkState.READY):
             return  # a straggler after a close: the link is being rebuilt
         self._last_received = now
@@ -902,6 +912,8 @@ class DXLinkConnection:
         if not isinstance(fields, dict):
             raise _Malformed("FEED_CONFIG eventFields is not an object")
         for kind, names in fields.items():  # merged per type: a later config wins
+            if kind not in channel.fields and len(channel.fields) >= _DECODER_CACHE:
+                raise _Malformed(f"FEED_CONFIG names more than {_DECODER_CACHE} event types")
             if (
                 not isinstance(names, list)
                 or len(names) > _MAX_FIELDS
@@ -945,23 +957,44 @@ class DXLinkConnection:
                     f"{len(values)} values for {kind!r} do not divide into rows of {width} fields"
                 )
                 continue
-            self._deliver(decode, values, width)
+            self._deliver(kind, decode, values)
         if problems:
             raise _Malformed("; ".join(problems))
 
-    def _deliver(self, decode: Decoder, values: list[Any], width: int) -> None:
-        events = self._events
-        last_bar = self._last_bar
-        for offset in range(0, len(values), width):
-            event = decode(values, offset)
-            if (
-                type(event) is Candle
-                and event.time is not None
-                and not event.removed
-                and event.time > last_bar.get(event.symbol, -1)
-            ):
-                last_bar[event.symbol] = event.time
-            events.append(event)
+    def _deliver(self, kind: str, decode: Decoder, values: list[Any]) -> None:
+        if kind == "Candle":
+            decode(values, self._deliver_bar)
+        else:
+            decode(values, self._events.append)
+
+    def _deliver_bar(self, bar: MarketEvent) -> None:
+        if type(bar) is Candle:
+            self._track_bar(bar)
+        self._events.append(bar)
+
+    def _track_bar(self, bar: Candle) -> None:
+        """Remember the newest bar delivered of each candle subscription, for a resume.
+
+        History comes as a snapshot, newest first as often as not: a bar inside a
+        snapshot counts only once the snapshot ends, so a reconnect in the middle of
+        one asks for all of it again rather than leaving a gap.
+        """
+        symbol = bar.symbol
+        if ("Candle", symbol) not in self._subscriptions:
+            return  # not ours: nothing to resume, and no table to grow
+        flags = bar.event_flags or 0
+        if flags & EventFlag.SNAPSHOT_BEGIN:
+            self._snapshots[symbol] = -1
+        usable = bar.time is not None and not bar.removed
+        if symbol in self._snapshots:
+            if usable:
+                self._snapshots[symbol] = max(self._snapshots[symbol], bar.time or 0)
+            if flags & (EventFlag.SNAPSHOT_END | EventFlag.SNAPSHOT_SNIP):
+                newest = self._snapshots.pop(symbol)
+                if newest > self._last_bar.get(symbol, -1):
+                    self._last_bar[symbol] = newest
+        elif usable and (bar.time or 0) > self._last_bar.get(symbol, -1):
+            self._last_bar[symbol] = bar.time or 0
 
     def _decoder(self, channel: _Channel, kind: str) -> tuple[int, Decoder] | None:
         found = channel.decoders.get(kind)
@@ -993,7 +1026,7 @@ class DXLinkConnection:
                     channel.decoders.clear()
                 found = (len(fields), decoder_for(kind, fields))
                 channel.decoders[key] = found
-            self._deliver(found[1], list(item.values()), found[0])
+            self._deliver(kind, found[1], list(item.values()))
         if problems:
             raise _Malformed(f"{problems} FULL events without a string eventType")
 
@@ -1061,6 +1094,7 @@ class DXLinkConnection:
         self._healthy = False
         delay = self._backoff()
         self._retry_at = now + delay
+        detail = self._scrub(detail)
         self._report(Disconnected(reason=reason, detail=detail, retry_in=delay, code=code))
 
     def _backoff(self) -> float:
@@ -1082,7 +1116,7 @@ class DXLinkConnection:
 
     def _malformed(self, what: str, text: str | bytes) -> None:
         self.malformed += 1
-        excerpt = self._scrub(text if isinstance(text, str) else repr(text[:200]))[:120]
+        excerpt = self._scrub(text if isinstance(text, str) else repr(bytes(text[:200])))[:120]
         self._report(
             MalformedMessage(
                 StreamingError(f"DXLink message from the server ignored: {what}: {excerpt!r}")
@@ -1096,9 +1130,11 @@ class DXLinkConnection:
             LOGGER.info("DXLink: %s", self._scrub(repr(event)))
 
     def _scrub(self, text: str) -> str:
-        """``text`` without the quote token (a server may echo what it was sent)."""
-        token = self._token
-        return text.replace(token, "<redacted>") if token and token in text else text
+        """``text`` without any quote token this link has held (a server may echo one)."""
+        for token in self._tokens:
+            if token in text:
+                text = text.replace(token, "<redacted>")
+        return text
 
     def _send(self, message: dict[str, Any], now: float) -> None:
         self._outbox.append(json.dumps(message, separators=(",", ":"), default=str))
@@ -1156,13 +1192,3 @@ def error_detail(error: BaseException) -> str:
     """An error in a few words for a :class:`Disconnected` event (messages are scrubbed)."""
     text = str(error) or type(error).__name__
     return text[:300]
-
-
-def subscriptions_by_channel(
-    subscriptions: Sequence[Subscription],
-) -> dict[int, list[Subscription]]:
-    """Subscriptions grouped by the channel that carries them (for tests and tools)."""
-    out: dict[int, list[Subscription]] = {FEED_CHANNEL: [], CANDLE_CHANNEL: []}
-    for item in subscriptions:
-        out[CANDLE_CHANNEL if item.event_type == "Candle" else FEED_CHANNEL].append(item)
-    return out

@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from ..values import field, frozen
+from ..values import fields as value_fields
 
 __all__ = [
     "EVENT_TYPES",
@@ -601,54 +602,99 @@ def _attribute_names(cls: type[MarketEvent]) -> dict[str, str]:
     return names
 
 
-#: A decoder: one event from ``values[offset:offset + width]``.
-Decoder = Callable[[Sequence[Any], int], MarketEvent]
+#: A decoder: ``decode(values, append)`` turns every row of a COMPACT value list (its
+#: length a multiple of the field count) into an event and hands each to ``append``.
+Decoder = Callable[[Sequence[Any], Callable[[MarketEvent], Any]], None]
 
 
 def decoder_for(event_type: str, fields: Sequence[str]) -> Decoder:
-    """A function that decodes one event of ``event_type`` from a COMPACT row.
+    """A function that decodes every ``event_type`` row of a COMPACT value list.
 
     ``fields`` is the channel's field list for the type (from FEED_CONFIG). The
-    function takes the flat value list and the row's offset. It is generated once
-    per field list (a straight line of conversions, no loop over field names per
-    event), which is what makes a burst cheap to decode.
+    function is generated once per field list: rows are unpacked by ``zip`` into one
+    local per field, each value is checked inline for the kind it nearly always has
+    (an ``int``, a ``str``, a ``Decimal`` from the JSON text) and goes through its
+    converter only when it is something else, and the event's slots are filled
+    directly, as the REST models' decoders do. That straight line is what makes a
+    burst cheap to decode.
     """
+    fields = tuple(fields)
     cls = EVENT_TYPES.get(event_type)
     if cls is None:
-        return _unknown_decoder(event_type, tuple(fields))
+        return _unknown_decoder(event_type, fields)
     kinds = dict(cls.WIRE)
     attributes = _attribute_names(cls)
     env: dict[str, Any] = {
         "_cls": cls,
+        "_twin": _twin(cls),
+        "_new": object.__new__,
         "_BAD": _NOT_A_VALUE,
+        "_D": Decimal,
+        "_symbol": _symbol_text,
         **{f"_c_{kind}": convert for kind, convert in CONVERTERS.items()},
     }
-    lines = ["def decode(v, o):", "    extra = []"]
-    arguments = []
-    symbol_at = None
+    body = ["extra = ()"]
+    assigned: dict[str, str] = {}
+    symbol = "''"
     for position, name in enumerate(fields):
-        if name == "eventSymbol":
-            symbol_at = position
+        value = f"f{position}"
+        if name == "eventSymbol":  # the last one wins, should there be two
+            symbol = value
             continue
         if name == "eventType":
             continue
         kind = kinds.get(name)
-        if kind is None or name in {n for n in fields[:position]}:
-            lines.append(f"    extra.append(({name!r}, v[o + {position}]))")
+        if kind is None or name in fields[:position]:  # unknown, or a repeat: kept raw
+            body.append(f"extra += (({name!r}, {value}),)")
             continue
-        variable = f"a{position}"
-        lines.append(f"    {variable} = _c_{kind}(v[o + {position}])")
-        lines.append(f"    if {variable} is _BAD:")
-        lines.append(f"        extra.append(({name!r}, v[o + {position}])); {variable} = None")
-        arguments.append(f"{attributes[name]}={variable}")
-    symbol = f"_symbol(v[o + {symbol_at}])" if symbol_at is not None else "''"
-    env["_symbol"] = _symbol_text
-    arguments.insert(0, f"symbol={symbol}")
-    arguments.append("extra=tuple(extra)")
-    lines.append(f"    return _cls({', '.join(arguments)})")
-    exec("\n".join(lines), env)  # built from field names checked against the class
+        usual = {
+            "i": f"{value}.__class__ is int",
+            "s": f"{value}.__class__ is str or {value} is None",
+            "d": f"{value}.__class__ is _D and not {value}.is_nan()",
+            "b": f"{value} is True or {value} is False or {value} is None",
+        }[kind]
+        body += [
+            f"if not ({usual}):",
+            f"    c = _c_{kind}({value})",
+            "    if c is _BAD:",
+            f"        extra += (({name!r}, {value}),)",
+            "        c = None",
+            f"    {value} = c",
+        ]
+        assigned[attributes[name]] = value
+    if symbol != "''":
+        body.append(f"if {symbol}.__class__ is not str: {symbol} = _symbol({symbol})")
+    body += ["obj = _new(_twin)", f"obj.symbol = {symbol}"]
+    for spec in value_fields(cls):
+        if spec.name not in ("symbol", "extra"):
+            body.append(f"obj.{spec.name} = {assigned.get(spec.name, 'None')}")
+    body += ["obj.extra = extra", "obj.__class__ = _cls", "append(obj)"]
+    names = ", ".join(f"f{position}" for position in range(len(fields))) + ","
+    source = (
+        "def decode(v, append):\n"
+        f"    for {names} in zip(*[iter(v)] * {len(fields)}):\n"
+        + "".join(f"        {line}\n" for line in body)
+    )
+    exec(source, env)  # built from field names checked against the class, or repr()'d
     decode: Decoder = env["decode"]
     return decode
+
+
+_TWINS: dict[type, type] = {}
+
+
+def _twin(cls: type) -> type:
+    """``cls`` with plain attribute setting: a decoder fills its slots, then makes the
+    object a ``cls`` (whose own ``__setattr__`` refuses every change)."""
+    twin = _TWINS.get(cls)
+    if twin is None:
+        namespace = {
+            "__slots__": (),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+        }
+        twin = _TWINS[cls] = type(cls.__name__, (cls,), namespace)
+    return twin
 
 
 def _symbol_text(value: Any) -> str:
@@ -659,9 +705,16 @@ def _unknown_decoder(event_type: str, fields: tuple[str, ...]) -> Decoder:
     width = len(fields)
     symbol_at = fields.index("eventSymbol") if "eventSymbol" in fields else None
 
-    def decode(values: Sequence[Any], offset: int) -> MarketEvent:
-        row = tuple(zip(fields, values[offset : offset + width], strict=True))
-        symbol = _symbol_text(values[offset + symbol_at]) if symbol_at is not None else ""
-        return UnknownEvent(symbol=symbol, type_name=event_type, fields=row)
+    def decode(values: Sequence[Any], append: Callable[[MarketEvent], Any]) -> None:
+        for offset in range(0, len(values), width):
+            row = values[offset : offset + width]
+            symbol = _symbol_text(row[symbol_at]) if symbol_at is not None else ""
+            append(
+                UnknownEvent(
+                    symbol=symbol,
+                    type_name=event_type,
+                    fields=tuple(zip(fields, row, strict=True)),
+                )
+            )
 
     return decode

@@ -270,6 +270,7 @@ class MarketStream(_FeedBase):
             if self._closed:
                 raise StreamingError("the feed is closed")
             change(self._runtime.clock())
+            self._cond.notify_all()  # a pump holding back for a slow reader sends it too
             if self._socket is not None:
                 self._socket.wake()  # the pump sends what the change queued
 
@@ -399,7 +400,7 @@ class MarketStream(_FeedBase):
                 socket.send(text)
             if full:  # backpressure: no reading until the consumer takes some
                 with cond:
-                    while self._buffer.full and not self._closed:
+                    while self._buffer.full and not self._closed and not link.has_outgoing:
                         left = None if action.deadline is None else action.deadline - clock()
                         if left is not None and left <= 0:
                             break
@@ -511,6 +512,7 @@ class AsyncMarketStream(_FeedBase):
         await self._change(self._link.reset)
 
     async def _change(self, change: Callable[[float], Any]) -> None:
+        self._check_entered()
         if self._closed:
             raise StreamingError("the feed is closed")
         change(self._runtime.clock())
@@ -535,7 +537,14 @@ class AsyncMarketStream(_FeedBase):
     def __aiter__(self) -> AsyncIterator[Event]:
         return self
 
+    def _check_entered(self) -> None:
+        if self._background is None and not self._closed:
+            raise StreamingError(
+                "enter the stream first: async with session.market_stream() as feed"
+            )
+
     async def __anext__(self) -> Event:
+        self._check_entered()
         while True:
             event = self._next_or_end()
             if event is not None:
