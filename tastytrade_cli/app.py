@@ -208,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
     candles.add_argument(
         "--follow", action="store_true", help="then print each update of the bar in progress"
     )
-    _stopping(candles, "updates (with --follow)")
+    _stopping(candles, "updates of --follow")
 
     order = command(
         "order",
