@@ -48,7 +48,6 @@ from tastytrade_proto.streaming import (
     Disconnected,
     DisconnectReason,
     DXLinkConnection,
-    DXLinkState,
     EventBuffer,
     EventFlag,
     Greeks,
@@ -289,7 +288,7 @@ class _Events:
         while True:
             event = self.feed.get(max(0.0, end - time.monotonic()))
             if event is None:
-                if self.feed.link.state is DXLinkState.CLOSED and not self.feed.pending:
+                if self.feed.finished and not self.feed.pending:
                     raise CommandError("the market data stream ended")
                 return None
             if isinstance(event, LinkEvent):

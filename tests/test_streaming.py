@@ -516,9 +516,10 @@ def test_a_sync_stream_times_out_ends_and_refuses_use_after_close(
     session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD)
     feed = session.market_stream()
     assert isinstance(feed.get(WAIT), Connected)  # get() starts the stream by itself
-    assert feed.get(0.05) is None  # nothing subscribed: nothing comes
+    assert feed.get(0.05) is None and not feed.finished  # nothing subscribed: nothing comes
     feed.close()
     feed.close()  # twice is fine
+    assert feed.finished
     assert list(feed) == []
     with pytest.raises(StreamingError, match="closed"):
         feed.subscribe(Quote, ["SPY"])

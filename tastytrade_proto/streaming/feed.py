@@ -165,6 +165,12 @@ class _FeedBase:
         return self._link.malformed
 
     @property
+    def finished(self) -> bool:
+        """Whether the stream has ended (closed, or failed for good): ``get()`` returning
+        ``None`` then means the end, not a timeout."""
+        return self._finished or self._closed
+
+    @property
     def pending(self) -> int:
         """Events waiting to be taken."""
         return len(self._buffer)
@@ -194,7 +200,10 @@ def _unexpected(exc: BaseException) -> StreamingError:
 class MarketStream(_FeedBase):
     """DXLink market data over a synchronous transport; see the module docs.
 
-    Thread-safe: one thread may iterate while others subscribe.
+    Thread-safe: one thread may iterate while others subscribe. ``session`` is
+    anything whose ``quote_token()`` returns a
+    :class:`~tastytrade_proto.market_data.QuoteToken` (a session, or a wrapper of
+    yours around one); ``session.market_stream()`` builds the rest.
     """
 
     def __init__(
@@ -426,6 +435,8 @@ class AsyncMarketStream(_FeedBase):
     """DXLink market data over an event-loop transport; see the module docs.
 
     Use it in one event loop: any number of tasks may subscribe while one iterates.
+    ``session`` is anything whose ``quote_token()`` is awaited for a
+    :class:`~tastytrade_proto.market_data.QuoteToken`.
     """
 
     def __init__(
