@@ -579,3 +579,25 @@ def test_times_are_aware_datetimes_or_epoch_milliseconds() -> None:
     for bad in (datetime(2026, 1, 1), True, 1.5, "2026-01-01"):
         with pytest.raises(StreamingError):
             epoch_milliseconds(bad)  # type: ignore[arg-type]
+
+
+def test_get_with_a_timeout_is_the_same_in_every_transport(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+
+    async def get(feed: Feed, timeout: float) -> Any:
+        result = feed.stream.get(timeout)
+        return result if kind == "requests" else await result
+
+    async def body() -> None:
+        async with stream(harness) as feed:
+            assert isinstance(await get(feed, WAIT), Connected)
+            assert await get(feed, 0.05) is None and not feed.stream.finished
+            await feed.subscribe("quote", ["SPY"])  # any case: it is the Quote type
+            event = await get(feed, WAIT)
+            assert isinstance(event, Quote) and event.symbol == "SPY"
+        assert feed.stream.finished
+        assert await get(feed, 0.05) is None
+
+    harness.run(body)

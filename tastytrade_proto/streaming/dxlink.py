@@ -1163,11 +1163,20 @@ _HANDLERS = {
 }
 
 
+_CANONICAL = {name.lower(): name for name in EVENT_TYPES}
+
+
 def _type_name(event_type: str | type[MarketEvent]) -> str:
     if isinstance(event_type, type) and issubclass(event_type, MarketEvent):
         name = event_type.EVENT_TYPE
     else:
-        name = event_type
+        # "quote" is a Quote: the server would take the wrong case as a type it lacks
+        # and send nothing, with no error to say why.
+        name = (
+            _CANONICAL.get(event_type.lower(), event_type)
+            if isinstance(event_type, str)
+            else event_type
+        )
     if not isinstance(name, str) or not name or not name.isidentifier():
         raise StreamingError(f"not an event type: {event_type!r}")
     return name

@@ -555,17 +555,34 @@ class AsyncMarketStream(_FeedBase):
             )
 
     async def __anext__(self) -> Event:
+        event = await self.get()
+        if event is None:
+            raise StopAsyncIteration
+        return event
+
+    async def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, waiting up to ``timeout`` seconds (``None``: until there is one).
+
+        ``None`` when the time ran out or the stream ended (:attr:`finished` tells
+        which); raises the link's error when it failed for good. As the synchronous
+        stream's ``get``.
+        """
         self._check_entered()
+        clock = self._runtime.clock
+        deadline = None if timeout is None else clock() + timeout
         while True:
             event = self._next_or_end()
             if event is not None:
                 self._room.set()
                 return event
             if self._finished or self._closed:
-                raise StopAsyncIteration
+                return None
+            left = None if deadline is None else deadline - clock()
+            if left is not None and left <= 0:
+                return None
             if self._ready.is_set():
                 self._ready = self._runtime.event()
-            await self._ready.wait()
+            await self._runtime.wait(self._ready, left)
 
     # -- the pump (a background task) -------------------------------------------------------------
 
