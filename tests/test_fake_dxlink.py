@@ -1081,3 +1081,19 @@ def test_tls_needs_the_fakes_ca() -> None:
             ssl.create_default_context().wrap_socket(raw, server_hostname="127.0.0.1"),
         ):
             pass
+
+
+def test_weeks_start_on_mondays_and_unserved_units_get_an_empty_snapshot(
+    api: FakeTastytradeAPI, token: str
+) -> None:
+    import datetime as dt
+
+    wire = Wire(api)
+    wire.feed(token, {"Candle": ["eventSymbol", "time", "eventFlags"]})
+    weeks = wire.events(wire.subscribe({"type": "Candle", "symbol": "SPY{=w}", "fromTime": 0}))
+    starts = {dt.datetime.fromtimestamp(b["time"] / 1000, dt.timezone.utc).weekday() for b in weeks}
+    assert starts == {0}
+    (empty,) = wire.events(
+        wire.subscribe({"type": "Candle", "symbol": "SPY{=100t}", "fromTime": 0})
+    )
+    assert empty["eventFlags"] == 14

@@ -134,7 +134,20 @@ NAN = "NaN"
 _TOKEN_IN_TEXT = re.compile(r'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
 _FUTURE = re.compile(r"/([A-Z0-9]+?)([FGHJKMNQUVXZ])(\d\d):([A-Z]+)")
 _CANDLE = re.compile(r"(.+)\{=(\d*)([a-z]+)((?:,[^{}]*)?)\}")
-_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# Months and years are served as 30 and 365 days (bars not aligned to the calendar);
+# tick, volume, price and option-expiry bars get an empty snapshot.
+_PERIODS = {
+    "s": 1,
+    "m": 60,
+    "h": 3600,
+    "d": 86400,
+    "w": 7 * 86400,
+    "mo": 30 * 86400,
+    "y": 365 * 86400,
+}
+_UNSERVED_UNITS = frozenset({"t", "v", "p", "o"})  # dxFeed's, not the fake's
+_DAY = 86400
+_MONDAY = 4 * _DAY  # 1970-01-05, the first Monday after the epoch: weeks start there
 _FALLBACK_BURST_SYMBOLS = ("AAPL", "MSFT", "SPY", "QQQ", "TSLA")
 _RISK_FREE = float(market.RISK_FREE_RATE)
 
@@ -504,7 +517,8 @@ def _candle(symbol: str, bar: _Bar, flags: int = 0, volatility: float = math.nan
 
 
 def _history_close(symbol: str, period: int, start: int, price: float, tick: float) -> float:
-    """A past bar's close: within 1% of today's price, fixed by the bar's time."""
+    """A past bar's close: within 1% of ``price`` (the previous close, which moving the
+    mark does not move, so a closed bar never changes), fixed by the bar's time."""
     return _round(price * (1 + 0.01 * (2 * _unit(f"{symbol}|{period}|{start}") - 1)), tick)
 
 
@@ -516,6 +530,10 @@ def _history_bar(symbol: str, period: int, start: int, price: float, tick: float
     low = _round(min(opened, closed) * (1 - wick), tick)
     count = 20 + int(200 * _unit(f"{symbol}|{start}|count"))
     return _Bar(start, opened, high, low, closed, count, _round((opened + closed) / 2, tick))
+
+
+def _weekend(start: int) -> bool:
+    return (start // _DAY + 3) % 7 >= 5  # 1970-01-01 was a Thursday (weekday 3)
 
 
 def _empty_candle(symbol: str) -> dict[str, Any]:
@@ -896,24 +914,43 @@ class FakeDXLinkConnection:
         parsed = _candle_period(sub.symbol)
         it = None if parsed is None else look(parsed[0])
         if parsed is None or it is None:
+            match = _CANDLE.fullmatch(sub.symbol)
+            if (
+                parsed is None
+                and match is not None
+                and match.group(3) in _UNSERVED_UNITS
+                and sub.bar is None
+                and look(match.group(1))
+            ):
+                # A period the fake does not serve: say so with an empty snapshot, once.
+                sub.bar = _Bar(-1, math.nan, math.nan, math.nan, math.nan, 0, math.nan)
+                return [_empty_candle(sub.symbol)]
             return []
         base, period = parsed
         price, tick = it.price, it.tick
         if math.isnan(price):
             return []
-        current = int(now // period) * period
+        anchor = _f(it.quote.get("prev-close"))
+        anchor = price if math.isnan(anchor) else anchor
+        # Weeks (and longer) start on a Monday; a market with sessions has no weekend bars.
+        offset = _MONDAY if period % (7 * _DAY) == 0 else 0
+        current = int((now - offset) // period) * period + offset
+        trading_days = it.kind != "cryptocurrency" and period % _DAY == 0 and period < 7 * _DAY
         bar = sub.bar
         volatility = float(it.model.volatility) if it.model is not None else math.nan
         if bar is None:  # the snapshot: newest first, as dxFeed sends history
             start = current if sub.from_time is None else int(sub.from_time // 1000)
-            start = max(start // period * period, current - (MAX_CANDLES - 1) * period)
+            start = (start - offset) // period * period + offset
+            start = max(start, current - (MAX_CANDLES - 1) * period)
             if start > current:
                 sub.bar = _Bar(current, price, price, price, price, 1, price)
                 return [_empty_candle(sub.symbol)]
             bars = [
-                _history_bar(base, period, t, price, tick) for t in range(start, current, period)
+                _history_bar(base, period, t, anchor, tick)
+                for t in range(start, current, period)
+                if not (trading_days and _weekend(t))
             ]
-            opened = _history_close(base, period, current - period, price, tick)
+            opened = _history_close(base, period, current - period, anchor, tick)
             sub.bar = _Bar(current, opened, max(opened, price), min(opened, price), price, 1, price)
             bars.append(sub.bar)
             events = [_candle(sub.symbol, b, volatility=volatility) for b in reversed(bars)]

@@ -833,6 +833,16 @@ def _demo_catalog() -> InstrumentCatalog:
             lendability=None,
             option_ticks=_ticks(("0.05", "3.0"), ("0.1", None)),
         ),
+        _equity_row(
+            "VIX",
+            2767,
+            None,
+            "CBOE VOLATILITY INDEX",
+            "XCBO",
+            index=True,
+            lendability=None,
+            option_ticks=_ticks(("0.05", "3.0"), ("0.1", None)),
+        ),
     ]
     crypto = [
         _crypto(

@@ -404,12 +404,18 @@ def _option_quote(
     volatility: Decimal,
     tick: Decimal,
     now: float,
+    listed_spot: Decimal | None = None,
 ) -> dict[str, Any]:
     days = (expires - _eastern_date(_moment(now))).days
     value, delta = _option_price(spot, strike, call, days, volatility)
     traded = api.mark(symbol)  # what the orders area fills at, when it prices this option
     mark = _q(value, tick) if traded is None else traded
-    item = _quote(symbol, kind, mark, tick, now, ("10.0", "12.0"))
+    # The previous close: the model's value at the underlying's listed price, so that moving
+    # the underlying moves the option's day change (and its previous close stays put).
+    listed = None
+    if listed_spot is not None:
+        listed = _q(_option_price(listed_spot, strike, call, days, volatility)[0], tick)
+    item = _quote(symbol, kind, mark, tick, now, ("10.0", "12.0"), listed=listed)
     open_interest = 500 + int(strike) % 97 * 37
     item.update(
         {
@@ -553,8 +559,21 @@ def _equity_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dic
     if terms is None:
         return None
     spot, strike, call, expires, volatility = terms
+    match = _OCC.fullmatch(symbol)
+    root = match.group(1) if match is not None else ""
+    listed = _EQUITIES[root][0] if root in _EQUITIES else _INDICES[root.rstrip("W")][0]
     return _option_quote(
-        api, symbol, "Equity Option", spot, strike, call, expires, volatility, D("0.01"), now
+        api,
+        symbol,
+        "Equity Option",
+        spot,
+        strike,
+        call,
+        expires,
+        volatility,
+        D("0.01"),
+        now,
+        listed_spot=D(listed),
     )
 
 
@@ -578,6 +597,7 @@ def _future_option_quote(api: FakeTastytradeAPI, symbol: str, now: float) -> dic
         _FUTURES_VOLATILITY,
         D("0.25"),
         now,
+        listed_spot=D(_FUTURES["/" + future][0]),
     )
 
 
