@@ -42,13 +42,10 @@ from tastytrade_proto.accounts import InstrumentType
 from tastytrade_proto.errors import StreamingError
 from tastytrade_proto.market_data import QuoteToken
 from tastytrade_proto.streaming import (
-    DEFAULT_CAPACITY,
     Candle,
     Connected,
     Disconnected,
     DisconnectReason,
-    DXLinkConnection,
-    EventBuffer,
     EventFlag,
     Greeks,
     LinkEvent,
@@ -210,15 +207,7 @@ class _TokenSource:
 
 def open_stream(ctx: Context, session: Session) -> MarketStream:
     """``session.market_stream()``, fetching its quote token through :class:`_TokenSource`."""
-    settings = session.settings
-    return MarketStream(
-        _TokenSource(ctx, session),
-        session.streaming_runtime(),
-        DXLinkConnection(jitter=settings.retry.jitter),
-        EventBuffer(DEFAULT_CAPACITY),
-        headers=[("user-agent", settings.user_agent)],
-        timeout=settings.timeout,
-    )
+    return session.market_stream(tokens=_TokenSource(ctx, session))
 
 
 # Losses that, before the link ever worked, mean the stream cannot be reached.

@@ -207,17 +207,22 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         """The transport's primitives for :meth:`market_stream` (a transport overrides it)."""
         raise self._no_websockets()
 
-    def market_stream(self, *, buffer_size: int = DEFAULT_CAPACITY, **options: Any) -> MarketStream:
+    def market_stream(
+        self, *, buffer_size: int = DEFAULT_CAPACITY, tokens: Any = None, **options: Any
+    ) -> MarketStream:
         """Live market data over DXLink: ``with session.market_stream() as feed:``.
 
         The quote token is fetched over this session when the stream starts and
         again before it ages out. ``buffer_size`` bounds the events waiting for a
-        slow consumer (see :mod:`tastytrade_proto.streaming.buffer`); ``options``
+        slow consumer (see :mod:`tastytrade_proto.streaming.buffer`); ``tokens``, when
+        given, is what the quote token is fetched from instead of this session
+        (anything with ``quote_token()``: a wrapper that holds a lock, say); ``options``
         go to :class:`~tastytrade_proto.streaming.DXLinkConnection` (timeouts,
         backoff, ``candle_contract``, ``data_format``). See ``docs/streaming.md``.
         """
         link, buffer, extra = self._stream_parts(buffer_size, options)
-        return MarketStream(self, self.streaming_runtime(), link, buffer, **extra)
+        source = self if tokens is None else tokens
+        return MarketStream(source, self.streaming_runtime(), link, buffer, **extra)
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         # A login builds its first request (and moves the machine) when it is made, so
@@ -278,16 +283,17 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         raise self._no_websockets()
 
     def market_stream(
-        self, *, buffer_size: int = DEFAULT_CAPACITY, **options: Any
+        self, *, buffer_size: int = DEFAULT_CAPACITY, tokens: Any = None, **options: Any
     ) -> AsyncMarketStream:
         """Live market data over DXLink: ``async with session.market_stream() as feed:``.
 
         As for the synchronous session: the quote token is fetched over this session
-        and renewed before it ages out; ``buffer_size`` bounds what waits for a slow
-        consumer; ``options`` go to :class:`~tastytrade_proto.streaming.DXLinkConnection`.
+        (or ``tokens``, whose ``quote_token()`` is awaited) and renewed before it ages
+        out; ``buffer_size`` bounds what waits for a slow consumer; ``options`` go to :class:`~tastytrade_proto.streaming.DXLinkConnection`.
         """
         link, buffer, extra = self._stream_parts(buffer_size, options)
-        return AsyncMarketStream(self, self.streaming_runtime(), link, buffer, **extra)
+        source = self if tokens is None else tokens
+        return AsyncMarketStream(source, self.streaming_runtime(), link, buffer, **extra)
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         build, calls, run = endpoint.build, self.calls, self.run
