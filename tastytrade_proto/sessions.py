@@ -289,7 +289,8 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
 
         As for the synchronous session: the quote token is fetched over this session
         (or ``tokens``, whose ``quote_token()`` is awaited) and renewed before it ages
-        out; ``buffer_size`` bounds what waits for a slow consumer; ``options`` go to :class:`~tastytrade_proto.streaming.DXLinkConnection`.
+        out; ``buffer_size`` bounds what waits for a slow consumer; ``options`` go to
+        :class:`~tastytrade_proto.streaming.DXLinkConnection`.
         """
         link, buffer, extra = self._stream_parts(buffer_size, options)
         source = self if tokens is None else tokens
