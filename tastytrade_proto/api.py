@@ -22,6 +22,7 @@ from .protocol.endpoint import CallContext, Endpoint
 from .protocol.envelope import decode_envelope
 from .protocol.http import QueryValue, Response
 from .protocol.operation import Operation
+from .streaming.account_state import AccountStreamAPI
 from .watchlists import WatchlistsAPI
 
 __all__ = ["API"]
@@ -56,7 +57,15 @@ def _request(
     )
 
 
-class API(AuthenticationAPI, AccountsAPI, OrdersAPI, InstrumentsAPI, MarketDataAPI, WatchlistsAPI):
+class API(
+    AuthenticationAPI,
+    AccountsAPI,
+    OrdersAPI,
+    InstrumentsAPI,
+    MarketDataAPI,
+    WatchlistsAPI,
+    AccountStreamAPI,
+):
     """Every endpoint, each declared once in its area's module, and :attr:`request`."""
 
     request = Endpoint(_request)

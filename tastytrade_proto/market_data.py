@@ -47,6 +47,7 @@ __all__ = [
     "MarketSession",
     "MarketState",
     "MetricsEarnings",
+    "QuoteAlert",
     "QuoteToken",
     "SessionTimes",
     "SymbolSearchResult",
@@ -535,6 +536,28 @@ def _quote_token(calls: CallContext, *, timeout: float | None = None) -> Operati
     :data:`QUOTE_STREAMER_CUSTOMER_NOT_FOUND`.
     """
     return build_call(calls, "GET", "/api-quote-tokens", data_of(QuoteToken), timeout=timeout)
+
+
+@model
+class QuoteAlert(Model):
+    """A quote alert: tells when ``field`` of ``symbol`` crosses ``threshold``.
+
+    The account streamer pushes one (``QuoteAlert``) when it triggers. Times arrive as
+    ISO text or epoch milliseconds; both become aware datetimes.
+    """
+
+    alert_external_id: str | None = None
+    user_external_id: str | None = None
+    symbol: str | None = None
+    dx_symbol: str | None = None
+    instrument_type: str | None = None
+    field: str | None = None
+    operator: str | None = None
+    threshold: Decimal | None = None
+    created_at: datetime | None = None
+    triggered_at: datetime | None = None
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
 
 
 class MarketDataAPI:

@@ -37,9 +37,12 @@ from .protocol.http import DEFAULT_USER_AGENT, Environment, Request
 from .protocol.operation import Ask, Operation
 from .protocol.retry import DEFAULT_RETRY, RetryPolicy
 from .protocol.settings import DEFAULT_TIMEOUT, TransportSettings
+from .streaming.account import AccountStreamConnection
+from .streaming.account_stream import AccountStream, AsyncAccountStream
 from .streaming.buffer import DEFAULT_CAPACITY, EventBuffer
 from .streaming.dxlink import DXLinkConnection
 from .streaming.feed import AsyncMarketStream, AsyncRuntime, MarketStream, SyncRuntime
+from .streaming.tracking import AsyncOrderTracking, OrderTracker, OrderTracking, tracker_for
 from .values import replace
 
 if TYPE_CHECKING:
@@ -163,6 +166,36 @@ class SessionBase:
             {"headers": headers, "timeout": self.settings.timeout},
         )
 
+    def _account_stream_parts(
+        self, accounts: Any, buffer_size: int, options: dict[str, Any]
+    ) -> tuple[AccountStreamConnection, EventBuffer, dict[str, Any]]:
+        options.setdefault("jitter", self.settings.retry.jitter)
+        options.setdefault("source", self.settings.user_agent)
+        url = options.pop("url", None) or self.settings.environment.account_streamer_url
+        link = AccountStreamConnection(accounts, url, **options)
+        headers = [("user-agent", self.settings.user_agent)]
+        return (
+            link,
+            EventBuffer(buffer_size),
+            {"headers": headers, "timeout": self.settings.timeout},
+        )
+
+    @staticmethod
+    def _tracker(
+        placed: Any,
+        account_number: str | None,
+        statuses: Any,
+        poll_interval: float,
+        follow_replacements: bool,
+    ) -> OrderTracker:
+        return tracker_for(
+            placed,
+            account_number=account_number,
+            statuses=statuses,
+            poll_interval=poll_interval,
+            follow_replacements=follow_replacements,
+        )
+
     def _no_websockets(self) -> TastytradeError:
         from .errors import LocalProtocolError
 
@@ -223,6 +256,82 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         link, buffer, extra = self._stream_parts(buffer_size, options)
         source = self if tokens is None else tokens
         return MarketStream(source, self.streaming_runtime(), link, buffer, **extra)
+
+    def account_stream(
+        self,
+        accounts: Any,
+        *,
+        buffer_size: int = DEFAULT_CAPACITY,
+        via: Any = None,
+        **options: Any,
+    ) -> AccountStream:
+        """Orders, positions and balances of ``accounts`` pushed live:
+        ``with session.account_stream(["5WT00001"]) as stream:``.
+
+        The ``auth-token`` is this session's ``Authorization`` value, renewed through
+        it before it runs out; after every (re)connect the accounts are read over REST
+        and what changed meanwhile is reported, then a ``Resync``. ``buffer_size``
+        bounds the events waiting for a slow consumer (the pump stops reading beyond
+        it; nothing is dropped); ``via``, when given, is what ``stream_credential`` and
+        ``account_state`` are called on instead of this session (a wrapper that holds
+        a lock, say); ``options`` go to
+        :class:`~tastytrade_proto.streaming.account.AccountStreamConnection`
+        (``url``, timeouts, backoff, ``resync``). See ``docs/streaming.md``.
+        """
+        link, buffer, extra = self._account_stream_parts(accounts, buffer_size, options)
+        source = self if via is None else via
+        return AccountStream(source, self.streaming_runtime(), link, buffer, **extra)
+
+    def track_order(
+        self,
+        placed: Any,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+    ) -> OrderTracking:
+        """Follow one order to the end: ``with session.track_order(placed) as updates:``
+        yields each new state once (``OrderUpdated``, with ``new_fills``), then stops
+        when it reaches one of ``statuses`` (default: any terminal status).
+
+        ``placed`` is what ``place_order`` returned, an ``Order``, a ``ComplexOrder``,
+        an order id or external identifier (with ``account_number``), or an
+        ``OrderOutcomeUnknown``/``UnsettledOrder`` (looked for by its identifier). The
+        account stream carries the updates; while it is down the order is read over
+        REST every ``poll_interval`` seconds, growing (``stream=False``: REST only).
+        ``timeout`` raises ``OrderWaitTimeout``. See ``docs/orders.md``.
+        """
+        tracker = self._tracker(
+            placed, account_number, statuses, poll_interval, follow_replacements
+        )
+        return OrderTracking(self, tracker, timeout, stream)
+
+    def wait_for_order(
+        self,
+        placed: Any,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+    ) -> Any:
+        """The order's state once it reaches one of ``statuses`` (default: terminal),
+        with its fills: :meth:`track_order` run to the end."""
+        with self.track_order(
+            placed,
+            account_number=account_number,
+            statuses=statuses,
+            timeout=timeout,
+            stream=stream,
+            poll_interval=poll_interval,
+            follow_replacements=follow_replacements,
+        ) as tracking:
+            return tracking.wait()
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         # A login builds its first request (and moves the machine) when it is made, so
@@ -295,6 +404,66 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         link, buffer, extra = self._stream_parts(buffer_size, options)
         source = self if tokens is None else tokens
         return AsyncMarketStream(source, self.streaming_runtime(), link, buffer, **extra)
+
+    def account_stream(
+        self,
+        accounts: Any,
+        *,
+        buffer_size: int = DEFAULT_CAPACITY,
+        via: Any = None,
+        **options: Any,
+    ) -> AsyncAccountStream:
+        """Orders, positions and balances of ``accounts`` pushed live:
+        ``async with session.account_stream(["5WT00001"]) as stream:``.
+
+        As for the synchronous session (``via``'s ``stream_credential`` and
+        ``account_state`` are awaited).
+        """
+        link, buffer, extra = self._account_stream_parts(accounts, buffer_size, options)
+        source = self if via is None else via
+        return AsyncAccountStream(source, self.streaming_runtime(), link, buffer, **extra)
+
+    def track_order(
+        self,
+        placed: Any,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+    ) -> AsyncOrderTracking:
+        """Follow one order to the end: ``async with session.track_order(placed) as
+        updates: async for update in updates``; as for the synchronous session."""
+        tracker = self._tracker(
+            placed, account_number, statuses, poll_interval, follow_replacements
+        )
+        return AsyncOrderTracking(self, tracker, timeout, stream)
+
+    async def wait_for_order(
+        self,
+        placed: Any,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+    ) -> Any:
+        """The order's state once it reaches one of ``statuses`` (default: terminal),
+        with its fills: :meth:`track_order` run to the end."""
+        async with self.track_order(
+            placed,
+            account_number=account_number,
+            statuses=statuses,
+            timeout=timeout,
+            stream=stream,
+            poll_interval=poll_interval,
+            follow_replacements=follow_replacements,
+        ) as tracking:
+            return await tracking.wait()
 
     def _bind_endpoint(self, endpoint: Endpoint[Any, Any]) -> Callable[..., Any]:
         build, calls, run = endpoint.build, self.calls, self.run

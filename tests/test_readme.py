@@ -97,7 +97,7 @@ def test_sync_and_async_sessions_offer_the_same_calls() -> None:
         # what the calls take, and for every other call what it returns too.
         return {
             name: signature.replace(return_annotation=None)
-            if name in ("market_stream", "streaming_runtime")
+            if name in ("market_stream", "account_stream", "track_order", "streaming_runtime")
             else signature
             for name, signature in calls(cls).items()
         }

@@ -348,6 +348,22 @@ class AuthMachine:
         assert self._token is not None
         return f"Bearer {self._token}" if self._scheme is AuthScheme.OAUTH else self._token
 
+    def authorization(self) -> str:
+        """The current ``Authorization`` value (``Bearer <access token>`` for OAuth,
+        the bare session token for a ``/sessions`` login): a secret.
+
+        For what must carry it outside HTTP headers (the account streamer puts it in
+        every message). Refuses (:class:`LocalProtocolError`) when no token is held.
+        """
+        self._check(Action.AUTHORIZE)
+        return self._authorization()
+
+    @property
+    def can_renew(self) -> bool:
+        """Whether a new token can be had without the user (a refresh token and client
+        secret, or a remember token)."""
+        return self._can_renew()
+
     # -- legacy login ----------------------------------------------------------
 
     def _session_request(self, *, otp: str | None) -> Request:

@@ -33,7 +33,7 @@ from ..errors import (
     TastytradeError,
     TransportError,
 )
-from .auth import AuthMachine, AuthNeed, AuthState
+from .auth import AuthMachine, AuthNeed, AuthScheme, AuthState
 from .envelope import Envelope, decode_envelope, error_from_response
 from .events import Event
 from .http import Request, Response
@@ -418,6 +418,24 @@ def ensure_authenticated(ctx: Context, machine: AuthMachine) -> Flow[None]:
 
 
 _ensure_authenticated = ensure_authenticated
+
+
+def renew(ctx: Context, machine: AuthMachine) -> Flow[None]:
+    """Sub-flow: renew the session now, whatever its expiry says (a server refused the
+    token). Waits for another caller's renewal instead when one is in flight, and raises
+    :class:`SessionExpired` when nothing held can renew it."""
+    if machine.exchange_in_flight:
+        yield from _wait_for_exchange(ctx, machine)
+        return
+    if not machine.can_renew:
+        raise SessionExpired(
+            "the server refused the session's token and nothing is held to renew it; log in again"
+        )
+    log(machine, logging.INFO, "renewing the session: a streamer refused its token")
+    if machine.scheme is AuthScheme.OAUTH:
+        yield from _exchange(ctx, machine, machine.refresh())
+    else:
+        yield from _login(ctx, machine, machine.relogin())
 
 
 def request_flow(

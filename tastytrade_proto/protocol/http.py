@@ -221,12 +221,14 @@ class Environment:
     """Where requests go, and what that deployment accepts.
 
     ``accept_version`` is the ``Accept-Version`` header sent there by default
-    (``None``: no header; the sandbox rejects it).
+    (``None``: no header; the sandbox rejects it). ``streamer_url`` is the account
+    streamer's websocket; see :attr:`account_streamer_url` for the default.
     """
 
     name: str
     base_url: str
     accept_version: str | None = None
+    streamer_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str):
@@ -247,11 +249,36 @@ class Environment:
             raise LocalProtocolError("base URL must not carry a query or fragment")
         # Joined by concatenation, never urljoin, so a path prefix survives.
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        if self.streamer_url is not None and (
+            not isinstance(self.streamer_url, str)
+            or _split(self.streamer_url).scheme not in ("ws", "wss")
+        ):
+            raise LocalProtocolError("streamer URL must be ws(s)://host[:port][/path]")
+
+    @property
+    def account_streamer_url(self) -> str:
+        """The account streamer's websocket URL.
+
+        ``streamer_url`` when given; for tastytrade's own API hosts, their streamer
+        (``wss://streamer.tastyworks.com``, ``wss://streamer.cert.tastyworks.com``);
+        for any other deployment (the fake server, a proxy), the same origin and
+        path prefix as the API with ``ws``/``wss`` and ``/account-streamer``.
+        """
+        if self.streamer_url is not None:
+            return self.streamer_url
+        parts = _split(self.base_url)
+        known = _STREAMERS.get((parts.hostname or "").lower().rstrip("."))
+        if known is not None and parts.scheme == "https":
+            return known
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/account-streamer"
 
     @classmethod
-    def custom(cls, base_url: str, *, accept_version: str | None = None) -> Environment:
+    def custom(
+        cls, base_url: str, *, accept_version: str | None = None, streamer_url: str | None = None
+    ) -> Environment:
         """Any other deployment: a proxy, the fake server, a test double."""
-        return cls("custom", base_url, accept_version)
+        return cls("custom", base_url, accept_version, streamer_url)
 
     def url(self, path: str) -> str:
         """The absolute URL of an API path such as ``/sessions``."""
@@ -260,6 +287,10 @@ class Environment:
         return self.base_url + path
 
 
+_STREAMERS = {
+    "api.tastyworks.com": "wss://streamer.tastyworks.com",
+    "api.cert.tastyworks.com": "wss://streamer.cert.tastyworks.com",
+}
 _PLAIN_HOST = re.compile(r"[A-Za-z0-9_-]{1,63}(?:\.[A-Za-z0-9_-]{1,63})*\.?")
 PRODUCTION = Environment("production", "https://api.tastyworks.com", DEFAULT_ACCEPT_VERSION)
 CERTIFICATION = Environment("certification", "https://api.cert.tastyworks.com")

@@ -9,11 +9,39 @@
   and its policy for a slow consumer;
 * :mod:`~tastytrade_proto.streaming.feed`: :class:`MarketStream` and
   :class:`AsyncMarketStream`, what ``session.market_stream()`` returns;
+* :mod:`~tastytrade_proto.streaming.account`: :class:`AccountStreamConnection`, the
+  account streamer's machine, and its events (:class:`OrderUpdated`,
+  :class:`PositionUpdated`, :class:`BalancesUpdated`, :class:`Resync`, ...);
+* :mod:`~tastytrade_proto.streaming.account_state`: the REST side of the account
+  streamer (its credential, and the accounts' state a resync reads);
+* :mod:`~tastytrade_proto.streaming.account_stream`: :class:`AccountStream` and
+  :class:`AsyncAccountStream`, what ``session.account_stream()`` returns;
+* :mod:`~tastytrade_proto.streaming.tracking`: :class:`OrderTracker`, behind
+  ``session.track_order()`` and ``session.wait_for_order()``;
 * :mod:`~tastytrade_proto.streaming.websocket`: what a transport provides.
 
 See ``docs/streaming.md``.
 """
 
+from .account import (
+    AccountEvent,
+    AccountStreamConnection,
+    AccountStreamState,
+    ActionRefused,
+    BalancesUpdated,
+    ComplexOrderUpdated,
+    FetchCredential,
+    FetchState,
+    Notification,
+    OrderUpdated,
+    PositionUpdated,
+    QuoteAlertTriggered,
+    Resync,
+    TradingStatusUpdated,
+    WatchlistUpdated,
+)
+from .account_state import AccountState, StreamCredential
+from .account_stream import AccountStream, AsyncAccountStream
 from .buffer import DEFAULT_CAPACITY, LATEST_VALUE_TYPES, EventBuffer
 from .dxlink import (
     CANDLE_CHANNEL,
@@ -54,7 +82,24 @@ from .events import (
     UnknownEvent,
     decoder_for,
 )
-from .feed import AsyncMarketStream, AsyncRuntime, MarketStream, SyncRuntime, epoch_milliseconds
+from .feed import (
+    AsyncMarketStream,
+    AsyncRuntime,
+    AsyncStream,
+    MarketStream,
+    SyncRuntime,
+    SyncStream,
+    epoch_milliseconds,
+)
+from .tracking import (
+    AsyncOrderTracking,
+    FindOrder,
+    OrderTracker,
+    OrderTracking,
+    OrderWaitTimeout,
+    PollComplexOrder,
+    PollOrder,
+)
 from .websocket import AsyncWebSocket, AsyncWebSocketOpener, SyncWebSocket, SyncWebSocketOpener
 
 __all__ = [
@@ -64,12 +109,23 @@ __all__ = [
     "EVENT_TYPES",
     "FEED_CHANNEL",
     "LATEST_VALUE_TYPES",
+    "AccountEvent",
+    "AccountState",
+    "AccountStream",
+    "AccountStreamConnection",
+    "AccountStreamState",
+    "ActionRefused",
+    "AsyncAccountStream",
     "AsyncMarketStream",
+    "AsyncOrderTracking",
     "AsyncRuntime",
+    "AsyncStream",
     "AsyncWebSocket",
     "AsyncWebSocketOpener",
+    "BalancesUpdated",
     "Candle",
     "CloseSocket",
+    "ComplexOrderUpdated",
     "Connected",
     "DXLinkConnection",
     "DXLinkState",
@@ -78,30 +134,47 @@ __all__ = [
     "EventBuffer",
     "EventFlag",
     "Exchange",
+    "FetchCredential",
+    "FetchState",
     "FetchToken",
+    "FindOrder",
     "Finish",
     "Greeks",
     "LinkEvent",
     "MalformedMessage",
     "MarketEvent",
     "MarketStream",
+    "Notification",
     "OpenSocket",
+    "OrderTracker",
+    "OrderTracking",
+    "OrderUpdated",
+    "OrderWaitTimeout",
     "Pause",
+    "PollComplexOrder",
+    "PollOrder",
+    "PositionUpdated",
     "Profile",
     "Quote",
+    "QuoteAlertTriggered",
+    "Resync",
+    "StreamCredential",
     "StreamError",
     "Subscription",
     "SubscriptionRefused",
     "Summary",
     "SyncRuntime",
+    "SyncStream",
     "SyncWebSocket",
     "SyncWebSocketOpener",
     "TheoPrice",
     "TimeAndSale",
     "Trade",
     "TradeETH",
+    "TradingStatusUpdated",
     "Underlying",
     "UnknownEvent",
+    "WatchlistUpdated",
     "candle_symbol",
     "decoder_for",
     "epoch_milliseconds",

@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterat
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..errors import StreamingError, TastytradeError, TransportError
 from ..values import frozen
@@ -58,12 +58,17 @@ from .websocket import AsyncWebSocket, AsyncWebSocketOpener, SyncWebSocket, Sync
 __all__ = [
     "AsyncMarketStream",
     "AsyncRuntime",
+    "AsyncStream",
     "MarketStream",
     "SyncRuntime",
+    "SyncStream",
     "epoch_milliseconds",
 ]
 
 Event = MarketEvent | LinkEvent
+E = TypeVar("E")
+_S = TypeVar("_S", bound="SyncStream[Any]")
+_A = TypeVar("_A", bound="AsyncStream[Any]")
 
 
 class _Joinable(Protocol):
@@ -124,13 +129,13 @@ def epoch_milliseconds(when: datetime | int) -> int:
     return when
 
 
-class _FeedBase:
-    """The state both feeds share: the link, the buffer, the session, and the end."""
+class _FeedBase(Generic[E]):
+    """The state every stream shares: the machine, the buffer, the session, the end."""
 
     def __init__(
         self,
         session: Any,
-        link: DXLinkConnection,
+        link: Any,
         buffer: EventBuffer,
         headers: Sequence[tuple[str, str]],
         timeout: float,
@@ -145,14 +150,9 @@ class _FeedBase:
         self._closed = False
 
     @property
-    def link(self) -> DXLinkConnection:
+    def link(self) -> Any:
         """The protocol machine (its state, subscriptions, counters)."""
         return self._link
-
-    @property
-    def subscriptions(self) -> tuple[Subscription, ...]:
-        """Every live subscription, as a reconnect replays them."""
-        return self._link.subscriptions
 
     @property
     def coalesced(self) -> int:
@@ -162,7 +162,7 @@ class _FeedBase:
     @property
     def malformed(self) -> int:
         """Messages from the server that could not be read."""
-        return self._link.malformed
+        return int(self._link.malformed)
 
     @property
     def finished(self) -> bool:
@@ -180,10 +180,10 @@ class _FeedBase:
         if error is not None and self._failure is None:
             self._failure = error
 
-    def _next_or_end(self) -> Event | None:
+    def _next_or_end(self) -> E | None:
         event = self._buffer.take()
         if event is not None:
-            return event
+            return cast(E, event)
         if self._finished:
             failure, self._failure = self._failure, None
             if failure is not None:
@@ -197,20 +197,18 @@ def _unexpected(exc: BaseException) -> StreamingError:
     return error
 
 
-class MarketStream(_FeedBase):
-    """DXLink market data over a synchronous transport; see the module docs.
-
-    Thread-safe: one thread may iterate while others subscribe. ``session`` is
-    anything whose ``quote_token()`` returns a
-    :class:`~tastytrade_proto.market_data.QuoteToken` (a session, or a wrapper of
-    yours around one); ``session.market_stream()`` builds the rest.
+class SyncStream(_FeedBase[E]):
+    """A protocol machine driven over a synchronous transport's websocket by a pump
+    thread: the part every synchronous stream shares (:class:`MarketStream`, the
+    account stream). A subclass says how to carry out the machine's other actions
+    (``_perform``).
     """
 
     def __init__(
         self,
         session: Any,
         runtime: SyncRuntime,
-        link: DXLinkConnection,
+        link: Any,
         buffer: EventBuffer,
         *,
         headers: Sequence[tuple[str, str]] = (),
@@ -225,7 +223,7 @@ class MarketStream(_FeedBase):
 
     # -- the caller's side ----------------------------------------------------------------
 
-    def __enter__(self) -> MarketStream:
+    def __enter__(self: _S) -> _S:
         self.start()
         return self
 
@@ -244,36 +242,6 @@ class MarketStream(_FeedBase):
                 return
             self._thread = self._runtime.start(self._pump)
 
-    def subscribe(self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str) -> None:
-        """Subscribe to ``event_type`` for each streamer symbol (``SPY``, ``.SPY261218C600``)."""
-        self._change(lambda now: self._link.subscribe(event_type, symbols, now))
-
-    def unsubscribe(
-        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
-    ) -> None:
-        """Stop ``event_type`` for each symbol (for candles, the candle symbols)."""
-        self._change(lambda now: self._link.unsubscribe(event_type, symbols, now))
-
-    def subscribe_candles(
-        self, symbol: str, period: str, start: datetime | int, *, extended_hours: bool = True
-    ) -> str:
-        """Bars of ``period`` (``"5m"``, ``"1h"``, ``"d"``) since ``start``; returns the
-        candle symbol the :class:`~tastytrade_proto.streaming.events.Candle` events carry."""
-        from_time = epoch_milliseconds(start)
-        found: list[str] = []
-        self._change(
-            lambda now: found.append(
-                self._link.subscribe_candles(
-                    symbol, period, from_time, now, extended_hours=extended_hours
-                )
-            )
-        )
-        return found[0]
-
-    def reset(self) -> None:
-        """Drop every subscription."""
-        self._change(self._link.reset)
-
     def _change(self, change: Callable[[float], Any]) -> None:
         with self._cond:
             if self._closed:
@@ -283,16 +251,16 @@ class MarketStream(_FeedBase):
             if self._socket is not None:
                 self._socket.wake()  # the pump sends what the change queued
 
-    def __iter__(self) -> Iterator[Event]:
+    def __iter__(self) -> Iterator[E]:
         return self
 
-    def __next__(self) -> Event:
+    def __next__(self) -> E:
         event = self.get()
         if event is None:
             raise StopIteration
         return event
 
-    def get(self, timeout: float | None = None) -> Event | None:
+    def get(self, timeout: float | None = None) -> E | None:
         """The next event, waiting up to ``timeout`` seconds (``None``: until there is one).
 
         ``None`` when the time ran out or the feed ended; raises the link's error when
@@ -354,8 +322,6 @@ class MarketStream(_FeedBase):
                 return
             if isinstance(action, Exchange):
                 self._exchange(action)
-            elif isinstance(action, FetchToken):
-                self._fetch_token()
             elif isinstance(action, OpenSocket):
                 self._open(action.url)
             elif isinstance(action, CloseSocket):
@@ -368,22 +334,18 @@ class MarketStream(_FeedBase):
                 with cond:
                     if not self._closed:
                         cond.wait(max(action.until - clock(), 0.0))
+            else:
+                self._perform(action)
+
+    def _perform(self, action: Any) -> None:
+        """Carry out an action of the machine's own (not the socket's), off the lock."""
+        raise StreamingError(f"the pump cannot carry out {action!r}")
 
     def _deliver(self) -> None:  # under the lock
         events = self._link.events()
         if events:
             self._buffer.extend(events)
             self._cond.notify_all()
-
-    def _fetch_token(self) -> None:
-        try:
-            token = self._session.quote_token()
-        except TastytradeError as exc:
-            with self._cond:
-                self._link.token_failed(exc, self._runtime.clock())
-            return
-        with self._cond:
-            self._link.token_received(token.token, token.dxlink_url, self._runtime.clock())
 
     def _open(self, url: str) -> None:
         try:
@@ -431,19 +393,81 @@ class MarketStream(_FeedBase):
                 link.receive(received, clock())
 
 
-class AsyncMarketStream(_FeedBase):
-    """DXLink market data over an event-loop transport; see the module docs.
+class MarketStream(SyncStream[MarketEvent | LinkEvent]):
+    """DXLink market data over a synchronous transport; see the module docs.
 
-    Use it in one event loop: any number of tasks may subscribe while one iterates.
-    ``session`` is anything whose ``quote_token()`` is awaited for a
-    :class:`~tastytrade_proto.market_data.QuoteToken`.
+    Thread-safe: one thread may iterate while others subscribe. ``session`` is
+    anything whose ``quote_token()`` returns a
+    :class:`~tastytrade_proto.market_data.QuoteToken` (a session, or a wrapper of
+    yours around one); ``session.market_stream()`` builds the rest.
+    """
+
+    _link: DXLinkConnection
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Every live subscription, as a reconnect replays them."""
+        return self._link.subscriptions
+
+    def subscribe(self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str) -> None:
+        """Subscribe to ``event_type`` for each streamer symbol (``SPY``, ``.SPY261218C600``)."""
+        self._change(lambda now: self._link.subscribe(event_type, symbols, now))
+
+    def unsubscribe(
+        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
+    ) -> None:
+        """Stop ``event_type`` for each symbol (for candles, the candle symbols)."""
+        self._change(lambda now: self._link.unsubscribe(event_type, symbols, now))
+
+    def subscribe_candles(
+        self, symbol: str, period: str, start: datetime | int, *, extended_hours: bool = True
+    ) -> str:
+        """Bars of ``period`` (``"5m"``, ``"1h"``, ``"d"``) since ``start``; returns the
+        candle symbol the :class:`~tastytrade_proto.streaming.events.Candle` events carry."""
+        from_time = epoch_milliseconds(start)
+        found: list[str] = []
+        self._change(
+            lambda now: found.append(
+                self._link.subscribe_candles(
+                    symbol, period, from_time, now, extended_hours=extended_hours
+                )
+            )
+        )
+        return found[0]
+
+    def reset(self) -> None:
+        """Drop every subscription."""
+        self._change(self._link.reset)
+
+    def _perform(self, action: Any) -> None:
+        if isinstance(action, FetchToken):
+            self._fetch_token()
+        else:
+            super()._perform(action)
+
+    def _fetch_token(self) -> None:
+        try:
+            token = self._session.quote_token()
+        except TastytradeError as exc:
+            with self._cond:
+                self._link.token_failed(exc, self._runtime.clock())
+            return
+        with self._cond:
+            self._link.token_received(token.token, token.dxlink_url, self._runtime.clock())
+
+
+class AsyncStream(_FeedBase[E]):
+    """A protocol machine driven over an event-loop transport's websocket by a pump
+    task: the part every asynchronous stream shares (:class:`AsyncMarketStream`, the
+    account stream). A subclass says how to carry out the machine's other actions
+    (``_perform``).
     """
 
     def __init__(
         self,
         session: Any,
         runtime: AsyncRuntime,
-        link: DXLinkConnection,
+        link: Any,
         buffer: EventBuffer,
         *,
         headers: Sequence[tuple[str, str]] = (),
@@ -457,7 +481,7 @@ class AsyncMarketStream(_FeedBase):
         self._send_lock = runtime.lock()
         self._background: AbstractAsyncContextManager[Any] | None = None
 
-    async def __aenter__(self) -> AsyncMarketStream:
+    async def __aenter__(self: _A) -> _A:
         if self._background is not None or self._closed:
             raise StreamingError("a feed can be entered once")
         self._background = self._runtime.background(self._pump)
@@ -491,37 +515,6 @@ class AsyncMarketStream(_FeedBase):
 
     close = aclose
 
-    async def subscribe(
-        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
-    ) -> None:
-        """Subscribe to ``event_type`` for each streamer symbol (``SPY``, ``.SPY261218C600``)."""
-        await self._change(lambda now: self._link.subscribe(event_type, symbols, now))
-
-    async def unsubscribe(
-        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
-    ) -> None:
-        """Stop ``event_type`` for each symbol (for candles, the candle symbols)."""
-        await self._change(lambda now: self._link.unsubscribe(event_type, symbols, now))
-
-    async def subscribe_candles(
-        self, symbol: str, period: str, start: datetime | int, *, extended_hours: bool = True
-    ) -> str:
-        """Bars of ``period`` since ``start``; returns the candle symbol of the events."""
-        from_time = epoch_milliseconds(start)
-        found: list[str] = []
-        await self._change(
-            lambda now: found.append(
-                self._link.subscribe_candles(
-                    symbol, period, from_time, now, extended_hours=extended_hours
-                )
-            )
-        )
-        return found[0]
-
-    async def reset(self) -> None:
-        """Drop every subscription."""
-        await self._change(self._link.reset)
-
     async def _change(self, change: Callable[[float], Any]) -> None:
         self._check_entered()
         if self._closed:
@@ -545,22 +538,23 @@ class AsyncMarketStream(_FeedBase):
                     self._link.socket_closed(exc, self._runtime.clock())
                     await socket.close()
 
-    def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> AsyncIterator[E]:
         return self
 
     def _check_entered(self) -> None:
         if self._background is None and not self._closed:
             raise StreamingError(
-                "enter the stream first: async with session.market_stream() as feed"
+                "enter the stream first: async with session.market_stream() as feed "
+                "(or account_stream)"
             )
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> E:
         event = await self.get()
         if event is None:
             raise StopAsyncIteration
         return event
 
-    async def get(self, timeout: float | None = None) -> Event | None:
+    async def get(self, timeout: float | None = None) -> E | None:
         """The next event, waiting up to ``timeout`` seconds (``None``: until there is one).
 
         ``None`` when the time ran out or the stream ended (:attr:`finished` tells
@@ -606,13 +600,6 @@ class AsyncMarketStream(_FeedBase):
                 return
             if isinstance(action, Exchange):
                 await self._exchange(action)
-            elif isinstance(action, FetchToken):
-                try:
-                    token = await self._session.quote_token()
-                except TastytradeError as exc:
-                    link.token_failed(exc, clock())
-                else:
-                    link.token_received(token.token, token.dxlink_url, clock())
             elif isinstance(action, OpenSocket):
                 try:
                     socket = await self._runtime.open_websocket(
@@ -630,6 +617,12 @@ class AsyncMarketStream(_FeedBase):
                 link.socket_closed(None, clock())
             elif isinstance(action, Pause):
                 await self._runtime.sleep(max(action.until - clock(), 0.0))
+            else:
+                await self._perform(action)
+
+    async def _perform(self, action: Any) -> None:
+        """Carry out an action of the machine's own (not the socket's)."""
+        raise StreamingError(f"the pump cannot carry out {action!r}")
 
     def _deliver(self) -> None:
         events = self._link.events()
@@ -667,3 +660,62 @@ class AsyncMarketStream(_FeedBase):
             link.handle_timer(clock())
         else:
             link.receive(text, clock())
+
+
+class AsyncMarketStream(AsyncStream[MarketEvent | LinkEvent]):
+    """DXLink market data over an event-loop transport; see the module docs.
+
+    Use it in one event loop: any number of tasks may subscribe while one iterates.
+    ``session`` is anything whose ``quote_token()`` is awaited for a
+    :class:`~tastytrade_proto.market_data.QuoteToken`.
+    """
+
+    _link: DXLinkConnection
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Every live subscription, as a reconnect replays them."""
+        return self._link.subscriptions
+
+    async def subscribe(
+        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
+    ) -> None:
+        """Subscribe to ``event_type`` for each streamer symbol (``SPY``, ``.SPY261218C600``)."""
+        await self._change(lambda now: self._link.subscribe(event_type, symbols, now))
+
+    async def unsubscribe(
+        self, event_type: str | type[MarketEvent], symbols: Iterable[str] | str
+    ) -> None:
+        """Stop ``event_type`` for each symbol (for candles, the candle symbols)."""
+        await self._change(lambda now: self._link.unsubscribe(event_type, symbols, now))
+
+    async def subscribe_candles(
+        self, symbol: str, period: str, start: datetime | int, *, extended_hours: bool = True
+    ) -> str:
+        """Bars of ``period`` since ``start``; returns the candle symbol of the events."""
+        from_time = epoch_milliseconds(start)
+        found: list[str] = []
+        await self._change(
+            lambda now: found.append(
+                self._link.subscribe_candles(
+                    symbol, period, from_time, now, extended_hours=extended_hours
+                )
+            )
+        )
+        return found[0]
+
+    async def reset(self) -> None:
+        """Drop every subscription."""
+        await self._change(self._link.reset)
+
+    async def _perform(self, action: Any) -> None:
+        if not isinstance(action, FetchToken):
+            await super()._perform(action)
+            return
+        link, clock = self._link, self._runtime.clock
+        try:
+            token = await self._session.quote_token()
+        except TastytradeError as exc:
+            link.token_failed(exc, clock())
+        else:
+            link.token_received(token.token, token.dxlink_url, clock())
