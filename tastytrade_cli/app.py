@@ -17,7 +17,8 @@ DESCRIPTION = "A command line for the tastytrade API (tastytrade-proto)."
 EPILOG = (
     "Exit status: 0 done, 1 the API failed, 2 wrong usage, 3 not logged in or login refused, "
     "4 server unreachable, 5 refused by the server, 6 not found, 7 not confirmed, "
-    "8 order outcome unknown (check `tastytrade orders`), 130 interrupted."
+    "8 order outcome unknown (check `tastytrade orders`), 9 order --wait: ended unfilled, "
+    "10 order --wait: still working when the time ran out, 130 interrupted."
 )
 
 
@@ -210,6 +211,27 @@ def parser() -> argparse.ArgumentParser:
     )
     _stopping(candles, "updates of --follow")
 
+    stream = command(
+        "stream",
+        "orders, fills, positions and balances of your accounts, live, until Ctrl-C",
+        description="The account streamer: a line per change (with --json one JSON object "
+        "per line) to your orders, fills, positions and balances, as it happens. It starts "
+        "with the accounts' working orders, positions and balances as they are.",
+    )
+    stream.add_argument(
+        "--account",
+        action="append",
+        metavar="ACCOUNT",
+        help="only this account (repeatable; default: all your accounts)",
+    )
+    stream.add_argument(
+        "--watchlists", action="store_true", help="also changes to tastytrade's public watchlists"
+    )
+    stream.add_argument(
+        "--quote-alerts", action="store_true", help="also your quote alerts when they trigger"
+    )
+    _stopping(stream, "account events")
+
     order = command(
         "order",
         "preview (--dry-run) or place (--place) an order for one symbol",
@@ -239,6 +261,12 @@ def parser() -> argparse.ArgumentParser:
         "--tick", metavar="SIZE", help="the tick size to check --limit against (default: fetched)"
     )
     order.add_argument("--time-in-force", default="day", help="day (default), gtc, ext, ioc, ...")
+    order.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --place: show each change of the order until it ends (--timeout SECONDS "
+        "bounds the wait); exit 0 filled, 5 rejected, 9 ended unfilled, 10 still working",
+    )
 
     cancel = command("cancel", "cancel a working order (c123 for a complex order)", _confirming())
     cancel.add_argument("order_id", metavar="ORDER_ID")
@@ -296,7 +324,7 @@ def main(
 
         return run_demo(args.transport or ["requests", "aiohttp", "trio"], out=out)
 
-    from . import commands, login, store, streams, trading
+    from . import account, commands, login, store, streams, trading
     from .errors import ExitCode, explain
     from .output import Output
 
@@ -338,6 +366,7 @@ def main(
         "chain": commands.chain,
         "watch": streams.watch,
         "candles": streams.candles,
+        "stream": account.stream,
         "order": trading.order,
         "cancel": trading.cancel,
         "replace": trading.replace,

@@ -35,6 +35,7 @@ __all__ = [
     "positions",
     "quote",
     "quotes_for",
+    "signed_quantity",
     "transactions",
     "unknown_symbols",
     "watchlists",
@@ -146,7 +147,8 @@ def quotes_for(
     return {q.symbol: q for q in session.market_data(**groups)}  # type: ignore[arg-type]
 
 
-def _signed(position: Position) -> Decimal:
+def signed_quantity(position: Position) -> Decimal:
+    """A position's quantity, negative when short."""
     quantity_ = position.quantity or Decimal(0)
     return -quantity_ if position.quantity_direction == "Short" else quantity_
 
@@ -165,7 +167,7 @@ class _Held:
 
 
 def _held(p: Position, q: MarketData | None, today: date) -> _Held:
-    signed = _signed(p)
+    signed = signed_quantity(p)
     multiplier = p.multiplier or Decimal(1)
     # The first mark known, in order of freshness: 0 (a worthless option) is a mark too.
     candidates = (q.mark if q is not None else None, p.mark_price, p.mark, p.close_price)

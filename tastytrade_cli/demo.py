@@ -16,11 +16,19 @@ import asyncio
 import importlib.util
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any, TextIO
 
 from tastytrade_proto import Ask, RememberTokenIssued, TastytradeError, TokenEvent
 from tastytrade_proto.errors import StreamingError
+from tastytrade_proto.orders import NewLeg, NewOrder, OrderStatus
 from tastytrade_proto.streaming import Connected, Disconnected, Greeks, Quote
+from tastytrade_proto.streaming.account import (
+    BalancesUpdated,
+    OrderUpdated,
+    PositionUpdated,
+    Resync,
+)
 from tastytrade_proto.testing import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
@@ -29,7 +37,12 @@ from tastytrade_proto.testing import (
     DEMO_REFRESH_TOKEN,
     FakeTastytradeServer,
 )
-from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
+from tastytrade_proto.testing.fake.api import (
+    AccountStreamFault,
+    AccountStreamFaultKind,
+    StreamFault,
+    StreamFaultKind,
+)
 
 __all__ = ["run_demo"]
 
@@ -39,6 +52,10 @@ Row = tuple[str, str, str, str]
 OPTION = "SPY   261218C00600000"
 #: Seconds any one awaited stream event may take before the step fails.
 STREAM_WAIT = 10.0
+#: The account and the stock the account-stream steps trade (the fake lists both).
+ACCOUNT = "5WT00001"
+STOCK = "AAPL"
+QUANTITY = 10
 
 
 class _Steps:
@@ -58,9 +75,34 @@ class _Steps:
             result, outcome = None, f"FAILED {type(exc).__name__}: {exc}"
             self.failed += 1
         elapsed = (time.perf_counter() - started) * 1000
-        sent = ", ".join(f"{r.method} {r.path}" for r in self.server.api.requests[first:])
+        sent = _requests_sent([(r.method, r.path) for r in self.server.api.requests[first:]])
         self.rows.append((self.transport, label, sent or "-", f"{outcome} ({elapsed:.0f} ms)"))
         return result
+
+
+def _requests_sent(requests: list[tuple[str, str]]) -> str:
+    """``GET /a, POST /b``; a run of one method under one account is written once:
+    ``GET /accounts/5WT00001/{orders/live, positions}``."""
+    runs: list[tuple[str, str, list[str]]] = []
+    for method, path in requests:
+        parts = path.split("/", 3)  # "", "accounts", number, rest
+        if len(parts) == 4 and parts[1] == "accounts":
+            base, rest = "/".join(parts[:3]) + "/", parts[3]
+            if runs and runs[-1][:2] == (method, base):
+                runs[-1][2].append(rest)
+                continue
+            runs.append((method, base, [rest]))
+        else:
+            runs.append((method, path, []))
+    shown = []
+    for method, base, rests in runs:
+        if not rests:
+            shown.append(f"{method} {base}")
+        elif len(rests) == 1:
+            shown.append(f"{method} {base}{rests[0]}")
+        else:
+            shown.append(f"{method} {base}{{{', '.join(rests)}}}")
+    return ", ".join(shown)
 
 
 class _Feed:
@@ -167,6 +209,107 @@ async def _streaming(session: Any, kind: str, steps: _Steps) -> None:
         await feed.close()
 
 
+def _below_mark(server: FakeTastytradeServer) -> Decimal:
+    """A buy limit a dollar under the stock's mark: it works until the mark comes down to it."""
+    mark = server.api.mark(STOCK) or Decimal("190")
+    return (mark - 1).quantize(Decimal("0.01"))
+
+
+def _order_of(event: Any, order_id: Any) -> bool:
+    return isinstance(event, OrderUpdated) and event.order.id == order_id
+
+
+async def _place(session: Any, sync: bool, limit: Decimal) -> Any:
+    new = NewOrder.limit(NewLeg.equity(STOCK, "Buy to Open", QUANTITY), -limit)
+    placed = session.place_order(ACCOUNT, new) if sync else await session.place_order(ACCOUNT, new)
+    return placed.order.id
+
+
+def _filled(update: OrderUpdated) -> str:
+    fills = update.new_fills
+    size = sum((f.quantity or Decimal(0) for f in fills), Decimal(0))
+    at = fills[0].fill_price if fills else None
+    return f"{size.normalize():f} @ {_two(at)}"
+
+
+async def _order_events(session: Any, feed: _Feed, server: FakeTastytradeServer, sync: bool) -> str:
+    """Place an order with the stream listening: its every state, then, once the mark
+    comes down to its limit, its fill and the position and balances that follow."""
+    await feed.enter()
+    await feed.until(lambda e: isinstance(e, Resync))  # live, with the accounts read
+    limit = _below_mark(server)
+    order_id = await _place(session, sync, limit)
+    statuses: list[str] = []
+    fill = ""
+    while not statuses or statuses[-1] != "Live":
+        update = await feed.until(lambda e: _order_of(e, order_id))
+        statuses.append(update.order.status.value)
+    server.api.set_mark(STOCK, limit)  # the fake fills a working order its mark crosses
+    while statuses[-1] != "Filled":
+        update = await feed.until(lambda e: _order_of(e, order_id))
+        statuses.append(update.order.status.value)
+        fill = fill or (_filled(update) if update.new_fills else "")
+    held = await feed.until(lambda e: isinstance(e, PositionUpdated) and e.position.symbol == STOCK)
+    money = await feed.until(lambda e: isinstance(e, BalancesUpdated))
+    return (
+        f"#{order_id} {' -> '.join(statuses)} {fill}; {STOCK} position "
+        f"{held.position.quantity:f}; net liq {_two(money.balances.net_liquidating_value)}"
+    )
+
+
+async def _fill_while_dropped(
+    session: Any, feed: _Feed, server: FakeTastytradeServer, sync: bool
+) -> str:
+    """The socket drops and the order fills before the stream is back: the resync after
+    the reconnect reads the accounts and reports the fill, once, flagged ``resynced``."""
+    limit = _below_mark(server)
+    order_id = await _place(session, sync, limit)
+    await feed.until(lambda e: _order_of(e, order_id) and e.order.status is OrderStatus.LIVE)
+    api = server.api
+    with api.lock:  # both at once: no socket can connect in between to hear the fill
+        api.inject_account_stream_fault(AccountStreamFault(AccountStreamFaultKind.DROP))
+        api.set_mark(STOCK, limit)
+    gone = await feed.until(lambda e: isinstance(e, Disconnected))
+    await feed.until(lambda e: isinstance(e, Connected))
+    fills: list[OrderUpdated] = []
+    while True:
+        event = await feed.next()
+        if _order_of(event, order_id) and event.new_fills:
+            fills.append(event)
+        if isinstance(event, Resync):
+            break
+    if len(fills) != 1 or not fills[0].resynced:
+        raise StreamingError(f"the fill was reported {len(fills)} times, not once by the resync")
+    fill = fills[0]
+    moved = " -> ".join(s.value for s in (fill.previous_status, fill.order.status) if s is not None)
+    return (
+        f"Disconnected ({gone.reason.value}) -> Connected -> #{order_id} {moved} "
+        f"{_filled(fill)} (resynced, once) -> Resync ({event.reason}: {event.orders} order, "
+        f"{event.positions} position, {event.balances} balance)"
+    )
+
+
+async def _account_streaming(session: Any, kind: str, steps: _Steps) -> None:
+    """Orders over the account streamer: an order's states, its fill, the position and
+    balances; then a fill while the socket is down, recovered by the resync."""
+    sync = kind == "requests"
+    feed = _Feed(session.account_stream([ACCOUNT]), kind)
+    server = steps.server
+    try:
+        if await steps.step(
+            "account stream: order",
+            lambda: _order_events(session, feed, server, sync),
+            str,
+        ):
+            await steps.step(
+                "account stream: fill in a drop",
+                lambda: _fill_while_dropped(session, feed, server, sync),
+                str,
+            )
+    finally:
+        await feed.close()
+
+
 async def _scenario(make: Callable[..., Any], kind: str, steps: _Steps) -> None:
     """One transport, every flow. ``make`` builds a Session; requests' is wrapped as awaitable."""
     sync = kind == "requests"
@@ -222,6 +365,7 @@ async def _scenario(make: Callable[..., Any], kind: str, steps: _Steps) -> None:
         lambda env: f"{len(env.items)} positions",
     )
     await _streaming(oauth, kind, steps)
+    await _account_streaming(oauth, kind, steps)
     for each in (session, again, oauth):
         closed = each.close()
         if not sync:

@@ -59,6 +59,10 @@ class ExitCode(enum.IntEnum):
     DECLINED = 7
     #: An order may or may not have been placed: look at ``tastytrade orders`` first.
     UNCERTAIN = 8
+    #: ``order --wait``: the order ended unfilled or partly filled (cancelled, expired, removed).
+    NOT_FILLED = 9
+    #: ``order --wait``: the time ran out while the order was still working.
+    STILL_WORKING = 10
     #: Ctrl-C.
     INTERRUPTED = 130
 
@@ -114,11 +118,11 @@ def _unreachable(error: TransportError, where: str) -> CommandError:
     return CommandError(f"cannot reach {where}: {reason}", ExitCode.UNREACHABLE)
 
 
-def unreachable_stream(detail: str) -> CommandError:
-    """The market data stream never connected; ``detail`` is what the last try said."""
+def unreachable_stream(detail: str, what: str = "the market data stream") -> CommandError:
+    """A stream (``what``) never connected; ``detail`` is what the last try said."""
     reason = next((why for pattern, why in _REACH if pattern.search(detail)), "")
     shown = reason or (detail[:200] if detail else "the connection failed")
-    return CommandError(f"cannot reach the market data stream: {shown}", ExitCode.UNREACHABLE)
+    return CommandError(f"cannot reach {what}: {shown}", ExitCode.UNREACHABLE)
 
 
 def _api_message(error: ApiError) -> str:

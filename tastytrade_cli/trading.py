@@ -13,6 +13,7 @@ sizes (fetched, or given with ``--tick``) before anything is sent.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
@@ -25,6 +26,7 @@ from tastytrade_proto.orders import (
     NewLeg,
     NewOrder,
     Order,
+    OrderOutcomeUnknown,
     OrderResponse,
     OrderType,
     PlacedOrder,
@@ -35,6 +37,7 @@ from tastytrade_proto.orders import (
     round_to_tick,
 )
 
+from .account import follow_order, show_outcome_unknown
 from .commands import (
     LIVE_STATUSES,
     account_of,
@@ -45,7 +48,7 @@ from .commands import (
 )
 from .errors import CommandError, ExitCode
 from .login import Context, session
-from .output import Column, money, price, quantity, signed_price
+from .output import Column, jsonable, money, price, quantity, signed_price
 from .parsing import (
     parse_action,
     parse_instrument_type,
@@ -215,6 +218,8 @@ def _order_in_words(order: NewOrder) -> str:
 
 
 def order(ctx: Context) -> None:
+    if ctx.option("wait") and not ctx.args.place:
+        raise CommandError("--wait goes with --place", ExitCode.USAGE)
     new = _new_order(ctx)
     if ctx.args.place:
         _refuse_silent_production(ctx)
@@ -238,9 +243,19 @@ def order(ctx: Context) -> None:
             out.line("nothing was placed (a dry run)", "dim")
             return
         _confirm(ctx, "place this order")
-        with _sending(ctx, s, "the order"), ctx.output.busy("placing the order"):
-            placed = s.place_order(account, new, tick_sizes=ticks or None)
-    _show_placed(ctx, placed, account)
+        wait = bool(ctx.option("wait"))
+        try:
+            with _sending(ctx, s, "the order"), ctx.output.busy("placing the order"):
+                placed = s.place_order(account, new, tick_sizes=ticks or None)
+        except OrderOutcomeUnknown as error:
+            if not wait:
+                raise
+            show_outcome_unknown(ctx, error)  # it may yet show up: look for it
+            follow_order(ctx, s, error, account, None)
+            return
+        _show_placed(ctx, placed, account, lines=wait)
+        if wait:
+            follow_order(ctx, s, placed, account, placed.order)
 
 
 def _fill_text(order_: Order) -> str:
@@ -248,10 +263,16 @@ def _fill_text(order_: Order) -> str:
     return f", filled {filled}" if filled else ""
 
 
-def _show_placed(ctx: Context, placed: PlacedOrder, account: str) -> None:
+def _show_placed(ctx: Context, placed: PlacedOrder, account: str, *, lines: bool) -> None:
+    """What was placed; with ``lines`` (``--wait``), JSON goes on one line, as the changes
+    that follow it."""
     out = ctx.output
     if out.json_mode:
-        out.json(placed)
+        if lines:
+            out.out.file.write(json.dumps({"event": "placed", **jsonable(placed)}) + "\n")
+            out.out.file.flush()
+        else:
+            out.json(placed)
         return
     shown = placed.order
     status = shown.status.value if shown.status is not None else "unknown"
