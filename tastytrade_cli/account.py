@@ -417,7 +417,9 @@ class _Link:
             why = "a gap in the stream" if event.reason == "gap" else "the reconnect"
             return f"caught up after {why}: {counts} changed meanwhile", True
         if isinstance(event, ActionRefused):
-            return f"the account streamer refused {event.action}: {event.code}", True
+            # Before the first connection a refusal is one more try: if they never stop,
+            # the command ends saying why.
+            return f"the account streamer refused {event.action}: {event.code}", self.connected
         if isinstance(event, MalformedMessage):
             return "skipped a message from the account streamer that could not be read", True
         return type(event).__name__, True
@@ -427,7 +429,7 @@ def _failed(error: StreamingError) -> CommandError:
     """The account stream failed for good: a refusal of this login is status 5."""
     if error.code is not None:
         return CommandError(
-            f"the account streamer refused this login: {error.message}",
+            f"{ACCOUNT_STREAM} was refused: {error.message}",
             ExitCode.REFUSED,
             "run `tastytrade login` again if it keeps happening",
         )

@@ -21,8 +21,13 @@ def test_demo_through_requests() -> None:
     text = out.getvalue()
     assert "POST /sessions, POST /device-challenge, POST /sessions" in text
     assert "token rotated: True" in text
-    assert "12 steps ok, 0 failed" in text
+    assert "14 steps ok, 0 failed" in text
     assert "GET /api-quote-tokens, GET /dxlink" in text  # the stream's token, then its socket
+    # The account streamer: the socket, the accounts read once it is up, then the order.
+    assert (
+        "GET /account-streamer, GET /accounts/5WT00001/{orders/live, complex-orders/live, "
+        "positions, balances}, POST /accounts/5WT00001/orders" in text
+    )
     for secret in ("demo-password", "demo-client-secret", "demo-refresh-token", "fake-session"):
         assert secret not in text
 
@@ -56,7 +61,19 @@ def test_the_console_script_runs_the_whole_demo() -> None:
         assert "GET /dxlink" in drop and "GET /api-quote-tokens" not in drop  # the token reused
         assert "Disconnected (connection-lost) -> Connected, 3 subscriptions replayed" in drop
         assert "again" in drop  # quotes flow once more
-    assert "36 steps ok, 0 failed" in result.stdout
+        order = next(r for r in rows if r.startswith(transport) and "stream: order" in r)
+        assert re.search(
+            r"#\d+ Received -> Routed -> Live -> Filled 10 @ \d+\.\d\d; AAPL position \d+; "
+            r"net liq [\d.]+ \(",
+            order,
+        ), order
+        lost = next(r for r in rows if r.startswith(transport) and "fill in a drop" in r)
+        assert re.search(
+            r"Disconnected \(connection-lost\) -> Connected -> #\d+ Live -> Filled 10 @ "
+            r"\d+\.\d\d \(resynced, once\) -> Resync \(reconnect: 1 order, 1 position, 1 balance\)",
+            lost,
+        ), lost
+    assert "42 steps ok, 0 failed" in result.stdout
 
 
 def test_a_failing_step_fails_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,4 +89,7 @@ def test_a_failing_step_fails_the_demo(monkeypatch: pytest.MonkeyPatch) -> None:
     out = io.StringIO()
     assert run_demo(["requests"], out=out) == 1
     assert "FAILED RateLimited" in out.getvalue()
-    assert "2 failed" in out.getvalue()
+    # The two calls it hits, and the account stream, which waits for the accounts' state
+    # (rate limited too) and gives up on the step after ten seconds.
+    assert "3 failed" in out.getvalue()
+    assert "account stream: order" in out.getvalue()
