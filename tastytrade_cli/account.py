@@ -20,7 +20,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,14 +52,12 @@ from .errors import CommandError, ExitCode, explain, unreachable_stream
 from .login import Context, released, session
 from .output import jsonable, money, price, quantity, signed_price, when
 from .streams import (
-    _POLL,
-    _UNREACHED,
     CONNECT_TRIES,
-    _Done,
-    _interruptible,
-    _iso,
-    _Lines,
-    _now,
+    POLL,
+    UNREACHED,
+    Done,
+    Lines,
+    interruptible,
 )
 
 __all__ = [
@@ -72,6 +70,15 @@ __all__ = [
 ]
 
 Session = tastytrade_requests.Session
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
 
 #: How the account stream is named in messages.
 ACCOUNT_STREAM = "the account stream"
@@ -396,7 +403,7 @@ class _Link:
         if isinstance(event, Disconnected):
             why = event.reason.value + (f": {event.detail[:120]}" if event.detail else "")
             if not self.connected:
-                if event.reason in _UNREACHED:
+                if event.reason in UNREACHED:
                     self._failures += 1
                     if self._failures >= CONNECT_TRIES:
                         raise unreachable_stream(event.detail, ACCOUNT_STREAM)
@@ -462,8 +469,8 @@ def stream(ctx: Context) -> None:
     out = ctx.output
     count: int | None = ctx.option("count")
     duration: float | None = ctx.option("duration")
-    lines = _Lines(out)
-    with _interruptible(), session(ctx) as s:
+    lines = Lines(out)
+    with interruptible(), session(ctx) as s:
         accounts = _accounts(ctx, s)
         link = _Link(accounts)
         terminal = out.err.is_terminal
@@ -484,9 +491,9 @@ def stream(ctx: Context) -> None:
             if terminal and not out.json_mode:
                 out.note("Ctrl-C to stop", "dim")
             seen = 0
-            with contextlib.suppress(_Done):
+            with contextlib.suppress(Done):
                 while count is None or seen < count:
-                    wait = _POLL
+                    wait = POLL
                     if deadline is not None:
                         left = deadline - time.monotonic()
                         if left <= 0:
@@ -550,7 +557,7 @@ def follow_order(ctx: Context, s: Session, what: Any, account: str, shown: Order
     ``shown`` is the state already shown (``None``: none yet). Ends with the exit status
     of the order's end (see docs/cli.md)."""
     out = ctx.output
-    lines = _Lines(out)
+    lines = Lines(out)
     timeout: float | None = ctx.option("timeout")
     tracker = tracker_for(
         what, account_number=account, statuses=None, poll_interval=1.0, follow_replacements=True
@@ -563,8 +570,8 @@ def follow_order(ctx: Context, s: Session, what: Any, account: str, shown: Order
     stopped = True  # by the reader of the output going away, until the loop ends
     try:
         with (
-            _interruptible(),
-            contextlib.suppress(_Done),
+            interruptible(),
+            contextlib.suppress(Done),
             _placed_already(order_id),
             released(ctx),
             tracking,

@@ -70,10 +70,15 @@ __all__ = [
     "CONNECT_TRIES",
     "FIRST_BAR_WAIT",
     "NO_DATA_AFTER",
+    "POLL",
     "SNAPSHOT_QUIET",
+    "UNREACHED",
+    "Done",
+    "Lines",
     "Watched",
     "candles",
     "event_json",
+    "interruptible",
     "open_stream",
     "parse_since",
     "resolve",
@@ -97,10 +102,10 @@ REDRAW = 0.1
 #: How far back ``candles`` reaches without ``--since``, in bars.
 DEFAULT_BARS = 50
 #: How long one wait for an event may last, in seconds (so timers are looked at).
-_POLL = 0.25
+POLL = 0.25
 
 
-class _Done(Exception):
+class Done(Exception):
     """``--count`` or ``--duration`` is reached, or the reader of the output went away."""
 
 
@@ -211,7 +216,7 @@ def open_stream(ctx: Context, session: Session) -> MarketStream:
 
 
 # Losses that, before the link ever worked, mean the stream cannot be reached.
-_UNREACHED = frozenset(
+UNREACHED = frozenset(
     {
         DisconnectReason.CONNECT_FAILED,
         DisconnectReason.CONNECTION_LOST,
@@ -243,7 +248,7 @@ class _Link:
         if isinstance(event, Disconnected):
             why = event.reason.value + (f": {event.detail[:120]}" if event.detail else "")
             if self.since is None:  # never connected yet: one more try of the first connection
-                if event.reason in _UNREACHED:
+                if event.reason in UNREACHED:
                     self._failures += 1
                     if self._failures >= CONNECT_TRIES:
                         raise unreachable_stream(event.detail)
@@ -261,7 +266,7 @@ class _Link:
 
 class _Events:
     """A feed's market events; its link events go to ``say``. ``deadline`` (monotonic)
-    ends it with :class:`_Done`."""
+    ends it with :class:`Done`."""
 
     def __init__(self, feed: MarketStream, say: Callable[[str, str], None]) -> None:
         self.feed, self.say, self.link = feed, say, _Link()
@@ -272,7 +277,7 @@ class _Events:
         end = time.monotonic() + wait
         if self.deadline is not None:
             if time.monotonic() >= self.deadline:
-                raise _Done
+                raise Done
             end = min(end, self.deadline)
         while True:
             event = self.feed.get(max(0.0, end - time.monotonic()))
@@ -287,7 +292,7 @@ class _Events:
 
 
 @contextlib.contextmanager
-def _interruptible() -> Iterator[None]:
+def interruptible() -> Iterator[None]:
     """Ctrl-C ends the command as it ends any other (status 130, through ``main``), after
     closing the stream and restoring the terminal; a second Ctrl-C while that happens
     ends the process at once, still with no traceback."""
@@ -353,7 +358,7 @@ def event_json(watched: Watched, event: MarketEvent, received: datetime) -> dict
     }
 
 
-class _Lines:
+class Lines:
     """Whole lines to stdout, each flushed; a reader that went away ends the command."""
 
     def __init__(self, output: Output) -> None:
@@ -365,7 +370,7 @@ class _Lines:
             self.file.flush()
         except BrokenPipeError:
             _quiet_stdout(self.file)
-            raise _Done from None
+            raise Done from None
 
 
 def _quiet_stdout(file: Any) -> None:
@@ -587,7 +592,7 @@ class _Printed:
 
     def __init__(self, output: Output, json_mode: bool) -> None:
         self.output, self.json_mode = output, json_mode
-        self.lines = _Lines(output)
+        self.lines = Lines(output)
         self._connected_once = False
 
     def __enter__(self) -> _Printed:
@@ -626,7 +631,7 @@ def watch(ctx: Context) -> None:
     out = ctx.output
     count: int | None = ctx.option("count")
     duration: float | None = ctx.option("duration")
-    with _interruptible(), session(ctx) as s:
+    with interruptible(), session(ctx) as s:
         with out.busy("looking up the symbols"):
             watched = resolve(s, ctx.args.symbols)
         rows = {w.streamer: _Row(w) for w in watched}
@@ -645,9 +650,9 @@ def watch(ctx: Context) -> None:
             events = _Events(feed, view.status)
             _stop_after(events, duration)
             seen = 0
-            with view, contextlib.suppress(_Done):
+            with view, contextlib.suppress(Done):
                 while count is None or seen < count:
-                    event = events.next(_POLL)
+                    event = events.next(POLL)
                     row = rows.get(event.symbol) if event is not None else None
                     if event is not None and row is not None:
                         received = _now()
@@ -750,9 +755,9 @@ def _snapshot(events: _Events, symbol: str, bars: dict[int, Candle], shown: str)
                     f"no bars arrived for {shown} in {FIRST_BAR_WAIT:g} s (the stream is "
                     "connected): check the symbol and the period"
                 )
-            wait = min(_POLL, events.link.since + FIRST_BAR_WAIT - now)
+            wait = min(POLL, events.link.since + FIRST_BAR_WAIT - now)
         else:
-            wait = _POLL
+            wait = POLL
         event = events.next(wait)
         if isinstance(event, Candle) and event.symbol == symbol:
             last_bar = time.monotonic()
@@ -836,11 +841,11 @@ def candles(ctx: Context) -> None:
             f"--period {period!r} is not a bar length (1m, 5m, 1h, d, w, mo ...)", ExitCode.USAGE
         ) from None
     since = parse_since(ctx.option("since"), period, _now())
-    with _interruptible(), session(ctx) as s:
+    with interruptible(), session(ctx) as s:
         with out.busy("looking up the symbol"):
             (watched,) = resolve(s, [ctx.args.symbol])
         bars: dict[int, Candle] = {}
-        lines = _Lines(out)
+        lines = Lines(out)
 
         def note(text: str, style: str) -> None:
             if not text.startswith("connect"):  # the first connection and its tries: no news
@@ -852,7 +857,7 @@ def candles(ctx: Context) -> None:
             with out.busy(f"fetching {period} bars of {watched.symbol}"):
                 _snapshot(events, symbol, bars, f"{watched.symbol} {period}")
             ordered = [bars[t] for t in sorted(bars)]
-            with contextlib.suppress(_Done):
+            with contextlib.suppress(Done):
                 if out.json_mode:
                     for bar in ordered:
                         lines.write(json.dumps(_bar_json(watched, symbol, period, bar)))
@@ -865,7 +870,7 @@ def candles(ctx: Context) -> None:
                 _stop_after(events, duration)
                 shown = 0
                 while count is None or shown < count:
-                    event = events.next(_POLL)
+                    event = events.next(POLL)
                     if not isinstance(event, Candle) or event.symbol != symbol:
                         continue
                     if not _merge(bars, event) or event.removed:

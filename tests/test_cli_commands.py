@@ -412,7 +412,7 @@ def _stoppable(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, thread
 
     def next_event(self: Any, wait: float) -> Any:
         if stop.is_set():
-            raise streams._Done
+            raise streams.Done
         event = real(self, min(wait, 0.05))
         if event is not None:
             streaming.set()
