@@ -118,9 +118,7 @@ class OrderTracker:
         self.order_id = order_id
         self.external_identifier = external_identifier
         self.complex_order = complex_order
-        self.statuses = (
-            None if statuses is None else frozenset(OrderStatus(str(s)) for s in statuses)
-        )
+        self.statuses = None if statuses is None else _statuses(statuses)
         self.poll_interval = float(poll_interval)
         self.poll_cap = float(poll_cap)
         self.follow_replacements = follow_replacements
@@ -268,6 +266,20 @@ class OrderTracker:
         self._complex_marks = marks
         self.last = order
         self._updates.append(ComplexOrderUpdated(order, timestamp, resynced))
+
+
+def _statuses(given: Iterable[OrderStatus | str]) -> frozenset[OrderStatus]:
+    if isinstance(given, (str, OrderStatus)):
+        given = [given]
+    found = set()
+    for status in given:
+        value = OrderStatus(status) if isinstance(status, str) else None
+        if value is None or not value.known:
+            raise LocalProtocolError(f"not an order status: {status!r}")
+        found.add(value)
+    if not found:
+        raise LocalProtocolError("statuses is empty: nothing would end the tracking")
+    return frozenset(found)
 
 
 def tracker_for(
