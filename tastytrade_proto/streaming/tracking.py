@@ -341,9 +341,15 @@ def _account(account_number: str | None) -> str:
 
 class _TrackingBase:
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
         self._session = session
+        self._calls = session if via is None else via
         self.tracker = tracker
         self._timeout = timeout
         self._use_stream = stream
@@ -385,9 +391,14 @@ class OrderTracking(_TrackingBase):
     :class:`OrderWaitTimeout` when ``timeout`` runs out first."""
 
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
-        super().__init__(session, tracker, timeout, stream)
+        super().__init__(session, tracker, timeout, stream, via)
         self._stream: Any = None
         runtime = session.streaming_runtime()
         self._clock = runtime.clock
@@ -397,7 +408,9 @@ class OrderTracking(_TrackingBase):
         if self._timeout is not None:
             self._deadline = self._clock() + self._timeout
         if self._use_stream:
-            self._stream = self._session.account_stream([self.tracker.account_number])
+            self._stream = self._session.account_stream(
+                [self.tracker.account_number], via=self._calls
+            )
             self._stream.start()
         return self
 
@@ -431,7 +444,7 @@ class OrderTracking(_TrackingBase):
             poll = tracker.next_poll(now)
             if poll is not None:
                 tracker.polling(now)
-                tracker.polled(_read(self._session, poll), clock())
+                tracker.polled(_read(self._calls, poll), clock())
                 self._queue.extend(tracker.updates())
                 continue
             stream = self._stream
@@ -468,9 +481,14 @@ class AsyncOrderTracking(_TrackingBase):
     ``async for`` the updates; as :class:`OrderTracking`."""
 
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
-        super().__init__(session, tracker, timeout, stream)
+        super().__init__(session, tracker, timeout, stream, via)
         self._runtime = session.streaming_runtime()
         self._stream: Any = None
 
@@ -481,7 +499,7 @@ class AsyncOrderTracking(_TrackingBase):
         if self._timeout is not None:
             self._deadline = self._now() + self._timeout
         if self._use_stream:
-            stream = self._session.account_stream([self.tracker.account_number])
+            stream = self._session.account_stream([self.tracker.account_number], via=self._calls)
             await stream.__aenter__()
             self._stream = stream
         return self
@@ -516,7 +534,7 @@ class AsyncOrderTracking(_TrackingBase):
             poll = tracker.next_poll(now)
             if poll is not None:
                 tracker.polling(now)
-                tracker.polled(await _read(self._session, poll), self._now())
+                tracker.polled(await _read(self._calls, poll), self._now())
                 self._queue.extend(tracker.updates())
                 continue
             stream = self._stream
