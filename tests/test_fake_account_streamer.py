@@ -212,6 +212,7 @@ def test_tokens_are_the_authorization_value(api: FakeTastytradeAPI, token: str) 
     assert wire.connect(token)["value"] == [MARGIN]
     legacy = Wire(api)
     assert legacy.connect(session, "5WT00042")["value"] == ["5WT00042"]
+    assert refusal(legacy.send(action="heartbeat", auth_token=token)) == "failed"  # not alice's
     documented = sample("account-error-failed.json")
     (error,) = Wire(api).send(action="connect", value=[MARGIN], auth_token=access)
     assert list(error) == list(documented)
