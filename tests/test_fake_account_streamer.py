@@ -466,8 +466,12 @@ def test_orders_move_on_by_the_fakes_clock_while_a_socket_is_open(
     wire = Wire(api)
     wire.connect(token)
     api.market_open = False
-    call(api, "POST", f"/accounts/{MARGIN}/orders", token, limit("AAPL", "Buy to Open", 1, "100"))
-    assert [o["status"] for o in of_type(wire.tick(), "Order")] == ["Received"]
+    _, placed = call(
+        api, "POST", f"/accounts/{MARGIN}/orders", token, limit("AAPL", "Buy to Open", 1, "100")
+    )
+    (received,) = of_type(wire.tick(), "Order")
+    assert received["status"] == "Received"
+    assert received == rest_order(api, token, placed["data"]["order"]["id"])
     api.market_open = True
     assert [o["status"] for o in of_type(wire.tick(), "Order")] == ["Routed", "Live"]
 
