@@ -20,6 +20,12 @@ TLS, ``wss://``; :attr:`FakeTastytradeServer.dxlink_url`, which
 accepted with wsproto and handed to a
 :class:`~tastytrade_proto.testing.fake.dxlink.FakeDXLinkConnection`, one thread
 per connection, its timers on wall time and its prices on the fake's clock.
+An upgrade on a path ending in ``/account-streamer``
+(:attr:`FakeTastytradeServer.account_streamer_url`) gets the account streamer
+instead: a
+:class:`~tastytrade_proto.testing.fake.account_streamer.FakeAccountStreamerConnection`,
+whose thread also brings the connected accounts' orders up to the fake's clock
+at every step.
 """
 
 from __future__ import annotations
@@ -51,7 +57,14 @@ from wsproto.utilities import LocalProtocolError as WSLocalError
 from wsproto.utilities import RemoteProtocolError as WSProtocolError
 
 from ..protocol.http import Environment, Request, Response
-from .fake import FakeDXLinkConnection, FakeTastytradeAPI, RecordedMessage, Reply, admin
+from .fake import (
+    FakeAccountStreamerConnection,
+    FakeDXLinkConnection,
+    FakeTastytradeAPI,
+    RecordedMessage,
+    Reply,
+    admin,
+)
 from .state import StateDir
 
 __all__ = ["FakeTastytradeServer"]
@@ -110,7 +123,7 @@ class FakeTastytradeServer:
         self._connections: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Lock()
-        self._api_lock = threading.Lock()
+        self._api_lock = self.api.lock  # the same lock the fake's admin methods take
         self._stopping = threading.Event()
         self._server_context: ssl.SSLContext | None = None
         self._ca_file: Path | None = None
@@ -134,6 +147,12 @@ class FakeTastytradeServer:
     def dxlink_url(self) -> str:
         """``ws(s)://127.0.0.1:<port>/dxlink``: the fake's DXLink market-data websocket."""
         return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/dxlink"
+
+    @property
+    def account_streamer_url(self) -> str:
+        """``ws(s)://127.0.0.1:<port>/account-streamer``: the fake's account streamer (any
+        path ending in ``/account-streamer`` works, so a base URL's path prefix does too)."""
+        return f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/account-streamer"
 
     @property
     def websockets(self) -> int:
@@ -474,17 +493,29 @@ class FakeTastytradeServer:
         conn.sendall(ws.send(AcceptConnection()))
         with self._lock:
             self._websocket_threads.add(threading.current_thread())
+        machine: FakeDXLinkConnection | FakeAccountStreamerConnection | None = None
         try:
-            self._websocket_loop(conn, ws)
+            with self._api_lock:
+                if parts.path.endswith("/account-streamer"):
+                    machine = FakeAccountStreamerConnection(self.api, time.time())
+                else:
+                    machine = FakeDXLinkConnection(self.api, time.time())
+            self._websocket_loop(conn, ws, machine)
         finally:
+            if isinstance(machine, FakeAccountStreamerConnection):
+                with self._api_lock:
+                    machine.connection_lost()
             with self._lock:
                 self._websocket_threads.discard(threading.current_thread())
             with self._stream_changed:
                 self._stream_changed.notify_all()
 
-    def _websocket_loop(self, conn: socket.socket, ws: WSConnection) -> None:
-        with self._api_lock:
-            machine = FakeDXLinkConnection(self.api, time.time())
+    def _websocket_loop(
+        self,
+        conn: socket.socket,
+        ws: WSConnection,
+        machine: FakeDXLinkConnection | FakeAccountStreamerConnection,
+    ) -> None:
         pieces: list[str] = []
         while True:
             with self._api_lock:
@@ -502,11 +533,14 @@ class FakeTastytradeServer:
                 return
             if self._stopping.is_set():
                 with self._api_lock:
-                    self.api.stream_messages.append(
-                        RecordedMessage(
-                            machine.id, "close", "1001 Server is stopping", self.api.clock()
+                    if isinstance(machine, FakeAccountStreamerConnection):
+                        machine.stop(1001, "Server is stopping")
+                    else:
+                        self.api.stream_messages.append(
+                            RecordedMessage(
+                                machine.id, "close", "1001 Server is stopping", self.api.clock()
+                            )
                         )
-                    )
                 conn.sendall(ws.send(CloseConnection(code=1001, reason="Server is stopping")))
                 return
             wait = self.stream_poll_interval

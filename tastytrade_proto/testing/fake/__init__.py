@@ -3,17 +3,21 @@ authentication), ``kit`` (what the areas share) and one module or package per ar
 
 from __future__ import annotations
 
+from .account_streamer import FakeAccountStreamerConnection
 from .api import (
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
     DEMO_OTP,
     DEMO_PASSWORD,
     DEMO_REFRESH_TOKEN,
+    AccountStreamFault,
+    AccountStreamFaultKind,
     FakeAccount,
     FakeTastytradeAPI,
     FakeUser,
     Fault,
     FaultKind,
+    OrderChange,
     RecordedMessage,
     RecordedRequest,
     Reply,
@@ -29,12 +33,16 @@ __all__ = [
     "DEMO_OTP",
     "DEMO_PASSWORD",
     "DEMO_REFRESH_TOKEN",
+    "AccountStreamFault",
+    "AccountStreamFaultKind",
     "FakeAccount",
+    "FakeAccountStreamerConnection",
     "FakeDXLinkConnection",
     "FakeTastytradeAPI",
     "FakeUser",
     "Fault",
     "FaultKind",
+    "OrderChange",
     "RecordedMessage",
     "RecordedRequest",
     "Reply",

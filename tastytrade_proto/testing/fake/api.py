@@ -23,13 +23,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ...errors import CLASSIC_OTP_INVALID_CODE, CLASSIC_OTP_REQUIRED_CODE
 from ...protocol.http import Request, Response
-from . import accounts, instruments, market, orders, watchlists
+from . import accounts, alerts, instruments, market, orders, watchlists
 from .kit import Refused, Route, body_of, error, query, query_one, refuse, reply
+from .orders import OrderChange
+
+if TYPE_CHECKING:
+    from .account_streamer import FakeAccountStreamerConnection
 
 __all__ = [
     "DEMO_CLIENT_SECRET",
@@ -37,11 +41,14 @@ __all__ = [
     "DEMO_OTP",
     "DEMO_PASSWORD",
     "DEMO_REFRESH_TOKEN",
+    "AccountStreamFault",
+    "AccountStreamFaultKind",
     "FakeAccount",
     "FakeTastytradeAPI",
     "FakeUser",
     "Fault",
     "FaultKind",
+    "OrderChange",
     "RecordedMessage",
     "RecordedRequest",
     "Reply",
@@ -155,6 +162,40 @@ class StreamFault:
     connection: int | None = None
     count: int = 100_000
     batch: int = 100
+    hits: int = 0
+    fired: threading.Event = field(default_factory=threading.Event, repr=False)
+
+
+class AccountStreamFaultKind(enum.Enum):
+    """Failures the fake's account streamer can inject, each as the real one shows it."""
+
+    #: Every account-streamer socket closes with no close frame (a network drop).
+    DROP = "drop"
+    #: The sockets go silent until they are dropped: no acks, no notifications, input
+    #: ignored, no idle timeout. A client notices only by its own liveness timeout.
+    STALL = "stall"
+    #: The next ``connect`` is refused: ``{"status": "error", "message": <message>}``.
+    REFUSE_CONNECT = "refuse-connect"
+    #: The token a connected socket authenticated with expires now, for REST too (401).
+    EXPIRE_TOKEN = "expire-token"
+
+
+@dataclass(slots=True, eq=False)
+class AccountStreamFault:
+    """One injected account-streamer failure, applied ``times`` times.
+
+    ``DROP`` and ``STALL`` fire at once on every open account-streamer socket
+    (``connection`` narrows it to one connection id), or, with none open, on the
+    next one; ``EXPIRE_TOKEN`` on every socket that has connected (its token
+    expires); ``REFUSE_CONNECT`` on the next ``connect`` message, answered with
+    ``message``. ``fired`` is set, and ``hits`` counts the sockets hit, so a test
+    waits with ``fault.fired.wait(5)``, never a sleep.
+    """
+
+    kind: AccountStreamFaultKind
+    times: int = 1
+    connection: int | None = None
+    message: str = "failed"
     hits: int = 0
     fired: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -317,6 +358,20 @@ class FakeTastytradeAPI:
         self.stream_messages: list[RecordedMessage] = []
         self.stream_faults: list[StreamFault] = []
         self._stream_connections = 0
+        #: Seconds the account streamer waits for a client message before it closes.
+        self.account_streamer_timeout = 60.0
+        #: Every account-streamer websocket message, both ways, tokens redacted.
+        self.account_stream_messages: list[RecordedMessage] = []
+        self.account_stream_faults: list[AccountStreamFault] = []
+        #: The open account-streamer connections, which :meth:`publish` offers frames to.
+        self.account_streams: list[FakeAccountStreamerConnection] = []
+        self._account_stream_connections = 0
+        #: Every change of every order's state, in order (see :class:`OrderChange`).
+        self.order_history: list[OrderChange] = []
+        #: Held while the fake changes or reads its state; the server takes it around every
+        #: request and websocket step, and the admin methods take it, so a test thread
+        #: may call them while the server runs.
+        self.lock = threading.RLock()
         self._tokens: dict[str, _Token] = {}
         self._remember: dict[str, str] = {}  # remember token -> login
         self._challenges: dict[str, _Challenge] = {}
@@ -393,6 +448,54 @@ class FakeTastytradeAPI:
         self.stream_faults.append(fault)
         return fault
 
+    def inject_account_stream_fault(self, fault: AccountStreamFault) -> AccountStreamFault:
+        """Make the account streamer fail as ``fault`` says (see :class:`AccountStreamFault`)."""
+        with self.lock:
+            self.account_stream_faults.append(fault)
+            self.apply_account_stream_faults()
+        return fault
+
+    def apply_account_stream_faults(self) -> None:
+        """Fire every pending account-streamer fault that fits an open connection."""
+        for fault in list(self.account_stream_faults):
+            if fault.kind is AccountStreamFaultKind.REFUSE_CONNECT:
+                continue  # taken by the next connect
+            targets = [s for s in self.account_streams if s.fits(fault)]
+            if fault.times <= 0 or not targets:
+                if fault.times <= 0:
+                    self.account_stream_faults.remove(fault)
+                continue
+            for stream in targets:
+                stream.fire(fault)
+            fault.hits += len(targets)
+            fault.times -= 1
+            if fault.times == 0:
+                self.account_stream_faults.remove(fault)
+            fault.fired.set()
+
+    def new_account_stream_connection(self) -> int:
+        """The id of a new account-streamer websocket connection (1, 2, ...)."""
+        self._account_stream_connections += 1
+        return self._account_stream_connections
+
+    def publish(
+        self,
+        kind: str,
+        data: Any,
+        *,
+        account: str | None = None,
+        login: str | None = None,
+        subscription: str | None = None,
+    ) -> None:
+        """Push a ``kind`` notification of ``data`` (as JSON now) to the account-streamer
+        sockets it is for: those connected to ``account``, or those of user ``login``
+        that sent ``subscription`` (any user's, without ``login``)."""
+        if not self.account_streams:
+            return
+        snapshot = json.loads(json.dumps(data, default=str))
+        for stream in list(self.account_streams):
+            stream.offer(kind, snapshot, account=account, login=login, subscription=subscription)
+
     def new_stream_connection(self) -> int:
         """The id of a new DXLink websocket connection (1, 2, ...)."""
         self._stream_connections += 1
@@ -430,7 +533,9 @@ class FakeTastytradeAPI:
         Positions in it are revalued, and working orders the new mark makes
         marketable fill at once. Defaults: ``orders.DEFAULT_MARKS``.
         """
-        orders.set_mark(self, symbol, price)
+        with self.lock:
+            orders.set_mark(self, symbol, price)
+            alerts.check(self)
 
     def mark(self, symbol: str) -> Decimal | None:
         """The price the fake trades ``symbol`` at, or ``None`` when it has none."""
@@ -457,13 +562,90 @@ class FakeTastytradeAPI:
             if value is not None and number is None:
                 raise ValueError(f"the {name} is not a number: {value!r}")
             numbers.append(number)
-        now = self.clock()
+        with self.lock:
+            now = self.clock()
+            account, order = self._find_order(order_id, now)
+            return orders.fill(self, account, order, now, quantity=numbers[0], price=numbers[1])
+
+    def reject_order(
+        self, order_id: int | str, reason: str = "Order rejected by the exchange"
+    ) -> dict[str, Any]:
+        """Reject open order ``order_id`` now (``Rejected``, with ``reject-reason``), as an
+        exchange may after accepting it. Returns the order as the API lists it. Raises
+        ``LookupError`` for an unknown order, ``ValueError`` for one no longer open."""
+        with self.lock:
+            now = self.clock()
+            account, order = self._find_order(order_id, now)
+            orders.reject(self, account, order, now, reason)
+            return order
+
+    def _find_order(self, order_id: int | str, now: float) -> tuple[FakeAccount, dict[str, Any]]:
         for account in self.accounts.values():
             orders.settle(self, now, [account])
             order = orders.by_id(account, order_id)
             if order is not None:
-                return orders.fill(self, account, order, now, quantity=numbers[0], price=numbers[1])
+                return account, order
         raise LookupError(f"no order {order_id}")
+
+    def add_quote_alert(
+        self,
+        symbol: str,
+        field: str,
+        operator: str,
+        threshold: Decimal | str | int,
+        *,
+        login: str = DEMO_LOGIN,
+    ) -> dict[str, Any]:
+        """Give user ``login`` a quote alert: ``field`` (``"Last"``, ``"Bid"`` or ``"Ask"``)
+        of ``symbol`` ``operator`` (``">"`` or ``"<"``) ``threshold``.
+
+        The first :meth:`set_mark` after which the condition holds triggers it, once,
+        and the user's account-streamer sockets that sent ``quote-alerts-subscribe``
+        get a ``QuoteAlert`` frame. Returns the alert; ``ValueError`` when a value is
+        not one of those.
+        """
+        with self.lock:
+            return alerts.add(self, login, symbol, field, operator, threshold)
+
+    def set_public_watchlist(
+        self,
+        name: str,
+        entries: Iterable[tuple[str, str]],
+        *,
+        group_name: str | None = None,
+        order_index: int | None = None,
+    ) -> dict[str, Any]:
+        """Replace (or add) public watchlist ``name`` with ``entries`` (symbol, instrument
+        type) pairs; sockets that sent ``public-watchlists-subscribe`` get a
+        ``PublicWatchlists`` frame. Returns it as ``GET /public-watchlists/{name}``
+        now answers."""
+        with self.lock:
+            return watchlists.set_public(
+                self, name, list(entries), group_name=group_name, order_index=order_index
+            )
+
+    def expire_token(self, token: str) -> bool:
+        """Expire one session or access token now (as it goes in ``Authorization``, with
+        ``Bearer`` or without); False when the fake does not know it."""
+        with self.lock:
+            scheme, _, value = token.partition(" ")
+            record = self._tokens.get(value if scheme.lower() == "bearer" else token)
+            if record is None:
+                return False
+            record.expires_at = min(record.expires_at, self.clock())
+            return True
+
+    def login_for_token(self, authorization: str, now: float) -> str | None:
+        """The login whose live token ``authorization`` is, exactly as the ``Authorization``
+        header must carry it (bare for a session, ``Bearer`` for OAuth); else ``None``."""
+        scheme, _, value = authorization.partition(" ")
+        bearer = scheme.lower() == "bearer"
+        record = self._tokens.get(value if bearer else authorization)
+        if record is None or record.expires_at <= now:
+            return None
+        if bearer != (record.scheme == "oauth"):
+            return None
+        return record.login
 
     def export_tokens(self) -> dict[str, Any]:
         """What a restarted fake needs to accept the refresh and remember tokens this one
@@ -512,8 +694,9 @@ class FakeTastytradeAPI:
 
     def expire_tokens(self) -> None:
         """Every session and access token stops working at once."""
-        for token in self._tokens.values():
-            token.expires_at = min(token.expires_at, self.clock() - 1)
+        with self.lock:
+            for token in self._tokens.values():
+                token.expires_at = min(token.expires_at, self.clock() - 1)
 
     def count(self, method: str, path: str) -> int:
         """How many ``method path`` requests the fake received (query ignored)."""
@@ -576,6 +759,10 @@ class FakeTastytradeAPI:
 
     def handle(self, request: Request) -> Reply:
         """Answer one request: record it, apply any injected fault, route it."""
+        with self.lock:
+            return self._handle(request)
+
+    def _handle(self, request: Request) -> Reply:
         parts = urlsplit(request.url)
         path = unquote(parts.path)
         now = self.clock()
@@ -914,9 +1101,11 @@ class FakeTastytradeAPI:
         context = f"/accounts/{number}/balances" + (f"/{currency}" if currency else "")
         return reply(200, {"data": self.balances(account, now), "context": context})
 
-    def balances(self, account: FakeAccount, now: float) -> dict[str, Any]:
-        """``account``'s balances as ``GET /accounts/{n}/balances`` reports them at ``now``."""
-        orders.settle(self, now, [account])
+    def balances(self, account: FakeAccount, now: float, *, settle: bool = True) -> dict[str, Any]:
+        """``account``'s balances as ``GET /accounts/{n}/balances`` reports them at ``now``
+        (with ``settle=False``, without first bringing its orders up to ``now``)."""
+        if settle:
+            orders.settle(self, now, [account])
         # Equities and options count at market value. A future's gains are already in cash
         # (marked to each day's settlement), so its notional is reported but not counted.
         values = {key: Decimal(0) for key in _VALUE_KEYS}
@@ -977,15 +1166,19 @@ class FakeTastytradeAPI:
                 or (not closed and _dec(position["quantity"]) == 0)
             ):
                 continue
-            item = dict(position)
-            if self.drift:
-                item["multiplier"] = f"{item['multiplier']}.0"
-                item["quantity"] = str(item["quantity"])
-                for key in ("created-at", "updated-at", "expires-at"):
-                    if key in item:
-                        item[key] = item[key].replace("+00:00", "Z")
-            items.append(item)
+            items.append(self.position_item(position))
         return reply(200, {"data": {"items": items}, "context": f"/accounts/{number}/positions"})
+
+    def position_item(self, position: dict[str, Any]) -> dict[str, Any]:
+        """A position as ``GET /accounts/{n}/positions`` lists it (drift applied)."""
+        item = dict(position)
+        if self.drift:
+            item["multiplier"] = f"{item['multiplier']}.0"
+            item["quantity"] = str(item["quantity"])
+            for key in ("created-at", "updated-at", "expires-at"):
+                if key in item:
+                    item[key] = item[key].replace("+00:00", "Z")
+        return item
 
 
 # The rest of what the API's balances carry (api-samples/balances_200_sandbox_2025.json):

@@ -11,6 +11,7 @@ See ``kit`` for how an area plugs into the fake.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from .kit import SEGMENT, Refused, Route, body_of, data, not_found, query_one, r
 if TYPE_CHECKING:
     from .api import FakeTastytradeAPI, FakeUser
 
-__all__ = ["DEFAULT_ORDER_INDEX", "NAME_TAKEN", "ROUTES", "WatchlistsState", "seed"]
+__all__ = ["DEFAULT_ORDER_INDEX", "NAME_TAKEN", "ROUTES", "WatchlistsState", "seed", "set_public"]
 
 #: The status, code and message of a create (or rename) onto a name already taken. A guess.
 NAME_TAKEN = (422, "record_invalid", "Validation failed: Name has already been taken")
@@ -34,6 +35,8 @@ class WatchlistsState:
     """Each user's watchlists: login -> name -> the watchlist as the API writes it."""
 
     by_login: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: tastytrade's public watchlists, as ``GET /public-watchlists`` lists them.
+    public: list[dict[str, Any]] = field(default_factory=lambda: copy.deepcopy(_PUBLIC))
 
     def of(self, user: FakeUser) -> dict[str, dict[str, Any]]:
         """The watchlists of ``user`` (created empty on first use)."""
@@ -209,19 +212,47 @@ def _public_list(api: FakeTastytradeAPI, request: Request, now: float) -> Respon
                 "order-index": w["order-index"],
                 "watchlist-entry-count": len(w["watchlist-entries"]),
             }
-            for w in _PUBLIC
+            for w in _state(api).public
         ]
     else:
-        items = _PUBLIC
+        items = _state(api).public
     return data({"items": items}, "/public-watchlists")
 
 
 def _public_one(api: FakeTastytradeAPI, request: Request, now: float, name: str) -> Response:
     api.user_for(request, now)
-    for watchlist in _PUBLIC:
+    for watchlist in _state(api).public:
         if watchlist["name"] == name:
             return data(watchlist, request.path)
     raise not_found("Watchlist")
+
+
+def set_public(
+    api: FakeTastytradeAPI,
+    name: str,
+    entries: list[tuple[str, str]],
+    *,
+    group_name: str | None = None,
+    order_index: int | None = None,
+) -> dict[str, Any]:
+    """Replace (or add) the public watchlist ``name``, as tastytrade's editors would, and
+    announce it on the account streamer (``PublicWatchlists``). Returns it as
+    ``GET /public-watchlists/{name}`` now answers (a copy)."""
+    public = _state(api).public
+    found = next((w for w in public if w["name"] == name), None)
+    if found is None:
+        found = {
+            **_watchlist(name, [], group_name, order_index or DEFAULT_ORDER_INDEX),
+            "id": str(72_000 + len(public)),
+        }
+        public.append(found)
+    found["watchlist-entries"] = _entries(*entries)
+    if group_name is not None:
+        found["group-name"] = group_name
+    if order_index is not None:
+        found["order-index"] = order_index
+    api.publish("PublicWatchlists", found, subscription="public-watchlists-subscribe")
+    return copy.deepcopy(found)
 
 
 def _pairs_list(api: FakeTastytradeAPI, request: Request, now: float) -> Response:

@@ -31,21 +31,34 @@ own names for rules the real API enforces with codes nobody has recorded.
 
 from __future__ import annotations
 
-from .book import by_id, fill, find_order, place, position_json, set_mark, settle
+from .book import (
+    by_id,
+    changed,
+    fill,
+    find_order,
+    place,
+    position_json,
+    publish_balances,
+    reject,
+    set_mark,
+    settle,
+)
 from .checking import Problems, parse_order
 from .demo import order_request, seed
 from .handlers import ROUTES
-from .model import DEFAULT_MARKS, OrdersState, amount, state
+from .model import DEFAULT_MARKS, OrderChange, OrdersState, amount, state
 from .pricing import buying_power, held, mark, reserved
 
 __all__ = [
     "DEFAULT_MARKS",
     "ROUTES",
+    "OrderChange",
     "OrdersState",
     "Problems",
     "amount",
     "buying_power",
     "by_id",
+    "changed",
     "fill",
     "find_order",
     "held",
@@ -54,6 +67,8 @@ __all__ = [
     "parse_order",
     "place",
     "position_json",
+    "publish_balances",
+    "reject",
     "reserved",
     "seed",
     "set_mark",

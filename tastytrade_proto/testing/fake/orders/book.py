@@ -1,5 +1,11 @@
 """The order book: entering, filling (positions, cash, transactions), cancelling,
-expiring and settling orders, and setting the marks they fill at."""
+rejecting, expiring and settling orders, and setting the marks they fill at.
+
+Every change of an order goes through :func:`changed`, which stamps its
+``updated-at``, appends an :class:`~.model.OrderChange` to ``api.order_history``
+and pushes the order, as ``GET /accounts/{n}/orders/{id}`` would answer at that
+instant, to the account streamer's sockets (``api.publish``). A fill then pushes
+the positions it moved and the account's balances."""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from .model import (
     PRICED,
     STATUSES_OPEN,
     STATUSES_WORKING,
+    ComplexOrder,
+    OrderChange,
     amount,
     buys,
     close_of,
@@ -61,22 +69,98 @@ def find_order(account: FakeAccount, order_id: str) -> dict[str, Any]:
     return order
 
 
+# -- telling the world -------------------------------------------------------------------------
+
+
+def changed(api: FakeTastytradeAPI, order: dict[str, Any], now: float) -> None:
+    """Record and announce a change the caller has just made to ``order``.
+
+    Stamps ``updated-at`` (epoch milliseconds, one more than the last change's when
+    the clock has not moved, so it rises with every change), appends to
+    ``api.order_history``, and publishes an ``Order`` frame (and a ``ComplexOrder``
+    frame for a member of a complex order). An order that opens or closes without
+    a fill also publishes the account's balances (its buying power moved); a fill
+    publishes them itself, after the positions (:func:`_fill`).
+    """
+    area = state(api)
+    order_id = int(order["id"])
+    number = str(order.get("account-number"))
+    ms = int(now * 1000)
+    last_ms, last_status = area.updated.get(order_id, (None, None))
+    if last_ms is not None and ms <= last_ms:
+        ms = last_ms + 1
+    status = str(order.get("status"))
+    order["updated-at"] = ms
+    area.updated[order_id] = (ms, status)
+    fills = [f for leg in order.get("legs", []) for f in leg.get("fills", [])]
+    api.order_history.append(
+        OrderChange(
+            number,
+            order_id,
+            status,
+            sum((dec(f.get("quantity")) for f in fills), Decimal(0)),
+            tuple(str(f.get("fill-id")) for f in fills),
+            ms,
+            now,
+        )
+    )
+    api.publish("Order", order, account=number)
+    complex_id = order.get("complex-order-id")
+    record = area.complex.get(complex_id) if isinstance(complex_id, int) else None
+    account = api.accounts.get(number)
+    if record is not None and account is not None:
+        api.publish("ComplexOrder", complex_json(account, record), account=number)
+    opened = (last_status in STATUSES_OPEN) != (status in STATUSES_OPEN)
+    if account is not None and opened and status != "Filled":
+        publish_balances(api, account, now)
+
+
+def publish_balances(api: FakeTastytradeAPI, account: FakeAccount, now: float) -> None:
+    """Push ``account``'s balances, as ``GET /accounts/{n}/balances`` would answer now."""
+    number = account.account_number
+    api.publish("AccountBalance", api.balances(account, now, settle=False), account=number)
+
+
+def complex_json(account: FakeAccount, complex_order: ComplexOrder) -> dict[str, Any]:
+    """A complex order as ``GET /accounts/{n}/complex-orders/{id}`` answers it."""
+    orders = [by_id(account, i) or {} for i in complex_order.orders]
+    answer: dict[str, Any] = {
+        "id": complex_order.id,
+        "account-number": account.account_number,
+        "type": complex_order.type,
+        "orders": orders,
+    }
+    everything = list(orders)
+    if complex_order.trigger is not None:
+        answer["trigger-order"] = by_id(account, complex_order.trigger) or {}
+        everything.append(answer["trigger-order"])
+    if all(o.get("status") not in STATUSES_OPEN for o in everything):
+        ends = [str(o["terminal-at"]) for o in everything if isinstance(o.get("terminal-at"), str)]
+        if ends:
+            answer["terminal-at"] = max(ends)
+    return answer
+
+
 # -- entering and filling ---------------------------------------------------------------------
 
 
 def enter(
     api: FakeTastytradeAPI, account: FakeAccount, order: dict[str, Any], now: float, status: str
 ) -> dict[str, Any]:
-    """Give an order an id and put it in the account."""
+    """Give an order an id and put it in the account: ``Received``, then ``status``."""
     order_id = api.new_order_id()
     order["id"] = order_id
-    order["status"] = status
+    order["status"] = "Received" if status == "Routed" else status
     order["received-at"] = api.timestamp(now)
     order["updated-at"] = int(now * 1000)
     order["ext-client-order-id"] = "JAAAC" + f"{order_id:013d}"
     order["global-request-id"] = digest("request", account.account_number, order_id)
     tidy(order)
     account.orders.append(order)
+    changed(api, order, now)
+    if order["status"] != status:
+        order["status"] = status
+        changed(api, order, now)
     return order
 
 
@@ -129,7 +213,7 @@ def advance(
     if order.get("status") != "Live" and marks_of(api, legs_of(order)) is not None:
         order["status"] = "Live"
         order["live-at"] = api.timestamp(now)
-        order["updated-at"] = int(now * 1000)
+        changed(api, order, now)
 
 
 def _fill(
@@ -150,6 +234,7 @@ def _fill(
     if order.get("order-type") == "Notional Market" and prices[0] > 0:
         quantity = (dec(order.get("value")) / prices[0]).quantize(Decimal("0.00001"), ROUND_DOWN)
         order["legs"][0]["quantity"] = order["legs"][0]["remaining-quantity"] = count(quantity)
+    moved: dict[str, dict[str, Any]] = {}  # symbol -> the position as it is after the fill
     for leg, price in zip(order["legs"], prices, strict=False):
         kind, symbol, action = leg["instrument-type"], leg["symbol"], leg["action"]
         remaining = dec(leg.get("remaining-quantity"))
@@ -172,25 +257,33 @@ def _fill(
         leg["remaining-quantity"] = count(remaining - quantity)
         fees = leg_fees(kind, action, quantity, price)
         multiplier = multiplier_of(kind, symbol)
+        before = position_of(account, symbol)
+        closing = None if before is None else dict(before)
         realized = _move_position(api, account, leg, quantity, price, now)
+        after = position_of(account, symbol)
+        if after is None and closing is not None:  # closed: announced with quantity 0
+            closing.update({"quantity": count(Decimal(0)), "updated-at": stamp})
+            after = closing
+        if after is not None:
+            moved[symbol] = after
         value = price * quantity * multiplier
         cash = realized if kind == "Future" else (-value if buys(action) else value)
         account.cash_balance += cash - fees_total(fees)
         _record(api, account, order, leg, quantity, price, fees, now)
-    if any(dec(leg.get("remaining-quantity")) > 0 for leg in order["legs"]):
+    partly = any(dec(leg.get("remaining-quantity")) > 0 for leg in order["legs"])
+    if partly:
         order["status"] = "Live"
         order.setdefault("live-at", stamp)
-        order["updated-at"] = int(now * 1000)
+    else:
+        order.update(
+            {"status": "Filled", "cancellable": False, "editable": False, "terminal-at": stamp}
+        )
+    changed(api, order, now)
+    for position in moved.values():
+        api.publish("CurrentPosition", api.position_item(position), account=account.account_number)
+    publish_balances(api, account, now)
+    if partly:
         return
-    order.update(
-        {
-            "status": "Filled",
-            "cancellable": False,
-            "editable": False,
-            "terminal-at": stamp,
-            "updated-at": int(now * 1000),
-        }
-    )
     for complex_order in list(area.complex.values()):
         if complex_order.account_number != account.account_number:
             continue
@@ -200,7 +293,7 @@ def _fill(
                 if child is not None and child.get("status") == "Contingent":
                     child.pop("contingent-status", None)
                     child["status"] = "Routed"
-                    child["updated-at"] = int(now * 1000)
+                    changed(api, child, now)
             for child_id in complex_order.orders:
                 child = by_id(account, child_id)
                 if child is not None:
@@ -423,13 +516,46 @@ def cancel(
             "editable": False,
             "cancelled-at": stamp,
             "terminal-at": stamp,
-            "updated-at": int(now * 1000),
         }
     )
     if replacing is not None:
         order["edited"] = True
         order["replacing-order-id"] = replacing
-        return
+    changed(api, order, now)
+    if replacing is None:
+        _cancel_triggered(api, account, order, now)
+
+
+def reject(
+    api: FakeTastytradeAPI,
+    account: FakeAccount,
+    order: dict[str, Any],
+    now: float,
+    reason: str = "Order rejected by the exchange",
+) -> None:
+    """Reject an open order after it was accepted (as an exchange or the risk desk may),
+    with ``reject-reason``; the orders it triggers are cancelled. Raises ``ValueError``
+    for an order that is no longer open."""
+    if order.get("status") not in STATUSES_OPEN:
+        raise ValueError(f"order {order.get('id')} is {order.get('status')}, not open")
+    order.pop("contingent-status", None)
+    order.update(
+        {
+            "status": "Rejected",
+            "cancellable": False,
+            "editable": False,
+            "reject-reason": reason,
+            "terminal-at": api.timestamp(now),
+        }
+    )
+    changed(api, order, now)
+    _cancel_triggered(api, account, order, now)
+
+
+def _cancel_triggered(
+    api: FakeTastytradeAPI, account: FakeAccount, order: dict[str, Any], now: float
+) -> None:
+    """Cancel the open orders ``order`` was the trigger of."""
     for complex_order in state(api).complex.values():
         if complex_order.account_number == account.account_number and complex_order.trigger == (
             order.get("id")
@@ -448,9 +574,9 @@ def _expire(api: FakeTastytradeAPI, order: dict[str, Any], at: float) -> None:
             "cancellable": False,
             "editable": False,
             "terminal-at": api.timestamp(at),
-            "updated-at": int(at * 1000),
         }
     )
+    changed(api, order, at)
 
 
 def settle(
@@ -473,6 +599,7 @@ def settle(
         for order in list(account.orders):
             if order.get("status") == "Received":
                 order["status"] = "Routed"
+                changed(api, order, now)
             if order.get("status") in STATUSES_WORKING:
                 advance(api, account, order, now)
 

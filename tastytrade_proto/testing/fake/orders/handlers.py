@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ....protocol.http import Request, Response
 from ..kit import ACCOUNT, Route, body_of, data, paginate, query, query_one, refuse, reply
-from .book import advance, by_id, cancel, enter, find_order, settle
+from .book import advance, by_id, cancel, changed, complex_json, enter, find_order, settle
 from .checking import complex_blocks, preflight, prepare, prepare_complex, replacement
 from .model import (
     STATUSES_OPEN,
@@ -117,9 +117,9 @@ def _replace_order(
     preflight(api, account, new, releases=releases)
     contingent = old.get("status") == "Contingent"
     status = "Contingent" if contingent else "Routed" if api.market_open else "Received"
-    enter(api, account, new, now, status)
     if contingent:
         new["contingent-status"] = old.get("contingent-status", "Pending Order")
+    enter(api, account, new, now, status)
     cancel(api, account, old, now, replacing=new["id"])
     for complex_order in state(api).complex.values():
         if complex_order.account_number == account.account_number:
@@ -159,7 +159,7 @@ def _reconfirm(
     if order.get("status") not in STATUSES_OPEN or order.get("confirmation-status") != "Pending":
         raise refuse(422, *_NOT_RECONFIRMABLE)
     order["confirmation-status"] = "Confirmed"
-    order["updated-at"] = int(now * 1000)
+    changed(api, order, now)
     return data(order, f"/accounts/{number}/orders/{order_id}/reconfirm", status=201)
 
 
@@ -284,25 +284,6 @@ def _customer_search(api: FakeTastytradeAPI, request: Request, now: float) -> Re
 # -- complex orders ---------------------------------------------------------------------------
 
 
-def _complex_json(account: FakeAccount, complex_order: ComplexOrder) -> dict[str, Any]:
-    orders = [by_id(account, i) or {} for i in complex_order.orders]
-    answer: dict[str, Any] = {
-        "id": complex_order.id,
-        "account-number": account.account_number,
-        "type": complex_order.type,
-        "orders": orders,
-    }
-    everything = list(orders)
-    if complex_order.trigger is not None:
-        answer["trigger-order"] = by_id(account, complex_order.trigger) or {}
-        everything.append(answer["trigger-order"])
-    if all(o.get("status") not in STATUSES_OPEN for o in everything):
-        ends = [str(o["terminal-at"]) for o in everything if isinstance(o.get("terminal-at"), str)]
-        if ends:
-            answer["terminal-at"] = max(ends)
-    return answer
-
-
 def _complex_dry_run(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``POST /accounts/{n}/complex-orders/dry-run``."""
     _, account = _open(api, request, now, number)
@@ -337,9 +318,9 @@ def _place_complex(api: FakeTastytradeAPI, request: Request, now: float, number:
     for order in orders:
         order["complex-order-id"] = complex_id
         order["complex-order-tag"] = f"{kind}::order"
-        enter(api, account, order, now, "Contingent" if trigger is not None else routed)
         if trigger is not None:
             order["contingent-status"] = "Pending Order"
+        enter(api, account, order, now, "Contingent" if trigger is not None else routed)
     record = ComplexOrder(
         complex_id,
         number,
@@ -348,9 +329,10 @@ def _place_complex(api: FakeTastytradeAPI, request: Request, now: float, number:
         [o["id"] for o in orders],
     )
     area.complex[complex_id] = record
+    api.publish("ComplexOrder", complex_json(account, record), account=number)
     for order in ([trigger] if trigger is not None else []) + orders:
         advance(api, account, order, now)
-    answer = {"complex-order": _complex_json(account, record), **blocks}
+    answer = {"complex-order": complex_json(account, record), **blocks}
     return data(answer, f"/accounts/{number}/complex-orders", status=201)
 
 
@@ -370,7 +352,7 @@ def _complex_live(api: FakeTastytradeAPI, request: Request, now: float, number: 
     _, account = _open(api, request, now, number)
     items = []
     for complex_order in _complexes(api, account):
-        answer = _complex_json(account, complex_order)
+        answer = complex_json(account, complex_order)
         members = [*answer["orders"], answer.get("trigger-order") or {}]
         if any(_today_or_open(o, now) for o in members if o):
             items.append(answer)
@@ -380,7 +362,7 @@ def _complex_live(api: FakeTastytradeAPI, request: Request, now: float, number: 
 def _complex_search(api: FakeTastytradeAPI, request: Request, now: float, number: str) -> Response:
     """``GET /accounts/{n}/complex-orders``: every complex order, newest first, paginated."""
     _, account = _open(api, request, now, number)
-    items = [_complex_json(account, c) for c in reversed(_complexes(api, account))]
+    items = [complex_json(account, c) for c in reversed(_complexes(api, account))]
     return paginate(request, items, f"/accounts/{number}/complex-orders", per_page=10)
 
 
@@ -391,7 +373,7 @@ def _complex_order(
     _, account = _open(api, request, now, number)
     complex_order = _find_complex(api, account, complex_id)
     context = f"/accounts/{number}/complex-orders/{complex_id}"
-    return data(_complex_json(account, complex_order), context)
+    return data(complex_json(account, complex_order), context)
 
 
 def _cancel_complex(
@@ -409,7 +391,7 @@ def _cancel_complex(
         if order.get("status") in STATUSES_OPEN:
             cancel(api, account, order, now)
     context = f"/accounts/{number}/complex-orders/{complex_id}"
-    return data(_complex_json(account, complex_order), context)
+    return data(complex_json(account, complex_order), context)
 
 
 # -- the margin dry-run -----------------------------------------------------------------------

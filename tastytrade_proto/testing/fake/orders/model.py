@@ -77,6 +77,25 @@ class ComplexOrder:
     orders: list[int]
 
 
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """One change of one order's state, as the fake made it (``api.order_history``).
+
+    ``status`` is the order's status after the change; ``filled_quantity`` what its
+    legs' fills add up to so far (every leg's, together), ``fill_ids`` their
+    ``fill-id`` values in order; ``updated_at`` the order's ``updated-at`` (epoch
+    milliseconds, rising with every change of the order); ``at`` the fake's clock.
+    """
+
+    account_number: str
+    order_id: int
+    status: str
+    filled_quantity: Decimal
+    fill_ids: tuple[str, ...]
+    updated_at: int
+    at: float
+
+
 @dataclass(slots=True)
 class OrdersState:
     """What the orders area keeps besides each account's order list."""
@@ -85,6 +104,8 @@ class OrdersState:
     complex: dict[int, ComplexOrder] = field(default_factory=dict)
     next_complex_id: int = 300_001
     next_fill: int = 1
+    #: Each order's last ``updated-at`` and status, as :func:`~.book.changed` left them.
+    updated: dict[int, tuple[int, str]] = field(default_factory=dict)
 
 
 def state(api: FakeTastytradeAPI) -> OrdersState:
