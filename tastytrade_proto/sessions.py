@@ -292,6 +292,7 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         stream: bool = True,
         poll_interval: float = 1.0,
         follow_replacements: bool = True,
+        via: Any = None,
     ) -> OrderTracking:
         """Follow one order to the end: ``with session.track_order(placed) as updates:``
         yields each new state once (``OrderUpdated``, with ``new_fills``), then stops
@@ -319,6 +320,7 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         stream: bool = True,
         poll_interval: float = 1.0,
         follow_replacements: bool = True,
+        via: Any = None,
     ) -> Any:
         """The order's state once it reaches one of ``statuses`` (default: terminal),
         with its fills: :meth:`track_order` run to the end."""
@@ -330,6 +332,7 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
             stream=stream,
             poll_interval=poll_interval,
             follow_replacements=follow_replacements,
+            via=via,
         ) as tracking:
             return tracking.wait()
 
@@ -433,6 +436,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         stream: bool = True,
         poll_interval: float = 1.0,
         follow_replacements: bool = True,
+        via: Any = None,
     ) -> AsyncOrderTracking:
         """Follow one order to the end: ``async with session.track_order(placed) as
         updates: async for update in updates``; as for the synchronous session."""
@@ -451,6 +455,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         stream: bool = True,
         poll_interval: float = 1.0,
         follow_replacements: bool = True,
+        via: Any = None,
     ) -> Any:
         """The order's state once it reaches one of ``statuses`` (default: terminal),
         with its fills: :meth:`track_order` run to the end."""
@@ -462,6 +467,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
             stream=stream,
             poll_interval=poll_interval,
             follow_replacements=follow_replacements,
+            via=via,
         ) as tracking:
             return await tracking.wait()
 

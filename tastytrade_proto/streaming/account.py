@@ -521,9 +521,6 @@ class AccountStreamConnection:
         if self._needs_credential(now):
             return FetchCredential(self._refused, self.credential_margin)
         if state is AccountStreamState.DISCONNECTED:
-            if self._retry_at is not None and now < self._retry_at:
-                return Pause(self._retry_at)
-            self._retry_at = None
             if self.max_attempts is not None and self._attempt >= self.max_attempts:
                 self._fail(
                     StreamingError(
@@ -532,6 +529,9 @@ class AccountStreamConnection:
                     )
                 )
                 return Finish(self._failure)
+            if self._retry_at is not None and now < self._retry_at:
+                return Pause(self._retry_at)
+            self._retry_at = None
             self._attempt += 1
             self._state = AccountStreamState.CONNECTING
             return OpenSocket(self.url)

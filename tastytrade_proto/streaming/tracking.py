@@ -118,9 +118,7 @@ class OrderTracker:
         self.order_id = order_id
         self.external_identifier = external_identifier
         self.complex_order = complex_order
-        self.statuses = (
-            None if statuses is None else frozenset(OrderStatus(str(s)) for s in statuses)
-        )
+        self.statuses = None if statuses is None else _statuses(statuses)
         self.poll_interval = float(poll_interval)
         self.poll_cap = float(poll_cap)
         self.follow_replacements = follow_replacements
@@ -270,6 +268,20 @@ class OrderTracker:
         self._updates.append(ComplexOrderUpdated(order, timestamp, resynced))
 
 
+def _statuses(given: Iterable[OrderStatus | str]) -> frozenset[OrderStatus]:
+    if isinstance(given, (str, OrderStatus)):
+        given = [given]
+    found = set()
+    for status in given:
+        value = OrderStatus(status) if isinstance(status, str) else None
+        if value is None or not value.known:
+            raise LocalProtocolError(f"not an order status: {status!r}")
+        found.add(value)
+    if not found:
+        raise LocalProtocolError("statuses is empty: nothing would end the tracking")
+    return frozenset(found)
+
+
 def tracker_for(
     placed: Any,
     *,
@@ -329,9 +341,15 @@ def _account(account_number: str | None) -> str:
 
 class _TrackingBase:
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
         self._session = session
+        self._calls = session if via is None else via
         self.tracker = tracker
         self._timeout = timeout
         self._use_stream = stream
@@ -373,9 +391,14 @@ class OrderTracking(_TrackingBase):
     :class:`OrderWaitTimeout` when ``timeout`` runs out first."""
 
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
-        super().__init__(session, tracker, timeout, stream)
+        super().__init__(session, tracker, timeout, stream, via)
         self._stream: Any = None
         runtime = session.streaming_runtime()
         self._clock = runtime.clock
@@ -385,7 +408,9 @@ class OrderTracking(_TrackingBase):
         if self._timeout is not None:
             self._deadline = self._clock() + self._timeout
         if self._use_stream:
-            self._stream = self._session.account_stream([self.tracker.account_number])
+            self._stream = self._session.account_stream(
+                [self.tracker.account_number], via=self._calls
+            )
             self._stream.start()
         return self
 
@@ -419,7 +444,7 @@ class OrderTracking(_TrackingBase):
             poll = tracker.next_poll(now)
             if poll is not None:
                 tracker.polling(now)
-                tracker.polled(_read(self._session, poll), clock())
+                tracker.polled(_read(self._calls, poll), clock())
                 self._queue.extend(tracker.updates())
                 continue
             stream = self._stream
@@ -456,9 +481,14 @@ class AsyncOrderTracking(_TrackingBase):
     ``async for`` the updates; as :class:`OrderTracking`."""
 
     def __init__(
-        self, session: Any, tracker: OrderTracker, timeout: float | None, stream: bool
+        self,
+        session: Any,
+        tracker: OrderTracker,
+        timeout: float | None,
+        stream: bool,
+        via: Any = None,
     ) -> None:
-        super().__init__(session, tracker, timeout, stream)
+        super().__init__(session, tracker, timeout, stream, via)
         self._runtime = session.streaming_runtime()
         self._stream: Any = None
 
@@ -469,7 +499,7 @@ class AsyncOrderTracking(_TrackingBase):
         if self._timeout is not None:
             self._deadline = self._now() + self._timeout
         if self._use_stream:
-            stream = self._session.account_stream([self.tracker.account_number])
+            stream = self._session.account_stream([self.tracker.account_number], via=self._calls)
             await stream.__aenter__()
             self._stream = stream
         return self
@@ -504,7 +534,7 @@ class AsyncOrderTracking(_TrackingBase):
             poll = tracker.next_poll(now)
             if poll is not None:
                 tracker.polling(now)
-                tracker.polled(await _read(self._session, poll), self._now())
+                tracker.polled(await _read(self._calls, poll), self._now())
                 self._queue.extend(tracker.updates())
                 continue
             stream = self._stream

@@ -132,7 +132,11 @@ def banner(server: FakeTastytradeServer) -> str:
     url = server.base_url
     trust = f" --ca-bundle {server.ca_path}" if server.tls else ""
     user = server.api.users[DEMO_LOGIN]
-    lines = [f"fake tastytrade API at {url}", f"DXLink market data at {server.dxlink_url}"]
+    lines = [
+        f"fake tastytrade API at {url}",
+        f"DXLink market data at {server.dxlink_url}",
+        f"account streamer at {server.account_streamer_url}",
+    ]
     if server.tls:
         lines.append(f"trust this CA: {server.ca_path}")
         if server.state is None:

@@ -26,8 +26,9 @@ Answers, per message (checked in this order):
   action (or text that is not a JSON object with a string ``action``; that
   refusal has no ``action`` key);
 * ``"failed"`` when ``auth-token`` is not the ``Authorization`` value of a live
-  session or access token (wrong form, expired, logged out), and for a
-  ``connect`` naming no account or one the user does not own;
+  session or access token (wrong form, expired, logged out) or, on a connected
+  socket, is another user's; and for a ``connect`` naming no account or one the
+  user does not own;
 * ``"connect-not-completed"`` for anything but ``connect`` before a ``connect``
   succeeded;
 * otherwise ``{"status": "ok", "action": ..., "web-socket-session-id": ...}``
@@ -69,14 +70,15 @@ ACTIONS = frozenset(
     }
 )
 
-_AUTH_TOKEN = re.compile(r'("auth-token"\s*:\s*)"(?:[^"\\]|\\.)*"')
+_AUTH_TOKEN = re.compile(r'("auth-token"\s*:\s*")(Bearer )?(?:[^"\\]|\\.)*"')
 # What the fake's tokens look like (FakeTastytradeAPI.new_token), wherever they appear.
 _FAKE_TOKEN = re.compile(r"fake-[a-z]+-\d+-[0-9a-f]{24}")
 
 
 def redact(text: str) -> str:
-    """``text`` with the ``auth-token`` value, and any token of the fake's, redacted."""
-    return _FAKE_TOKEN.sub("<redacted>", _AUTH_TOKEN.sub(r'\1"<redacted>"', text))
+    """``text`` with the ``auth-token`` value (but not its ``Bearer``), and any token of the
+    fake's, redacted."""
+    return _FAKE_TOKEN.sub("<redacted>", _AUTH_TOKEN.sub(r'\1\2<redacted>"', text))
 
 
 class FakeAccountStreamerConnection:
@@ -280,7 +282,8 @@ class FakeAccountStreamerConnection:
         login = None
         if isinstance(token, str):
             login = self.api.login_for_token(token, self.api.clock())
-        if login is None or not isinstance(token, str):
+        stranger = action != "connect" and self.connected and login != self.login
+        if login is None or not isinstance(token, str) or stranger:
             self._answer(action, request_id, error="failed")
             return
         if action != "connect" and not self.connected:
