@@ -45,7 +45,7 @@ from tastytrade_proto.streaming.account import (
     WatchlistUpdated,
 )
 from tastytrade_proto.streaming.account_state import AccountState, StreamCredential
-from tastytrade_proto.streaming.tracking import OrderTracking, OrderWaitTimeout, tracker_for
+from tastytrade_proto.streaming.tracking import OrderWaitTimeout
 
 from .commands import describe_legs, fill_summary, signed_quantity
 from .errors import CommandError, ExitCode, explain, unreachable_stream
@@ -92,8 +92,8 @@ class Via:
     with the credentials locked (a token renewal may spend a single-use token). The
     streamer's token is kept as a secret of the run, so ``--debug`` never shows it.
 
-    It is the ``via`` of ``session.account_stream(via=...)``, and stands for the session
-    in an :class:`~tastytrade_proto.streaming.tracking.OrderTracking`.
+    It is the ``via`` of ``session.account_stream(via=...)`` and
+    ``session.track_order(via=...)``.
     """
 
     def __init__(self, ctx: Context, session: Session) -> None:
@@ -125,13 +125,6 @@ class Via:
     def find_order(self, account_number: str, external_identifier: str) -> Order | None:
         with self._locked():
             return self._session.find_order(account_number, external_identifier)
-
-    def streaming_runtime(self) -> Any:
-        return self._session.streaming_runtime()
-
-    def account_stream(self, accounts: Any, **options: Any) -> Any:
-        """The session's account stream, calling back through this object."""
-        return self._session.account_stream(accounts, via=self, **options)
 
 
 # -- an event in words, and as JSON ----------------------------------------------------------
@@ -559,14 +552,11 @@ def follow_order(ctx: Context, s: Session, what: Any, account: str, shown: Order
     out = ctx.output
     lines = Lines(out)
     timeout: float | None = ctx.option("timeout")
-    tracker = tracker_for(
-        what, account_number=account, statuses=None, poll_interval=1.0, follow_replacements=True
-    )
     before = shown.status if shown is not None else None
     order_id = shown.id if shown is not None else None
     if out.err.is_terminal and not out.json_mode:
         out.note("following the order (Ctrl-C stops following; the order stays)", "dim")
-    tracking = OrderTracking(Via(ctx, s), tracker, timeout, True)
+    tracking = s.track_order(what, account_number=account, timeout=timeout, via=Via(ctx, s))
     stopped = True  # by the reader of the output going away, until the loop ends
     try:
         with (
