@@ -16,7 +16,10 @@ SDK from PyPI importable by ``PATH`` (``--no-reference`` skips what needs it).
 5. DXLink market data (``streaming.py``, ``stream_clients.py``): decoding a recorded
    burst against ``json.loads`` and the reference SDK; a burst from the fake's DXLink
    websocket, end to end over loopback, per transport; memory over an hour of
-   simulated streaming.
+   simulated streaming;
+6. the account streamer (``account_stream.py``): decoding a recorded burst of order,
+   position and balance notifications against ``json.loads`` and the reference SDK;
+   memory over a simulated day.
 
 Figures are medians over interleaved rounds; ratios compare figures of the same
 run. The machine is whatever runs this: compare ratios, not absolute numbers.
@@ -359,6 +362,17 @@ def section_stream_memory(args: argparse.Namespace) -> str:
     return _python_output([sys.executable, str(HERE / "streaming.py"), "memory", *args.memory_args])
 
 
+def section_account_decode(args: argparse.Namespace) -> str:
+    python = args.reference_python or sys.executable
+    command = [python, str(HERE / "account_stream.py"), "decode", *args.account_decode_args]
+    return _python_output(command)
+
+
+def section_account_memory(args: argparse.Namespace) -> str:
+    command = [sys.executable, str(HERE / "account_stream.py"), "memory"]
+    return _python_output([*command, *args.account_memory_args])
+
+
 def _python_output(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -423,7 +437,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the server keeps its balances answer too (a cheaper server: harsher ratios)",
     )
     parser.add_argument(
-        "--streaming-only", action="store_true", help="section 5 alone (DXLink market data)"
+        "--streaming-only",
+        action="store_true",
+        help="sections 5 and 6 alone (DXLink market data, the account streamer)",
+    )
+    parser.add_argument(
+        "--account-only", action="store_true", help="section 6 alone (the account streamer)"
     )
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
@@ -431,12 +450,15 @@ def main(argv: list[str] | None = None) -> int:
         args.reference_python = None
     args.core_args = []
     args.decode_args, args.memory_args = [], []
+    args.account_decode_args, args.account_memory_args = [], []
     if args.quick:
         args.rounds, args.calls, args.import_rounds, args.chain_rounds = 1, 100, 3, 3
         args.core_args = ["--number", "100", "--repeat", "3"]
         args.stream_rounds, args.stream_events = 1, 20_000
         args.decode_args = ["--events", "20000", "--rounds", "3"]
         args.memory_args = ["--symbols", "10", "--rate", "2"]
+        args.account_decode_args = ["--notifications", "20000", "--rounds", "3"]
+        args.account_memory_args = ["--checkpoints", "1", "2", "4"]
         for workload in CALLS:
             CALLS[workload] = max(2, CALLS[workload] // 10)
 
@@ -448,24 +470,29 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(text)
         print(text, flush=True)
 
-    everything = not args.streaming_only
+    everything = not (args.streaming_only or args.account_only)
+    market = not args.account_only
     if everything:
         emit(section_core(args))
-    server = Server(*(["--keep-balances"] if args.keep_balances else []))
-    try:
-        if everything:
-            emit(section_transports(args, server))
-        if everything and args.reference_python:
-            emit(section_reference(args, server))
-        loopback = section_stream_loopback(args, server)  # shown in its place, after 5a
-    finally:
-        server.close()
+    if market:
+        server = Server(*(["--keep-balances"] if args.keep_balances else []))
+        try:
+            if everything:
+                emit(section_transports(args, server))
+            if everything and args.reference_python:
+                emit(section_reference(args, server))
+            loopback = section_stream_loopback(args, server)  # shown in its place, after 5a
+        finally:
+            server.close()
     if everything:
         emit(section_imports(args))
         emit(section_chain(args))
-    emit(section_stream_decode(args))
-    emit(loopback)
-    emit(section_stream_memory(args))
+    if market:
+        emit(section_stream_decode(args))
+        emit(loopback)
+        emit(section_stream_memory(args))
+    emit(section_account_decode(args))
+    emit(section_account_memory(args))
     emit(f"(bench/suite.py took {time.perf_counter() - started:.0f} s)\n")
     if args.output:
         args.output.write_text("\n".join(parts))

@@ -32,6 +32,32 @@ def interleaved(
     return found
 
 
+def cpu_rounds(
+    factories: dict[str, Callable[[], Callable[[], Any]]], rounds: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(CPU seconds, wall seconds) of each candidate, each round running every candidate
+    once, in a rotating order.
+
+    A candidate is a factory, called before each timed run and not timed, that returns the
+    run: what a run needs fresh (a connection that remembers what it saw) is made there.
+    One untimed run of each first warms up caches and generated code. CPU time
+    (``time.process_time()``) because a shared machine's wall time counts other jobs too.
+    """
+    names = list(factories)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    for name in names:
+        factories[name]()()
+    for round_ in range(rounds):
+        for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+            run = factories[name]()
+            gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = run()
+            times[name].append((time.process_time() - cpu, time.perf_counter() - wall))
+            del result, run
+    return times
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 

@@ -157,7 +157,7 @@ def _read_by(reply: requests.Response, deadline: float) -> bytes:
 
 def _start_pump(pump: Callable[[], None]) -> threading.Thread:
     # A daemon, so a program that forgets to close a stream can still exit; closing joins it.
-    thread = threading.Thread(target=pump, name="tastytrade-market-stream", daemon=True)
+    thread = threading.Thread(target=pump, name="tastytrade-stream", daemon=True)
     thread.start()
     return thread
 

@@ -892,3 +892,31 @@ def test_any_sequence_of_frames_gives_events_or_a_typed_error(
                     fills_seen[key] = fills_seen.get(key, 0) + 1
     # A fill with an identity is never reported twice for one order.
     assert all(count == 1 for (oid, fid), count in fills_seen.items() if fid and oid)
+
+
+def test_a_long_lived_socket_resyncs_periodically_and_forgets_finished_orders() -> None:
+    d = Driver(resync_interval=3600, receive_timeout=10**6)
+    d.connect()
+    d.receive(frame("Order", order_json("Filled", 5, [("f1", "10")])))
+    d.receive(frame("Order", order_json("Live", 5, order_id=2)))
+    assert len(d.link._orders) == 2
+    action = d.action()
+    assert isinstance(action, Exchange) and action.deadline is not None
+    d.now += 3600
+    assert d.action() == FetchState(("5WT00001",))
+    # The API no longer lists the filled order (another day); the live one it does.
+    live = Order.from_json(order_json("Live", 5, order_id=2))
+    d.link.state_received(AccountState(("5WT00001",), (live,)), d.now)
+    assert of(Resync, d.collect()) == [Resync("periodic")]
+    assert list(d.link._orders) == [2]
+    assert d.link.state is AccountStreamState.LIVE
+
+
+def test_no_periodic_resync_when_turned_off() -> None:
+    d = Driver(resync_interval=None, receive_timeout=10**6)
+    d.connect()
+    d.now += 10**6 - 1
+    d.link.handle_timer(d.now)
+    assert not isinstance(d.action(), FetchState)
+    with pytest.raises(StreamingError):
+        AccountStreamConnection(["5WT00001"], URL, resync_interval=0)

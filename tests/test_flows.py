@@ -785,3 +785,28 @@ def test_validate_is_retried_like_a_get() -> None:
     assert h.run(flows.validate(h.machine)) is True
     assert h.paths().count("POST /sessions/validate") == 4
     assert h.clock.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_a_token_expired_by_our_clock_on_arrival_raises_instead_of_renewing_for_ever() -> None:
+    """A server whose clock is far behind ours issues tokens that are due on arrival: the
+    session says so once, rather than renew again and again."""
+    import tastytrade_requests
+    from tastytrade_proto.testing import (
+        DEMO_LOGIN,
+        DEMO_OTP,
+        DEMO_PASSWORD,
+        FakeClock,
+        FakeTastytradeAPI,
+        FakeTastytradeServer,
+    )
+
+    # 2001 by the server's clock: a /sessions login's session-expiration is long past ours.
+    api = FakeTastytradeAPI(clock=FakeClock(1_000_000_000.0))
+    with FakeTastytradeServer(api) as server:
+        session = tastytrade_requests.Session(base_url=server.base_url, prompt=lambda _: DEMO_OTP)
+        session.login_with_password(DEMO_LOGIN, DEMO_PASSWORD, remember_me=True)
+        logins = sum(r.path == "/sessions" for r in api.requests)
+        with pytest.raises(SessionExpired, match="clock"):
+            session.accounts()
+        assert sum(r.path == "/sessions" for r in api.requests) == logins + 1
+        session.close()

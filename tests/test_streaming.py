@@ -326,7 +326,7 @@ def test_closing_leaves_no_thread_task_or_socket(kind: str, fake: FakeTastytrade
     assert fake.wait_for(lambda: fake.websockets == 0)  # the server saw the socket close
     closes = [m for m in fake.api.stream_messages if m.direction == "close"]
     assert closes == []  # the client closed it, not the server
-    assert not [t for t in threading.enumerate() if t.name == "tastytrade-market-stream"]
+    assert not [t for t in threading.enumerate() if t.name == "tastytrade-stream"]
 
 
 def test_a_cancelled_reader_leaves_nothing_open(kind: str, fake: FakeTastytradeServer) -> None:

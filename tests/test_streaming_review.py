@@ -255,7 +255,7 @@ def test_a_sync_subscription_goes_out_at_once_while_the_pump_holds_back_for_a_sl
         def wait(self, timeout: float | None = None) -> bool:
             if (
                 feeds
-                and threading.current_thread().name == "tastytrade-market-stream"
+                and threading.current_thread().name == "tastytrade-stream"
                 and feeds[0]._buffer.full
             ):
                 holding_back.set()  # the pump waits for room: backpressure

@@ -384,6 +384,7 @@ def ensure_authenticated(ctx: Context, machine: AuthMachine) -> Flow[None]:
     early fails while the token still works, the flow carries on with it and
     the renewal is retried after :data:`RENEWAL_RETRY_INTERVAL`.
     """
+    renewed = False
     while True:
         need = machine.auth_need(ctx.now)
         if need is AuthNeed.NONE:
@@ -391,6 +392,15 @@ def ensure_authenticated(ctx: Context, machine: AuthMachine) -> Flow[None]:
         if need is AuthNeed.WAIT:  # another task's exchange is in flight
             yield from _wait_for_exchange(ctx, machine)
             continue
+        if renewed:
+            # The token just issued is already due by our clock: renewing again would
+            # loop for ever. The server's clock and ours disagree by more than its life.
+            expires = machine.expires_at
+            raise SessionExpired(
+                "the server issued a token that has expired by this machine's clock "
+                f"(it expires at {expires.isoformat() if expires else 'an unknown time'}): "
+                "check the system clock"
+            )
         log(
             machine,
             logging.INFO,
@@ -403,6 +413,7 @@ def ensure_authenticated(ctx: Context, machine: AuthMachine) -> Flow[None]:
                 yield from _exchange(ctx, machine, machine.refresh())
             else:
                 yield from _login(ctx, machine, machine.relogin())
+            renewed = True
         except (ResponseError, TransportError) as exc:
             log(machine, logging.INFO, "renewing the session failed: %s", exc)
             # Renewing early failed, but the current token still works: use it.

@@ -64,7 +64,7 @@ from ..errors import (
     WebSocketClosed,
 )
 from ..market_data import QuoteAlert
-from ..models import Model, decode_model
+from ..models import Model
 from ..orders.models import ComplexOrder, Fill, Order, OrderStatus
 from ..values import field, frozen, replace
 from ..watchlists import Watchlist
@@ -281,7 +281,8 @@ class ActionRefused(LinkEvent):
 @frozen
 class Resync(LinkEvent):
     """A REST read of the accounts finished after a (re)connect (``reason``
-    ``"connect"``, ``"reconnect"``) or a gap in the server's sequence (``"gap"``).
+    ``"connect"``, ``"reconnect"``), a gap in the server's sequence (``"gap"``), or
+    ``resync_interval`` on one socket (``"periodic"``).
 
     The changes it found came just before it, flagged ``resynced``: ``orders``,
     ``complex_orders``, ``positions`` and ``balances`` count them. From here on the
@@ -307,6 +308,12 @@ _RANK = {
     "Replace Requested": 4,
 }
 _TERMINAL_RANK = 5
+_RANKS = {
+    **_RANK,
+    **{s.value: _TERMINAL_RANK for s in OrderStatus if s.terminal},
+}
+_ZERO = Decimal(0)
+_NO_FILLS: frozenset[Any] = frozenset()
 
 
 @frozen
@@ -333,21 +340,19 @@ def fill_key(leg: int, fill: Fill) -> Any:
 def order_mark(order: Order) -> OrderMark:
     """The :class:`OrderMark` of an order's state."""
     status = order.status
-    if status is None:
-        rank = -1
-    elif status.terminal:
-        rank = _TERMINAL_RANK
-    else:
-        rank = _RANK.get(status.value, 0)
-    filled = Decimal(0)
-    keys = set()
-    for index, leg in enumerate(order.legs):
-        for fill in leg.fills:
-            keys.add(fill_key(index, fill))
-            if fill.quantity is not None:
-                filled += fill.quantity
-    updated = order.updated_at.timestamp() if order.updated_at is not None else None
-    return OrderMark(status, rank, filled, updated, frozenset(keys))
+    rank = -1 if status is None else _RANKS.get(status.value, 0)
+    filled = _ZERO
+    keys: frozenset[Any] = _NO_FILLS
+    if any(leg.fills for leg in order.legs):
+        found = set()
+        for index, leg in enumerate(order.legs):
+            for fill in leg.fills:
+                found.add(fill_key(index, fill))
+                if fill.quantity is not None:
+                    filled += fill.quantity
+        keys = frozenset(found)
+    stamp = order.updated_at
+    return OrderMark(status, rank, filled, None if stamp is None else stamp.timestamp(), keys)
 
 
 def is_newer(new: OrderMark, old: OrderMark) -> bool | None:
@@ -380,7 +385,9 @@ class AccountStreamConnection:
     ``credential_margin`` (renew a token with less than this left, 60),
     ``backoff_base``/``backoff_cap``/``max_attempts``/``jitter`` as DXLink's.
     ``resync`` (``True``): read the accounts over REST after every connect;
-    ``source``: the ``source`` sent with each message (``None``: none).
+    ``resync_interval`` (6 hours; ``None``: never): read them again after this long on one
+    socket, which also forgets the finished orders the API no longer lists (a socket can
+    live for days); ``source``: the ``source`` sent with each message (``None``: none).
     """
 
     def __init__(
@@ -396,6 +403,7 @@ class AccountStreamConnection:
         backoff_cap: float = 30.0,
         max_attempts: int | None = None,
         resync: bool = True,
+        resync_interval: float | None = 6 * 3600.0,
         source: str | None = None,
         jitter: Any = None,
     ) -> None:
@@ -432,6 +440,14 @@ class AccountStreamConnection:
         self.backoff_cap = float(backoff_cap)
         self.max_attempts = max_attempts
         self.resync = resync
+        if resync_interval is not None and (
+            isinstance(resync_interval, bool)
+            or not isinstance(resync_interval, (int, float))
+            or not resync_interval > 0
+        ):
+            raise StreamingError("resync_interval must be a positive number of seconds or None")
+        self.resync_interval = None if resync_interval is None else float(resync_interval)
+        self._synced_at: float | None = None  # when the last resync finished
         self.source = source
         self._jitter = jitter
         self._state = AccountStreamState.DISCONNECTED
@@ -539,6 +555,14 @@ class AccountStreamConnection:
             return OpenSocket(self.url)
         if (
             state is AccountStreamState.LIVE
+            and self._sync_reason is None
+            and self._synced_at is not None
+            and self.resync_interval is not None
+            and now >= self._synced_at + self.resync_interval
+        ):
+            self._sync_reason = "periodic"
+        if (
+            state is AccountStreamState.LIVE
             and self._sync_reason is not None
             and not self._syncing
             and (self._sync_retry_at is None or now >= self._sync_retry_at)
@@ -573,6 +597,8 @@ class AccountStreamConnection:
                 deadlines.append(self._credential_due)
             if self._sync_reason is not None and self._sync_retry_at is not None:
                 deadlines.append(self._sync_retry_at)
+            elif self._synced_at is not None and self.resync_interval is not None:
+                deadlines.append(self._synced_at + self.resync_interval)
         if not self._paused:
             deadlines.append(self._last_received + self.receive_timeout)
         if self._waiting_since is not None:
@@ -705,6 +731,7 @@ class AccountStreamConnection:
             return  # the socket went away meanwhile: a new connect reads again
         self._syncing = False
         reason, self._sync_reason = self._sync_reason or "connect", None
+        self._synced_at = now
         self._sync_retry_at = None
         self._sync_failures = 0
         counts = [0, 0, 0, 0]
@@ -874,50 +901,35 @@ class AccountStreamConnection:
 
     def _notification(self, message: dict[str, Any], now: float) -> None:
         kind = message.get("type")
-        data = message.get("data")
         stamp = message.get("timestamp")
-        timestamp = stamp if isinstance(stamp, int) and not isinstance(stamp, bool) else None
+        timestamp = stamp if type(stamp) is int else None
         sequence = message.get("ws-sequence")
-        if isinstance(sequence, int) and not isinstance(sequence, bool):
-            if (
-                self._sequence is not None
-                and sequence > self._sequence + 1
-                and self.resync
-                and self._sync_reason is None
-            ):
-                self._sync_reason = "gap"
-            if self._sequence is None or sequence > self._sequence:
+        if type(sequence) is int:
+            last = self._sequence
+            if last is None or sequence > last:
+                if last is not None and sequence > last + 1 and self.resync:
+                    self._sync_reason = self._sync_reason or "gap"
                 self._sequence = sequence
-        if not isinstance(kind, str):
-            self._malformed("a notification whose type is not a string", message)
+        route = _ROUTES.get(kind) if type(kind) is str else None
+        if route is None:
+            if type(kind) is not str:
+                self._malformed("a notification whose type is not a string", message)
+                return
+            self._healthy = True
+            self._report(Notification(kind, message.get("data"), timestamp))
             return
         self._healthy = True
-        decoder = _DECODERS.get(kind)
-        if decoder is None:
-            self._report(Notification(kind, data, timestamp))
-            return
-        if not isinstance(data, dict):
+        data = message.get("data")
+        model, deliver = route
+        if type(data) is not dict:
             self._malformed(f"a {kind} notification whose data is not an object", message)
             return
         try:
-            value = decode_model(decoder, data, what=f"{kind} data")
+            value = model.from_json(data)
         except DecodeError as exc:
             self._malformed(f"a {kind} notification that could not be read: {exc}", message)
             return
-        if isinstance(value, Order):
-            self._order(value, timestamp, resynced=False)
-        elif isinstance(value, ComplexOrder):
-            self._complex_order(value, timestamp, resynced=False)
-        elif isinstance(value, Position):
-            self._position(value, timestamp, resynced=False)
-        elif isinstance(value, Balances):
-            self._balance(value, timestamp, resynced=False)
-        elif isinstance(value, QuoteAlert):
-            self._report(QuoteAlertTriggered(value, timestamp))
-        elif isinstance(value, TradingStatus):
-            self._report(TradingStatusUpdated(value, timestamp))
-        elif isinstance(value, Watchlist):
-            self._report(WatchlistUpdated(value, timestamp))
+        deliver(self, value, timestamp)
 
     # -- telling new from old ---------------------------------------------------------------------
 
@@ -930,15 +942,24 @@ class AccountStreamConnection:
         if old is not None and not is_newer(new, old):
             self.stale += 1
             return 0
-        fills = tuple(
-            fill
-            for index, leg in enumerate(order.legs)
-            for fill in leg.fills
-            if old is None or fill_key(index, fill) not in old.fills
-        )
+        if old is None:
+            fills = _all_fills(order)
+        elif new.fills <= old.fills:
+            fills = ()  # the usual case: a state change with no new fill
+        else:
+            seen = old.fills
+            fills = tuple(
+                fill
+                for index, leg in enumerate(order.legs)
+                for fill in leg.fills
+                if fill_key(index, fill) not in seen
+            )
         if old is not None:
-            new = replace(new, fills=new.fills | old.fills)
-        self._orders.pop(order.id, None)
+            if not new.fills >= old.fills:
+                new = OrderMark(
+                    new.status, new.rank, new.filled, new.updated, new.fills | old.fills
+                )
+            del self._orders[order.id]  # re-inserted last: the dict is oldest first
         self._orders[order.id] = new
         if len(self._orders) > _MAX_KNOWN_ORDERS:
             self._forget_oldest_terminal()
@@ -978,7 +999,7 @@ class AccountStreamConnection:
     ) -> int:
         key = (position.account_number, position.symbol)
         old = self._positions.get(key)
-        if old is not None and not force and (_same(position, old) or _older(position, old)):
+        if old is not None and not force and not _changed(position, old):
             self.stale += 1
             return 0
         if position.quantity:
@@ -990,7 +1011,7 @@ class AccountStreamConnection:
 
     def _balance(self, balances: Balances, timestamp: int | None, *, resynced: bool) -> int:
         old = self._balances.get(balances.account_number)
-        if old is not None and (_same(balances, old) or _older(balances, old)):
+        if old is not None and not _changed(balances, old):
             self.stale += 1
             return 0
         self._balances[balances.account_number] = balances
@@ -1084,21 +1105,45 @@ def _all_fills(order: Order) -> tuple[Fill, ...]:
     return tuple(fill for leg in order.legs for fill in leg.fills)
 
 
-def _same(new: Model, old: Model) -> bool:
-    return new == old
+def _changed(new: Any, old: Any) -> bool:
+    """Whether ``new`` (a position or balances) is later than ``old``: a later
+    ``updated-at`` says so at once; the same one, or none, takes a look at every field."""
+    a, b = new.updated_at, old.updated_at
+    if a is not None and b is not None and a != b:
+        return bool(a > b)
+    return bool(new != old)
 
 
-def _older(new: Model, old: Model) -> bool:
-    a, b = _updated(new), _updated(old)
-    return a is not None and b is not None and a < b
+def _deliver_order(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
+    link._order(value, timestamp, resynced=False)
 
 
-_DECODERS: dict[str, type[Model]] = {
-    "Order": Order,
-    "ComplexOrder": ComplexOrder,
-    "CurrentPosition": Position,
-    "AccountBalance": Balances,
-    "QuoteAlert": QuoteAlert,
-    "TradingStatus": TradingStatus,
-    "PublicWatchlists": Watchlist,
+def _deliver_complex(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
+    link._complex_order(value, timestamp, resynced=False)
+
+
+def _deliver_position(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
+    link._position(value, timestamp, resynced=False)
+
+
+def _deliver_balances(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
+    link._balance(value, timestamp, resynced=False)
+
+
+def _reporter(event: Any) -> Any:
+    def deliver(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
+        link._report(event(value, timestamp))
+
+    return deliver
+
+
+# Notification type -> (its model, what to do with one).
+_ROUTES: dict[str, tuple[type[Model], Any]] = {
+    "Order": (Order, _deliver_order),
+    "ComplexOrder": (ComplexOrder, _deliver_complex),
+    "CurrentPosition": (Position, _deliver_position),
+    "AccountBalance": (Balances, _deliver_balances),
+    "QuoteAlert": (QuoteAlert, _reporter(QuoteAlertTriggered)),
+    "TradingStatus": (TradingStatus, _reporter(TradingStatusUpdated)),
+    "PublicWatchlists": (Watchlist, _reporter(WatchlistUpdated)),
 }

@@ -19,6 +19,7 @@ from tastytrade_proto.accounts import (
     Transaction,
     TransactionType,
 )
+from tastytrade_proto.streaming import AccountState, StreamCredential
 from tastytrade_proto.testing import FakeTastytradeAPI
 from tastytrade_proto.testing.fake.accounts import _ledger
 
@@ -154,7 +155,26 @@ def _margin(report: MarginReport) -> None:
     assert entry.quantity == Decimal(-2) and entry.fixing_price is None  # "NaN" on the wire
 
 
+def _stream_credential(credential: StreamCredential, api: FakeTastytradeAPI) -> None:
+    # Exactly the Authorization value of the OAuth session: what the account streamer takes.
+    assert credential.authorization.startswith("Bearer ")
+    assert api.login_for_token(credential.authorization, api.clock()) is not None
+    assert credential.authorization not in repr(credential)
+    assert credential.expires_at is not None
+
+
+def _account_state(state: AccountState) -> None:
+    assert state.accounts == ("5WT00001", "5WT00002")
+    assert {b.account_number for b in state.balances} == {"5WT00001", "5WT00002"}
+    assert {o.account_number for o in state.orders} <= {"5WT00001", "5WT00002"}
+    assert state.orders and state.positions
+
+
 CASES = [
+    Case("stream_credential", check=_stream_credential),
+    Case("stream_credential", kwargs={"min_remaining": 10**9}, check=_stream_credential),
+    Case("account_state", (["5WT00001", "5WT00002"],), check=_account_state),
+    Case("account_state", ([],), raises=LocalProtocolError),
     Case("customer", check=_customer),
     Case("accounts", check=_accounts),
     Case("account", ("5WT00002",), check=_account),
