@@ -920,3 +920,21 @@ def test_no_periodic_resync_when_turned_off() -> None:
     assert not isinstance(d.action(), FetchState)
     with pytest.raises(StreamingError):
         AccountStreamConnection(["5WT00001"], URL, resync_interval=0)
+
+
+def test_a_balance_read_again_unchanged_is_not_news_even_with_a_later_stamp() -> None:
+    d = Driver()
+    first = {
+        "account-number": "5WT00001",
+        "cash-balance": "1",
+        "updated-at": "2026-01-02T15:00:01Z",
+    }
+    d.connect(state=AccountState(("5WT00001",), balances=(Balances.from_json(first),)))
+    d.link.socket_closed(TransportError("reset"), d.now)
+    restamped = Balances.from_json({**first, "updated-at": "2026-01-02T16:00:00Z"})
+    before = len(d.events)
+    d.connect(state=AccountState(("5WT00001",), balances=(restamped,)))
+    assert of(Resync, d.events[before:]) == [Resync("reconnect")]
+    moved = {**first, "cash-balance": "2", "updated-at": "2026-01-02T16:00:01Z"}
+    (event,) = d.receive(frame("AccountBalance", moved))
+    assert event.balances.cash_balance == Decimal("2")

@@ -46,6 +46,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import operator
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -66,7 +67,7 @@ from ..errors import (
 from ..market_data import QuoteAlert
 from ..models import Model
 from ..orders.models import ComplexOrder, Fill, Order, OrderStatus
-from ..values import field, frozen, replace
+from ..values import field, fields, frozen, replace
 from ..watchlists import Watchlist
 from .account_state import AccountState
 from .dxlink import (
@@ -1106,12 +1107,21 @@ def _all_fills(order: Order) -> tuple[Fill, ...]:
 
 
 def _changed(new: Any, old: Any) -> bool:
-    """Whether ``new`` (a position or balances) is later than ``old``: a later
-    ``updated-at`` says so at once; the same one, or none, takes a look at every field."""
+    """Whether ``new`` (a position or balances) is a change from ``old``: not older by
+    ``updated-at``, and different in some value besides it (a REST read stamps the
+    time of the read, so an unchanged balance is not news)."""
     a, b = new.updated_at, old.updated_at
-    if a is not None and b is not None and a != b:
-        return bool(a > b)
-    return bool(new != old)
+    if a is not None and b is not None and a < b:
+        return False
+    content = _CONTENT.get(type(new))
+    if content is None:
+        names = [f.name for f in fields(new) if f.compare and f.name != "updated_at"]
+        content = _CONTENT[type(new)] = operator.attrgetter(*names)
+    return bool(content(new) != content(old))
+
+
+# Per model class, what tells one state from another: every compared field but updated_at.
+_CONTENT: dict[type, Any] = {}
 
 
 def _deliver_order(link: AccountStreamConnection, value: Any, timestamp: int | None) -> None:
