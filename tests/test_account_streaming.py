@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tastytrade_proto.errors import SessionExpired, StreamingError
+from tastytrade_proto.errors import ApiError, SessionExpired, StreamingError
 from tastytrade_proto.orders import NewLeg, NewOrder, OrderAction, OrderStatus
 from tastytrade_proto.streaming import (
     ActionRefused,
@@ -37,6 +37,7 @@ from tastytrade_proto.testing import (
     AccountStreamFaultKind,
     FakeTastytradeServer,
 )
+from tastytrade_proto.testing.fake.api import Fault, FaultKind
 
 from .harness import TRANSPORTS, Facade, Harness
 
@@ -481,3 +482,64 @@ def test_closing_leaves_no_socket_or_thread(fake: FakeTastytradeServer) -> None:
     assert not [t for t in threading.enumerate() if t.name == "tastytrade-stream"]
     with pytest.raises(StreamingError):
         closed[0].subscribe_quote_alerts()
+
+
+# -- the REST side of a resync, and what a stream tells about itself -----------------------------
+
+
+def test_a_failed_resync_read_is_tried_again_and_a_refused_one_ends_the_stream(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+    positions = f"/accounts/{MARGIN}/positions"
+    fake.api.inject(Fault(FaultKind.SERVER_ERROR, status=500, path=positions))
+
+    async def body() -> None:
+        async with account_stream(harness, backoff_base=0.05) as (_, stream):
+            resync, _ = await stream.until(is_type(Resync))
+            assert resync.reason == "connect"
+            assert sum(r.path == positions for r in fake.api.requests) == 2  # tried again
+            assert stream.stream.accounts == (MARGIN,)
+            await stream.call("subscribe_user_messages", "A0000T00001")
+            assert "user-message-subscribe" in stream.stream.subscriptions
+            assert stream.stream.stale >= 0
+            fake.api.inject(Fault(FaultKind.SERVER_ERROR, status=403, path=positions))
+            fake.api.inject_account_stream_fault(AccountStreamFault(AccountStreamFaultKind.DROP))
+            with pytest.raises(ApiError) as refused:
+                await stream.until(lambda e: False)
+            assert refused.value.status == 403
+            assert stream.stream.finished
+
+    harness.run(body)
+
+
+def test_tracking_carries_on_over_rest_when_the_stream_gives_up(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    harness = Harness(kind, fake)
+    fake.api.inject_account_stream_fault(
+        AccountStreamFault(
+            AccountStreamFaultKind.REFUSE_CONNECT, times=2, message="not-implemented"
+        )
+    )
+
+    async def body() -> None:
+        async with await logged_in(harness, True) as session:
+            placed = await session.place_order(MARGIN, _new_order())
+
+            def fill() -> None:
+                fake.wait_for(
+                    lambda: (
+                        sum('"connect"' in m.text for m in fake.api.account_stream_messages) >= 2
+                    ),
+                    10,
+                )
+                fake.api.fill_order(placed.order.id)
+
+            thread = threading.Thread(target=fill, daemon=True)
+            thread.start()
+            final = await session.wait_for_order(placed, timeout=WAIT, poll_interval=0.05)
+            thread.join()
+            assert final.status is OrderStatus.FILLED
+
+    harness.run(body)
