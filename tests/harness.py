@@ -101,3 +101,39 @@ async def call(session: Facade, name: str, *args: Any, **kwargs: Any) -> Any:
     if isinstance(result, AsyncPageIterator):
         return [item async for item in result]
     return result
+
+
+class StreamFace:
+    """One face on any transport's stream (sync or async): every call awaited, and every
+    wait for an event bounded, so a missing event fails the test instead of hanging it."""
+
+    def __init__(self, kind: str, stream: Any) -> None:
+        self.kind, self.stream = kind, stream
+
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self.stream, name)(*args, **kwargs)
+        return result if self.kind == "requests" else await result
+
+    async def next(self, timeout: float = 10.0) -> Any:
+        if self.kind == "requests":
+            event = self.stream.get(timeout)
+            if event is None:
+                raise AssertionError(f"no event within {timeout} s")
+            return event
+        if self.kind == "trio":
+            import trio
+
+            with trio.fail_after(timeout):
+                return await self.stream.__anext__()
+        return await asyncio.wait_for(self.stream.__anext__(), timeout)
+
+    async def until(
+        self, wanted: Callable[[Any], bool], timeout: float = 10.0
+    ) -> tuple[Any, list[Any]]:
+        """The first event ``wanted`` accepts, and every event before it."""
+        seen = []
+        while True:
+            event = await self.next(timeout)
+            if wanted(event):
+                return event, seen
+            seen.append(event)

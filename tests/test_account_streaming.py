@@ -4,7 +4,6 @@ a refused connect and an expired token."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -39,45 +38,13 @@ from tastytrade_proto.testing import (
 )
 from tastytrade_proto.testing.fake.api import Fault, FaultKind
 
-from .harness import TRANSPORTS, Facade, Harness
+from .harness import TRANSPORTS, Facade, Harness, StreamFace
 
 MARGIN = "5WT00001"
 WAIT = 10.0  # seconds any one expected event may take; a failure, never a pause
 
 
-class Stream:
-    """One face on a sync or async account stream: every call awaited, ``next`` bounded."""
-
-    def __init__(self, kind: str, stream: Any) -> None:
-        self.kind, self.stream = kind, stream
-
-    async def call(self, name: str, *args: Any) -> Any:
-        result = getattr(self.stream, name)(*args)
-        return result if self.kind == "requests" else await result
-
-    async def next(self, timeout: float = WAIT) -> Any:
-        if self.kind == "requests":
-            event = self.stream.get(timeout)
-            if event is None:
-                raise AssertionError(f"no event within {timeout} s")
-            return event
-        if self.kind == "trio":
-            import trio
-
-            with trio.fail_after(timeout):
-                return await self.stream.__anext__()
-        return await asyncio.wait_for(self.stream.__anext__(), timeout)
-
-    async def until(
-        self, wanted: Callable[[Any], bool], timeout: float = WAIT
-    ) -> tuple[Any, list[Any]]:
-        """The first event ``wanted`` accepts, and every event before it."""
-        seen = []
-        while True:
-            event = await self.next(timeout)
-            if wanted(event):
-                return event, seen
-            seen.append(event)
+Stream = StreamFace
 
 
 async def logged_in(harness: Harness, oauth: bool) -> Facade:

@@ -34,50 +34,20 @@ from tastytrade_proto.streaming import (
 from tastytrade_proto.testing import DEMO_LOGIN, DEMO_OTP, DEMO_PASSWORD, FakeTastytradeServer
 from tastytrade_proto.testing.fake.api import StreamFault, StreamFaultKind
 
-from .harness import TRANSPORTS, Harness
+from .harness import TRANSPORTS, Harness, StreamFace
 
 OPTION = ".SPY261218C600"
 WAIT = 10.0  # seconds any one expected event may take; a failure, never a pause
 
 
-class Feed:
-    """One face on a sync or async stream: every call awaited, ``next`` with a limit."""
-
-    def __init__(self, kind: str, stream: Any) -> None:
-        self.kind, self.stream = kind, stream
+class Feed(StreamFace):
+    """A market stream's face: subscriptions awaited, events bounded (see StreamFace)."""
 
     async def subscribe(self, *args: Any) -> None:
-        result = self.stream.subscribe(*args)
-        if self.kind != "requests":
-            await result
+        await self.call("subscribe", *args)
 
     async def subscribe_candles(self, *args: Any, **kwargs: Any) -> str:
-        result = self.stream.subscribe_candles(*args, **kwargs)
-        return result if self.kind == "requests" else await result  # type: ignore[no-any-return]
-
-    async def next(self, timeout: float = WAIT) -> Any:
-        if self.kind == "requests":
-            event = self.stream.get(timeout)
-            if event is None:
-                raise AssertionError(f"no event within {timeout} s")
-            return event
-        if self.kind == "trio":
-            import trio
-
-            with trio.fail_after(timeout):
-                return await self.stream.__anext__()
-        return await asyncio.wait_for(self.stream.__anext__(), timeout)
-
-    async def until(
-        self, wanted: Callable[[Any], bool], timeout: float = WAIT
-    ) -> tuple[Any, list[Any]]:
-        """The first event ``wanted`` accepts, and every event before it."""
-        seen = []
-        while True:
-            event = await self.next(timeout)
-            if wanted(event):
-                return event, seen
-            seen.append(event)
+        return str(await self.call("subscribe_candles", *args, **kwargs))
 
 
 @asynccontextmanager

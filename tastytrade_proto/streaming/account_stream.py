@@ -29,13 +29,8 @@ from .feed import AsyncStream, SyncStream
 __all__ = ["AccountStream", "AsyncAccountStream"]
 
 
-class AccountStream(SyncStream[Any]):
-    """The account streamer over a synchronous transport (``session.account_stream()``).
-
-    Thread-safe: one thread may iterate while others subscribe. ``session`` is what
-    the credential and the resync's REST read are fetched through (``stream_credential``
-    and ``account_state``).
-    """
+class _AccountParts:
+    """What both account streams tell about themselves."""
 
     _link: AccountStreamConnection
 
@@ -53,6 +48,15 @@ class AccountStream(SyncStream[Any]):
     def stale(self) -> int:
         """Updates dropped as older than, or the same as, what was delivered."""
         return self._link.stale
+
+
+class AccountStream(_AccountParts, SyncStream[Any]):
+    """The account streamer over a synchronous transport (``session.account_stream()``).
+
+    Thread-safe: one thread may iterate while others subscribe. ``session`` is what
+    the credential and the resync's REST read are fetched through (``stream_credential``
+    and ``account_state``).
+    """
 
     def subscribe_public_watchlists(self) -> None:
         """Also receive ``PublicWatchlists`` changes (``WatchlistUpdated`` events)."""
@@ -92,28 +96,11 @@ class AccountStream(SyncStream[Any]):
             super()._perform(action)
 
 
-class AsyncAccountStream(AsyncStream[Any]):
+class AsyncAccountStream(_AccountParts, AsyncStream[Any]):
     """The account streamer over an event-loop transport (``session.account_stream()``).
 
     Use it in one event loop: any number of tasks may subscribe while one iterates.
     """
-
-    _link: AccountStreamConnection
-
-    @property
-    def accounts(self) -> tuple[str, ...]:
-        """The accounts followed."""
-        return self._link.accounts
-
-    @property
-    def subscriptions(self) -> tuple[str, ...]:
-        """Subscriptions beyond the accounts (actions), replayed on every reconnect."""
-        return self._link.subscriptions
-
-    @property
-    def stale(self) -> int:
-        """Updates dropped as older than, or the same as, what was delivered."""
-        return self._link.stale
 
     async def subscribe_public_watchlists(self) -> None:
         """Also receive ``PublicWatchlists`` changes (``WatchlistUpdated`` events)."""
