@@ -33,9 +33,9 @@ from .account import (
     OrderMark,
     OrderUpdated,
     Resync,
-    fill_key,
     is_newer,
     order_mark,
+    unseen_fills,
 )
 from .dxlink import Connected, Disconnected
 
@@ -223,16 +223,18 @@ class OrderTracker:
         if self.done or not self._mine(order):
             return
         mark = order_mark(order)
-        if self._mark is not None and not is_newer(mark, self._mark):
+        old = self._mark
+        if old is not None and not is_newer(mark, old):
             return
         previous = self.last.status if isinstance(self.last, Order) else None
-        fills = tuple(
-            fill
-            for index, leg in enumerate(order.legs)
-            for fill in leg.fills
-            if fill_key(index, fill) not in self._fills
-        )
+        fills = unseen_fills(order, self._fills)
         self._fills.update(mark.fills)
+        if (
+            old is not None
+            and not fills
+            and (mark.status, mark.filled, mark.updated) == (old.status, old.filled, old.updated)
+        ):
+            return  # the same state, its fills named another way (with or without ids)
         self._mark = mark
         self.last = order
         if self.order_id is None:
@@ -363,8 +365,12 @@ class _TrackingBase:
 
     def _timed_out(self) -> OrderWaitTimeout:
         last = self.tracker.last
-        status = getattr(last, "status", None)
-        what = f"order {self.tracker.order_id or self.tracker.external_identifier}"
+        if isinstance(last, ComplexOrder):
+            status: Any = ", ".join(str(o.status) for o in last.components) or None
+        else:
+            status = getattr(last, "status", None)
+        what = "complex order" if self.tracker.complex_order else "order"
+        what += f" {self.tracker.order_id or self.tracker.external_identifier}"
         return OrderWaitTimeout(
             f"{what} did not reach the wanted status within {self._timeout:g} s"
             + (f" (last seen {status})" if status is not None else " (never seen)"),
