@@ -9,6 +9,7 @@ where the defect is in its decisions. No sleeps, no network beyond loopback.
 from __future__ import annotations
 
 import copy
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +23,11 @@ from tastytrade_proto.streaming import (
     OrderWaitTimeout,
 )
 from tastytrade_proto.streaming.tracking import AsyncOrderTracking, OrderTracking
-from tastytrade_proto.testing import FakeTastytradeServer
+from tastytrade_proto.testing import (
+    AccountStreamFault,
+    AccountStreamFaultKind,
+    FakeTastytradeServer,
+)
 
 from .harness import TRANSPORTS, Harness
 from .test_account_stream import Driver, frame, order_json
@@ -209,3 +214,40 @@ def test_a_complex_order_that_times_out_is_not_said_never_seen() -> None:
     assert isinstance(error, OrderWaitTimeout) and error.order is seen
     assert "never seen" not in str(error)
     assert "complex order 3" in str(error) and "Live" in str(error)
+
+
+# -- a stream that gives up for good while the tracker waits on it ---------------------------------
+
+
+def test_wait_for_order_polls_on_when_its_stream_gives_up(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    """The tracker means to carry on polling once its stream fails for good ("the stream
+    gave up for good: polling carries on"), but only did so when it noticed the end between
+    two reads: failing while the tracker waited in ``get``, the stream's error came out of
+    ``wait_for_order``, an order filled meanwhile or not."""
+    harness = Harness(kind, fake)
+    refusals = AccountStreamFault(AccountStreamFaultKind.REFUSE_CONNECT, times=2)
+
+    def fill_once_refused(order_id: int) -> threading.Thread:
+        def fill() -> None:
+            fake.wait_for(lambda: refusals.hits >= 2, 10)
+            fake.api.fill_order(order_id)
+
+        thread = threading.Thread(target=fill, daemon=True)
+        thread.start()
+        return thread
+
+    async def body() -> None:
+        async with await logged_in(harness, True) as session:
+            placed = await session.place_order(MARGIN, _limit())
+            fake.api.inject_account_stream_fault(refusals)
+            thread = fill_once_refused(placed.order.id)
+            final = session.session.wait_for_order(placed, timeout=10, poll_interval=0.05)
+            if not harness.sync:
+                final = await final
+            thread.join()
+            assert refusals.hits == 2
+            assert final.status is OrderStatus.FILLED
+
+    harness.run(body)

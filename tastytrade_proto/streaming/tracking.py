@@ -470,7 +470,12 @@ class OrderTracking(_TrackingBase):
                     with self._pause:
                         self._pause.wait(wait)
                 continue
-            event = stream.get(self._wait(now))
+            try:
+                event = stream.get(self._wait(now))
+            except TastytradeError:
+                self.close()  # the stream gave up for good while we waited: poll on
+                tracker.stream_lost(now)
+                continue
             if event is not None:
                 tracker.handle(event, clock())
                 self._queue.extend(tracker.updates())
@@ -559,7 +564,12 @@ class AsyncOrderTracking(_TrackingBase):
                 if wait:
                     await self._runtime.sleep(wait)
                 continue
-            event = await stream.get(self._wait(now))
+            try:
+                event = await stream.get(self._wait(now))
+            except TastytradeError:
+                await self.aclose()  # the stream gave up for good while we waited: poll on
+                tracker.stream_lost(now)
+                continue
             if event is not None:
                 tracker.handle(event, self._now())
                 self._queue.extend(tracker.updates())
