@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -249,5 +250,47 @@ def test_wait_for_order_polls_on_when_its_stream_gives_up(
             thread.join()
             assert refusals.hits == 2
             assert final.status is OrderStatus.FILLED
+
+    harness.run(body)
+
+
+# -- iterating a tracking without entering it -------------------------------------------------------
+
+
+class Guard(Via):
+    """Fails the test once reads go on past ``limit`` seconds (a timeout was ignored)."""
+
+    def __init__(self, session: Any, limit: float) -> None:
+        super().__init__(session)
+        self.give_up = time.monotonic() + limit
+
+    def __getattr__(self, name: str) -> Any:
+        if time.monotonic() > self.give_up:
+            raise RuntimeError("still polling long after the timeout")
+        return super().__getattr__(name)
+
+
+def test_a_tracking_iterated_without_with_keeps_its_timeout(
+    kind: str, fake: FakeTastytradeServer
+) -> None:
+    """``track_order(..., timeout=)`` started its clock only in ``__enter__``: iterated
+    without ``with`` (it polls then) it never timed out."""
+    harness = Harness(kind, fake)
+
+    async def body() -> None:
+        async with await logged_in(harness, True) as session:
+            placed = await session.place_order(MARGIN, _limit())
+            guard = Guard(session.session, 5.0)
+            tracking = session.session.track_order(
+                placed, timeout=0.3, poll_interval=0.02, via=guard
+            )
+            with pytest.raises(OrderWaitTimeout):
+                if harness.sync:
+                    for _ in tracking:
+                        pass
+                else:
+                    async for _ in tracking:
+                        pass
+            assert "order" in guard.calls
 
     harness.run(body)

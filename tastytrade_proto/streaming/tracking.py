@@ -377,6 +377,11 @@ class _TrackingBase:
             order=last,
         )
 
+    def _start_clock(self, now: float) -> None:
+        """Start the timeout (at ``with``, or at the first read of a tracking never entered)."""
+        if self._deadline is None and self._timeout is not None:
+            self._deadline = now + self._timeout
+
     def _wait(self, now: float) -> float | None:
         deadlines = [d for d in (self.tracker.next_deadline(), self._deadline) if d is not None]
         return max(min(deadlines) - now, 0.0) if deadlines else None
@@ -411,8 +416,7 @@ class OrderTracking(_TrackingBase):
         self._pause = runtime.condition()
 
     def __enter__(self) -> OrderTracking:
-        if self._timeout is not None:
-            self._deadline = self._clock() + self._timeout
+        self._start_clock(self._clock())
         if self._use_stream:
             self._stream = self._session.account_stream(
                 [self.tracker.account_number], via=self._calls
@@ -445,6 +449,7 @@ class OrderTracking(_TrackingBase):
             if tracker.done:
                 raise StopIteration
             now = clock()
+            self._start_clock(now)
             if self._deadline is not None and now >= self._deadline:
                 raise self._timed_out()
             poll = tracker.next_poll(now)
@@ -507,8 +512,7 @@ class AsyncOrderTracking(_TrackingBase):
         return float(self._runtime.clock())
 
     async def __aenter__(self) -> AsyncOrderTracking:
-        if self._timeout is not None:
-            self._deadline = self._now() + self._timeout
+        self._start_clock(self._now())
         if self._use_stream:
             stream = self._session.account_stream([self.tracker.account_number], via=self._calls)
             await stream.__aenter__()
@@ -540,6 +544,7 @@ class AsyncOrderTracking(_TrackingBase):
             if tracker.done:
                 raise StopAsyncIteration
             now = self._now()
+            self._start_clock(now)
             if self._deadline is not None and now >= self._deadline:
                 raise self._timed_out()
             poll = tracker.next_poll(now)
