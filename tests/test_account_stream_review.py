@@ -217,7 +217,7 @@ def test_a_complex_order_that_times_out_is_not_said_never_seen() -> None:
     assert "complex order 3" in str(error) and "Live" in str(error)
 
 
-# -- a stream that gives up for good while the tracker waits on it ---------------------------------
+# -- a stream that gives up for good while the tracker waits on it ------------------------------
 
 
 def test_wait_for_order_polls_on_when_its_stream_gives_up(
@@ -254,7 +254,7 @@ def test_wait_for_order_polls_on_when_its_stream_gives_up(
     harness.run(body)
 
 
-# -- iterating a tracking without entering it -------------------------------------------------------
+# -- iterating a tracking without entering it --------------------------------------------------
 
 
 class Guard(Via):
