@@ -303,12 +303,14 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         ``OrderOutcomeUnknown``/``UnsettledOrder`` (looked for by its identifier). The
         account stream carries the updates; while it is down the order is read over
         REST every ``poll_interval`` seconds, growing (``stream=False``: REST only).
-        ``timeout`` raises ``OrderWaitTimeout``. See ``docs/orders.md``.
+        ``timeout`` raises ``OrderWaitTimeout``. ``via``, when given, is what the order
+        is read through and the stream's calls go to (as for :meth:`account_stream`).
+        See ``docs/orders.md``.
         """
         tracker = self._tracker(
             placed, account_number, statuses, poll_interval, follow_replacements
         )
-        return OrderTracking(self, tracker, timeout, stream)
+        return OrderTracking(self, tracker, timeout, stream, via)
 
     def wait_for_order(
         self,
@@ -443,7 +445,7 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
         tracker = self._tracker(
             placed, account_number, statuses, poll_interval, follow_replacements
         )
-        return AsyncOrderTracking(self, tracker, timeout, stream)
+        return AsyncOrderTracking(self, tracker, timeout, stream, via)
 
     async def wait_for_order(
         self,

@@ -102,8 +102,11 @@ __all__ = [
     "TradingStatusUpdated",
     "WatchlistUpdated",
     "fill_key",
+    "fill_keys",
+    "fill_seen",
     "is_newer",
     "order_mark",
+    "unseen_fills",
 ]
 
 LOGGER = logging.getLogger("tastytrade_proto.streaming")
@@ -338,17 +341,58 @@ def fill_key(leg: int, fill: Fill) -> Any:
     return (leg, fill.filled_at, fill.quantity, fill.fill_price)
 
 
+def fill_keys(leg: int, fill: Fill) -> tuple[Any, ...]:
+    """Every key a fill is known by, for :func:`fill_seen`: its ``fill-id``, its
+    ``ext-exec-id``, what it is, and (when it came without a ``fill-id``) what it is
+    as a fill whose id is not known. One source may give a fill's id and another not."""
+    content = (leg, fill.filled_at, fill.quantity, fill.fill_price)
+    keys: list[Any] = [("content", content)]
+    if fill.fill_id:
+        keys.append(("id", fill.fill_id))
+    else:
+        keys.append(("noid", content))
+    if fill.ext_exec_id:
+        keys.append(("exec", fill.ext_exec_id))
+    return tuple(keys)
+
+
+def fill_seen(leg: int, fill: Fill, known: frozenset[Any] | set[Any]) -> bool:
+    """Whether ``fill`` is one of the fills whose :func:`fill_keys` are in ``known``:
+    the same ``fill-id`` or ``ext-exec-id``; else, when one of the two sightings had no
+    ``fill-id``, the same leg, time, quantity and price (two fills alike but for their
+    ids are two fills; alike in all of these, one of them once seen without its id,
+    they cannot be told apart and count as one)."""
+    if fill.fill_id and ("id", fill.fill_id) in known:
+        return True
+    if fill.ext_exec_id and ("exec", fill.ext_exec_id) in known:
+        return True
+    content = (leg, fill.filled_at, fill.quantity, fill.fill_price)
+    if fill.fill_id:
+        return ("noid", content) in known
+    return ("content", content) in known
+
+
+def unseen_fills(order: Order, known: frozenset[Any] | set[Any]) -> tuple[Fill, ...]:
+    """The fills of ``order`` not among ``known`` (see :func:`fill_seen`), in order."""
+    return tuple(
+        fill
+        for index, leg in enumerate(order.legs)
+        for fill in leg.fills
+        if not fill_seen(index, fill, known)
+    )
+
+
 def order_mark(order: Order) -> OrderMark:
-    """The :class:`OrderMark` of an order's state."""
+    """The :class:`OrderMark` of an order's state (``fills``: every :func:`fill_keys`)."""
     status = order.status
     rank = -1 if status is None else _RANKS.get(status.value, 0)
     filled = _ZERO
     keys: frozenset[Any] = _NO_FILLS
     if any(leg.fills for leg in order.legs):
-        found = set()
+        found: set[Any] = set()
         for index, leg in enumerate(order.legs):
             for fill in leg.fills:
-                found.add(fill_key(index, fill))
+                found.update(fill_keys(index, fill))
                 if fill.quantity is not None:
                     filled += fill.quantity
         keys = frozenset(found)
@@ -936,8 +980,10 @@ class AccountStreamConnection:
 
     def _order(self, order: Order, timestamp: int | None, *, resynced: bool) -> int:
         if order.id is None:
-            self._report(OrderUpdated(order, _all_fills(order), None, timestamp, resynced))
-            return 1
+            # Nothing tells its states (or fills) from another's: reported every time, its
+            # fills would be counted again each time.
+            self._malformed("an Order notification without an id", dict(order.raw))
+            return 0
         new = order_mark(order)
         old = self._orders.get(order.id)
         if old is not None and not is_newer(new, old):
@@ -948,18 +994,16 @@ class AccountStreamConnection:
         elif new.fills <= old.fills:
             fills = ()  # the usual case: a state change with no new fill
         else:
-            seen = old.fills
-            fills = tuple(
-                fill
-                for index, leg in enumerate(order.legs)
-                for fill in leg.fills
-                if fill_key(index, fill) not in seen
-            )
+            fills = unseen_fills(order, old.fills)
+            if not fills and _same_but_fill_keys(new, old):
+                # The same fills, one source naming them by id, the other not: the same
+                # state. Its keys are kept, so either naming is known from now on.
+                self._orders[order.id] = _merged(new, old)
+                self.stale += 1
+                return 0
         if old is not None:
             if not new.fills >= old.fills:
-                new = OrderMark(
-                    new.status, new.rank, new.filled, new.updated, new.fills | old.fills
-                )
+                new = _merged(new, old)
             del self._orders[order.id]  # re-inserted last: the dict is oldest first
         self._orders[order.id] = new
         if len(self._orders) > _MAX_KNOWN_ORDERS:
@@ -1100,6 +1144,14 @@ def _scrubbed(error: TastytradeError, secrets: Sequence[str]) -> TastytradeError
     if clean == text:
         return error
     return StreamingError(clean, code=getattr(error, "code", None))
+
+
+def _same_but_fill_keys(new: OrderMark, old: OrderMark) -> bool:
+    return new.status == old.status and new.filled == old.filled and new.updated == old.updated
+
+
+def _merged(new: OrderMark, old: OrderMark) -> OrderMark:
+    return OrderMark(new.status, new.rank, new.filled, new.updated, new.fills | old.fills)
 
 
 def _all_fills(order: Order) -> tuple[Fill, ...]:

@@ -33,9 +33,9 @@ from .account import (
     OrderMark,
     OrderUpdated,
     Resync,
-    fill_key,
     is_newer,
     order_mark,
+    unseen_fills,
 )
 from .dxlink import Connected, Disconnected
 
@@ -223,16 +223,18 @@ class OrderTracker:
         if self.done or not self._mine(order):
             return
         mark = order_mark(order)
-        if self._mark is not None and not is_newer(mark, self._mark):
+        old = self._mark
+        if old is not None and not is_newer(mark, old):
             return
         previous = self.last.status if isinstance(self.last, Order) else None
-        fills = tuple(
-            fill
-            for index, leg in enumerate(order.legs)
-            for fill in leg.fills
-            if fill_key(index, fill) not in self._fills
-        )
+        fills = unseen_fills(order, self._fills)
         self._fills.update(mark.fills)
+        if (
+            old is not None
+            and not fills
+            and (mark.status, mark.filled, mark.updated) == (old.status, old.filled, old.updated)
+        ):
+            return  # the same state, its fills named another way (with or without ids)
         self._mark = mark
         self.last = order
         if self.order_id is None:
@@ -363,13 +365,22 @@ class _TrackingBase:
 
     def _timed_out(self) -> OrderWaitTimeout:
         last = self.tracker.last
-        status = getattr(last, "status", None)
-        what = f"order {self.tracker.order_id or self.tracker.external_identifier}"
+        if isinstance(last, ComplexOrder):
+            status: Any = ", ".join(str(o.status) for o in last.components) or None
+        else:
+            status = getattr(last, "status", None)
+        what = "complex order" if self.tracker.complex_order else "order"
+        what += f" {self.tracker.order_id or self.tracker.external_identifier}"
         return OrderWaitTimeout(
             f"{what} did not reach the wanted status within {self._timeout:g} s"
             + (f" (last seen {status})" if status is not None else " (never seen)"),
             order=last,
         )
+
+    def _start_clock(self, now: float) -> None:
+        """Start the timeout (at ``with``, or at the first read of a tracking never entered)."""
+        if self._deadline is None and self._timeout is not None:
+            self._deadline = now + self._timeout
 
     def _wait(self, now: float) -> float | None:
         deadlines = [d for d in (self.tracker.next_deadline(), self._deadline) if d is not None]
@@ -405,8 +416,7 @@ class OrderTracking(_TrackingBase):
         self._pause = runtime.condition()
 
     def __enter__(self) -> OrderTracking:
-        if self._timeout is not None:
-            self._deadline = self._clock() + self._timeout
+        self._start_clock(self._clock())
         if self._use_stream:
             self._stream = self._session.account_stream(
                 [self.tracker.account_number], via=self._calls
@@ -439,6 +449,7 @@ class OrderTracking(_TrackingBase):
             if tracker.done:
                 raise StopIteration
             now = clock()
+            self._start_clock(now)
             if self._deadline is not None and now >= self._deadline:
                 raise self._timed_out()
             poll = tracker.next_poll(now)
@@ -464,7 +475,12 @@ class OrderTracking(_TrackingBase):
                     with self._pause:
                         self._pause.wait(wait)
                 continue
-            event = stream.get(self._wait(now))
+            try:
+                event = stream.get(self._wait(now))
+            except TastytradeError:
+                self.close()  # the stream gave up for good while we waited: poll on
+                tracker.stream_lost(now)
+                continue
             if event is not None:
                 tracker.handle(event, clock())
                 self._queue.extend(tracker.updates())
@@ -496,8 +512,7 @@ class AsyncOrderTracking(_TrackingBase):
         return float(self._runtime.clock())
 
     async def __aenter__(self) -> AsyncOrderTracking:
-        if self._timeout is not None:
-            self._deadline = self._now() + self._timeout
+        self._start_clock(self._now())
         if self._use_stream:
             stream = self._session.account_stream([self.tracker.account_number], via=self._calls)
             await stream.__aenter__()
@@ -529,6 +544,7 @@ class AsyncOrderTracking(_TrackingBase):
             if tracker.done:
                 raise StopAsyncIteration
             now = self._now()
+            self._start_clock(now)
             if self._deadline is not None and now >= self._deadline:
                 raise self._timed_out()
             poll = tracker.next_poll(now)
@@ -553,7 +569,12 @@ class AsyncOrderTracking(_TrackingBase):
                 if wait:
                     await self._runtime.sleep(wait)
                 continue
-            event = await stream.get(self._wait(now))
+            try:
+                event = await stream.get(self._wait(now))
+            except TastytradeError:
+                await self.aclose()  # the stream gave up for good while we waited: poll on
+                tracker.stream_lost(now)
+                continue
             if event is not None:
                 tracker.handle(event, self._now())
                 self._queue.extend(tracker.updates())
