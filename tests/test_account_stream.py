@@ -938,3 +938,23 @@ def test_a_balance_read_again_unchanged_is_not_news_even_with_a_later_stamp() ->
     moved = {**first, "cash-balance": "2", "updated-at": "2026-01-02T16:00:01Z"}
     (event,) = d.receive(frame("AccountBalance", moved))
     assert event.balances.cash_balance == Decimal("2")
+
+
+def test_a_frame_that_cannot_be_read_brings_a_resync_at_most_every_ten_seconds() -> None:
+    d = Driver(receive_timeout=10**6)
+    d.connect()
+    d.receive(frame("Order", {"id": "not a number", "status": "Filled"}))
+    assert of(MalformedMessage, d.events)
+    action = d.action()
+    assert isinstance(action, Exchange) and action.deadline == pytest.approx(d.now + 10)
+    d.now += 10
+    assert d.action() == FetchState(("5WT00001",))
+    d.link.state_received(AccountState(("5WT00001",)), d.now)
+    assert of(Resync, d.collect())[-1].reason == "malformed"
+
+
+def test_credentials_in_a_base_url_stay_out_of_the_streamer_url() -> None:
+    from tastytrade_proto.protocol.http import Environment
+
+    env = Environment.custom("https://user:secret@127.0.0.1:8443/pre/")
+    assert env.account_streamer_url == "wss://127.0.0.1:8443/pre/account-streamer"

@@ -326,11 +326,6 @@ def test_closing_a_sync_stream_in_a_slow_resync_does_not_wait_for_the_read(
     harness.run(body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="design: statuses= is silently ignored for a complex order (it ends only when "
-    "every order in it is terminal); refuse it, or apply it to the trigger order?",
-)
 def test_statuses_given_for_a_complex_order_are_not_silently_ignored() -> None:
     from tastytrade_proto.errors import LocalProtocolError
     from tastytrade_proto.streaming.tracking import tracker_for

@@ -271,7 +271,8 @@ class Environment:
         if known is not None and parts.scheme == "https":
             return known
         scheme = "wss" if parts.scheme == "https" else "ws"
-        return f"{scheme}://{parts.netloc}{parts.path}/account-streamer"
+        host = parts.netloc.rpartition("@")[2]  # credentials in a URL are not passed on
+        return f"{scheme}://{host}{parts.path}/account-streamer"
 
     @classmethod
     def custom(

@@ -125,6 +125,8 @@ _MAX_BATCH = 10_000
 # ones beyond this are forgotten oldest first.
 _MAX_KNOWN_ORDERS = 50_000
 _EXCERPT = 200
+# A frame that could not be read brings a resync, at most this often (seconds).
+_MALFORMED_RESYNC_GAP = 10.0
 
 
 class AccountStreamState(enum.Enum):
@@ -285,7 +287,8 @@ class ActionRefused(LinkEvent):
 @frozen
 class Resync(LinkEvent):
     """A REST read of the accounts finished after a (re)connect (``reason``
-    ``"connect"``, ``"reconnect"``), a gap in the server's sequence (``"gap"``), or
+    ``"connect"``, ``"reconnect"``), a gap in the server's sequence (``"gap"``), a
+    message that could not be read (``"malformed"``: it may have been a change), or
     ``resync_interval`` on one socket (``"periodic"``).
 
     The changes it found came just before it, flagged ``resynced``: ``orders``,
@@ -1113,6 +1116,14 @@ class AccountStreamConnection:
 
     def _malformed(self, what: str, raw: Any) -> None:
         self.malformed += 1
+        if self.resync and self._state is AccountStreamState.LIVE and self._sync_reason is None:
+            # What could not be read may have been a change: read the accounts again, but
+            # not more often than every _MALFORMED_RESYNC_GAP, whatever a server sends.
+            self._sync_reason = "malformed"
+            if self._synced_at is not None:
+                self._sync_retry_at = max(
+                    self._last_received, self._synced_at + _MALFORMED_RESYNC_GAP
+                )
         text = raw if isinstance(raw, (str, bytes)) else json.dumps(raw, default=str)
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")

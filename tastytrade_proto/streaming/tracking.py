@@ -114,6 +114,11 @@ class OrderTracker:
             raise LocalProtocolError("tracking an order needs its id or external identifier")
         if complex_order and order_id is None:
             raise LocalProtocolError("tracking a complex order needs its id")
+        if complex_order and statuses is not None:
+            raise LocalProtocolError(
+                "statuses= applies to one order; a complex order is followed until every "
+                "order in it is terminal (track its orders one by one for more)"
+            )
         self.account_number = account_number
         self.order_id = order_id
         self.external_identifier = external_identifier
