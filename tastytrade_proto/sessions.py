@@ -17,7 +17,7 @@ import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._deprecation import deprecated_names
 from .api import API
@@ -46,7 +46,14 @@ from .streaming.tracking import AsyncOrderTracking, OrderTracker, OrderTracking,
 from .values import replace
 
 if TYPE_CHECKING:
-    from .orders import UnsettledOrder
+    from .orders import (
+        ComplexOrder,
+        Order,
+        OrderOutcomeUnknown,
+        PlacedComplexOrder,
+        PlacedOrder,
+        UnsettledOrder,
+    )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -312,6 +319,34 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         )
         return OrderTracking(self, tracker, timeout, stream, via)
 
+    @overload
+    def wait_for_order(
+        self,
+        placed: PlacedComplexOrder | ComplexOrder,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+        via: Any = None,
+    ) -> ComplexOrder: ...
+
+    @overload
+    def wait_for_order(
+        self,
+        placed: PlacedOrder | Order | OrderOutcomeUnknown | UnsettledOrder | int | str,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+        via: Any = None,
+    ) -> Order: ...
+
     def wait_for_order(
         self,
         placed: Any,
@@ -446,6 +481,34 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
             placed, account_number, statuses, poll_interval, follow_replacements
         )
         return AsyncOrderTracking(self, tracker, timeout, stream, via)
+
+    @overload
+    async def wait_for_order(
+        self,
+        placed: PlacedComplexOrder | ComplexOrder,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+        via: Any = None,
+    ) -> ComplexOrder: ...
+
+    @overload
+    async def wait_for_order(
+        self,
+        placed: PlacedOrder | Order | OrderOutcomeUnknown | UnsettledOrder | int | str,
+        *,
+        account_number: str | None = None,
+        statuses: Any = None,
+        timeout: float | None = None,
+        stream: bool = True,
+        poll_interval: float = 1.0,
+        follow_replacements: bool = True,
+        via: Any = None,
+    ) -> Order: ...
 
     async def wait_for_order(
         self,

@@ -23,7 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import TastytradeError
-from .account import AccountStreamConnection, FetchCredential, FetchState
+from .account import AccountEvent, AccountStreamConnection, FetchCredential, FetchState
+from .dxlink import LinkEvent
 from .feed import AsyncStream, SyncStream
 
 __all__ = ["AccountStream", "AsyncAccountStream"]
@@ -50,7 +51,7 @@ class _AccountParts:
         return self._link.stale
 
 
-class AccountStream(_AccountParts, SyncStream[Any]):
+class AccountStream(_AccountParts, SyncStream[AccountEvent | LinkEvent]):
     """The account streamer over a synchronous transport (``session.account_stream()``).
 
     Thread-safe: one thread may iterate while others subscribe. ``session`` is what
@@ -96,7 +97,7 @@ class AccountStream(_AccountParts, SyncStream[Any]):
             super()._perform(action)
 
 
-class AsyncAccountStream(_AccountParts, AsyncStream[Any]):
+class AsyncAccountStream(_AccountParts, AsyncStream[AccountEvent | LinkEvent]):
     """The account streamer over an event-loop transport (``session.account_stream()``).
 
     Use it in one event loop: any number of tasks may subscribe while one iterates.

@@ -86,6 +86,8 @@ class FindOrder:
 
 
 Poll = PollOrder | PollComplexOrder | FindOrder
+#: What following an order yields.
+Update = OrderUpdated | ComplexOrderUpdated
 
 
 class OrderTracker:
@@ -128,14 +130,14 @@ class OrderTracker:
         self.poll_cap = float(poll_cap)
         self.follow_replacements = follow_replacements
         #: The last state reported (``Order`` or ``ComplexOrder``), ``None`` before one.
-        self.last: Any = None
+        self.last: Order | ComplexOrder | None = None
         self._mark: OrderMark | None = None
         self._complex_marks: tuple[OrderMark, ...] | None = None
         self._fills: set[Any] = set()
         self._live = False
         self._next_poll: float | None = 0.0  # poll at once until the stream is live
         self._polls = 0
-        self._updates: list[Any] = []
+        self._updates: list[Update] = []
 
     @property
     def done(self) -> bool:
@@ -155,7 +157,7 @@ class OrderTracker:
             return bool(status.terminal)
         return status in self.statuses
 
-    def updates(self) -> list[Any]:
+    def updates(self) -> list[Update]:
         """The updates accepted since the last call (``OrderUpdated`` or
         ``ComplexOrderUpdated``), in order."""
         out, self._updates = self._updates, []
@@ -360,11 +362,11 @@ class _TrackingBase:
         self.tracker = tracker
         self._timeout = timeout
         self._use_stream = stream
-        self._queue: list[Any] = []
+        self._queue: list[Update] = []
         self._deadline: float | None = None
 
     @property
-    def result(self) -> Any:
+    def result(self) -> Order | ComplexOrder | None:
         """The final state once iteration ended (``Order`` or ``ComplexOrder``)."""
         return self.tracker.last
 
@@ -443,10 +445,10 @@ class OrderTracking(_TrackingBase):
         if stream is not None:
             stream.close()
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Update]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> Update:
         tracker, clock = self.tracker, self._clock
         while True:
             if self._queue:
@@ -490,7 +492,7 @@ class OrderTracking(_TrackingBase):
                 tracker.handle(event, clock())
                 self._queue.extend(tracker.updates())
 
-    def wait(self) -> Any:
+    def wait(self) -> Order | ComplexOrder | None:
         """Run to the end; the order's final state."""
         for _ in self:
             pass
@@ -538,10 +540,10 @@ class AsyncOrderTracking(_TrackingBase):
         if stream is not None:
             await stream.aclose()
 
-    def __aiter__(self) -> AsyncIterator[Any]:
+    def __aiter__(self) -> AsyncIterator[Update]:
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> Update:
         tracker = self.tracker
         while True:
             if self._queue:
@@ -584,7 +586,7 @@ class AsyncOrderTracking(_TrackingBase):
                 tracker.handle(event, self._now())
                 self._queue.extend(tracker.updates())
 
-    async def wait(self) -> Any:
+    async def wait(self) -> Order | ComplexOrder | None:
         """Run to the end; the order's final state."""
         async for _ in self:
             pass
