@@ -8,6 +8,9 @@
   response core) and :class:`FakeTastytradeServer` serves it over real HTTP or
   HTTPS on loopback. The pytest plugin (``tastytrade_fake`` fixture) starts one
   per test. See ``docs/testing.md``.
+* :mod:`~tastytrade_proto.testing.conformance` checks a transport (yours or ours)
+  against the fake: :func:`~tastytrade_proto.testing.conformance.check`, or the
+  ``tastytrade_conformance`` fixture.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ __all__ = [
     "DEMO_REFRESH_TOKEN",
     "AccountStreamFault",
     "AccountStreamFaultKind",
+    "ConformanceKit",
+    "ConformanceReport",
+    "ConnectProxy",
     "FakeAccount",
     "FakeAccountStreamerConnection",
     "FakeClock",
@@ -108,6 +114,7 @@ class FakeClock:
 
 
 # Imported last: they use the helpers above.
+from .conformance import ConformanceKit, ConformanceReport  # noqa: E402
 from .fake import (  # noqa: E402
     DEMO_CLIENT_SECRET,
     DEMO_LOGIN,
@@ -131,4 +138,5 @@ from .fake import (  # noqa: E402
     StreamFault,
     StreamFaultKind,
 )
+from .proxy import ConnectProxy  # noqa: E402
 from .server import FakeTastytradeServer  # noqa: E402

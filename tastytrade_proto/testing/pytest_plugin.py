@@ -5,6 +5,9 @@
   a :class:`FakeClock` (``.clock``) you can move forward.
 * ``tastytrade_fake_tls``: the same over HTTPS, with a throw-away CA
   (``.client_ssl_context()``, ``.ca_path``).
+* ``tastytrade_conformance``: the transport conformance kit
+  (:class:`~tastytrade_proto.testing.conformance.ConformanceKit`):
+  ``tastytrade_conformance.check(MySession)``.
 
 Each test gets its own server; it is stopped when the test ends.
 """
@@ -17,10 +20,11 @@ from collections.abc import Iterator
 import pytest
 
 from . import FakeClock
+from .conformance import ConformanceKit
 from .fake import FakeTastytradeAPI
 from .server import FakeTastytradeServer
 
-__all__ = ["FakeTastytrade", "tastytrade_fake", "tastytrade_fake_tls"]
+__all__ = ["FakeTastytrade", "tastytrade_conformance", "tastytrade_fake", "tastytrade_fake_tls"]
 
 
 class FakeTastytrade(FakeTastytradeServer):
@@ -45,3 +49,11 @@ def tastytrade_fake_tls() -> Iterator[FakeTastytrade]:
     server = FakeTastytrade(tls=True)
     with server:
         yield server
+
+
+@pytest.fixture
+def tastytrade_conformance() -> ConformanceKit:
+    """The transport conformance kit: ``tastytrade_conformance.check(MySession)`` runs
+    every check against fake servers of its own and fails the test listing each failed
+    check (see ``docs/testing.md``)."""
+    return ConformanceKit()
