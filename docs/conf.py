@@ -46,6 +46,7 @@ api_reference_modules = [
     "tastytrade_proto.values",
     "tastytrade_proto.timestamps",
     "tastytrade_proto.testing",
+    "tastytrade_proto.testing.conformance",
     "tastytrade_requests",
     "tastytrade_aiohttp",
     "tastytrade_trio",

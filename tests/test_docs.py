@@ -34,8 +34,26 @@ def test_adding_users(tastytrade_fake: FakeTastytrade) -> None:
     assert tastytrade_fake.api.accounts["5WT00042"].cash_balance == Decimal("1000.00")
 
 
+def test_the_conformance_example() -> None:
+    import tastytrade_aiohttp
+    from tastytrade_proto.testing.conformance import ConformanceKit
+
+    ran: list[str] = []
+
+    class OneCheck(ConformanceKit):  # the whole kit runs in test_conformance.py
+        def check(self, factory: Any, **options: Any) -> Any:
+            report = super().check(factory, only=["place_order"], **options)
+            ran.extend(r.name for r in report.results if r.outcome == "passed")
+            return report
+
+    namespace: dict[str, Any] = {"MySession": tastytrade_aiohttp.Session}
+    exec(compile(BLOCKS[3], "docs/testing.md", "exec"), namespace)
+    namespace["test_my_transport"](OneCheck())
+    assert ran == ["place_order"]
+
+
 def test_the_replay_example() -> None:
-    exec(compile(BLOCKS[3], "docs/testing.md", "exec"), {})
+    exec(compile(BLOCKS[-1], "docs/testing.md", "exec"), {})
 
 
 CUSTOM = re.findall(
