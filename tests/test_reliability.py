@@ -9,10 +9,8 @@ in every transport.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
@@ -386,67 +384,6 @@ def test_a_per_call_timeout_overrides_the_sessions(h: Harness) -> None:
         await session.close()
 
     h.run(body)
-
-
-class DrippingServer:
-    """Answers every request with a head at once, then one body byte every 0.1 s."""
-
-    def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> DrippingServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop.set()
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept()
-        self.listener.close()
-        self.thread.join()
-
-    def _serve(self) -> None:
-        try:
-            conn, _ = self.listener.accept()
-        except OSError:
-            return
-        with conn:
-            conn.recv(65536)
-            body = b'{"data": {}}' + b" " * 40
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
-            for byte in body:
-                if self.stop.wait(0.1):
-                    return
-                try:
-                    conn.sendall(bytes([byte]))
-                except OSError:
-                    return
-
-
-@pytest.mark.parametrize("kind", TRANSPORTS)
-def test_a_timeout_is_a_deadline_for_the_whole_request_in_every_transport(kind: str) -> None:
-    # Each byte comes well within the timeout; the whole answer takes 5 s. requests on its
-    # own bounds each read only; all three transports must give up at the deadline.
-    with FakeTastytradeServer() as fake, DrippingServer() as dripping:
-        h = Harness(kind, fake)
-
-        async def body() -> None:
-            # A session logged in at the fake, resumed against the dripping server.
-            real = h.session()
-            await real.login_with_oauth(DEMO_CLIENT_SECRET, DEMO_REFRESH_TOKEN)
-            text = real.dump()
-            await real.close()
-            where = f"http://127.0.0.1:{dripping.port}"
-            once = RetryPolicy(max_attempts=1)
-            session = Facade(h.module.Session.load(text, base_url=where, retry=once), h.sync)
-            with pytest.raises(TransportTimeout):
-                await session.customer(timeout=0.5)
-            await session.close()
-
-        h.run(body)
 
 
 # -- 5. dependency floors, logging ------------------------------------------------------------
