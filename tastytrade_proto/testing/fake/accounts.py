@@ -757,7 +757,7 @@ def _transactions(api: FakeTastytradeAPI, request: Request, now: float, number: 
     match = _matches(request)
     found = [entry for entry in transactions_of(api, number) if match(entry)]
     found.sort(key=lambda e: (_executed(e), e["id"]), reverse=order == "Desc")
-    return paginate(request, found, f"/accounts/{number}/transactions")
+    return paginate(request, found, f"/accounts/{number}/transactions", api_version="v1")
 
 
 def _transaction(
