@@ -103,21 +103,46 @@ class Address(Model):
 
 @model
 class Customer(Model):
-    """The logged-in customer (``GET /customers/me``); sandbox customers omit most fields."""
+    """The logged-in customer (``GET /customers/me``).
+
+    The live API and the sandbox both send the whole record: names, addresses,
+    contact details, citizenship and tax status, the regulatory affiliation flags
+    and the account types the customer may open (``tests/samples/customers_me_200.json``).
+    Every field is optional all the same, as for every model. Personal data (addresses,
+    phone, birth date, citizenship, tax and affiliation details) stays out of ``repr``;
+    ``raw`` keeps what the model has no field for (``customer-suitability``, ``person``).
+    """
 
     id: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None
     external_id: str | None = None
-    address: Address | None = None
-    mailing_address: Address | None = None
+    address: Address | None = field(default=None, repr=False)
+    mailing_address: Address | None = field(default=None, repr=False)
     mobile_phone_number: str | None = field(default=None, repr=False)
     birth_date: date | None = field(default=None, repr=False)
     is_professional: bool | None = None
     has_delayed_quotes: bool | None = None
+    #: The account types the customer may open, as the API sends them (objects with
+    #: ``name``, ``is-tax-advantaged``, ``margin-types``, ...).
     permitted_account_types: tuple[object, ...] = ()
     created_at: datetime | None = None
+    is_foreign: bool | None = field(default=None, repr=False)
+    usa_citizenship_type: str | None = field(default=None, repr=False)
+    citizenship_country: str | None = field(default=None, repr=False)
+    #: ``"SSN"`` or another kind; the number itself comes masked (``tax-number``, in ``raw``).
+    tax_number_type: str | None = field(default=None, repr=False)
+    subject_to_tax_withholding: bool | None = field(default=None, repr=False)
+    has_industry_affiliation: bool | None = field(default=None, repr=False)
+    has_political_affiliation: bool | None = field(default=None, repr=False)
+    has_listed_affiliation: bool | None = field(default=None, repr=False)
+    is_investment_adviser: bool | None = field(default=None, repr=False)
+    has_institutional_assets: bool | None = field(default=None, repr=False)
+    has_pending_or_approved_application: bool | None = None
+    agreed_to_margining: bool | None = None
+    agreed_to_terms: bool | None = None
+    identifiable_type: str | None = None
 
 
 @model

@@ -1,5 +1,9 @@
 """The fake API's customers, accounts, balances, positions, transactions.
 
+:func:`customer_json` is the customer ``GET /customers/me`` answers with: every
+field the real API sends (``tests/samples/customers_me_200.json``), with made-up
+demo values and no real person's data.
+
 This module serves an account's history and what derives from it: trading
 status, balance snapshots, net liquidating value history, transactions (a
 page of them, one by id, a day's total fees) and margin requirements.
@@ -38,14 +42,120 @@ from ...timestamps import parse_datetime
 from .kit import ACCOUNT, Route, data, money, not_found, paginate, query, query_one, refuse
 
 if TYPE_CHECKING:
-    from .api import FakeAccount, FakeTastytradeAPI
+    from .api import FakeAccount, FakeTastytradeAPI, FakeUser
 
-__all__ = ["ROUTES", "record_transaction", "seed", "transactions_of"]
+__all__ = ["ROUTES", "customer_json", "record_transaction", "seed", "transactions_of"]
 
 _DAY = 86_400
 _OPENED = 1_600_000_000  # when the fake's accounts were opened (their opened-at)
 _CENT = Decimal("0.01")
 _MILLS = Decimal("0.001")
+
+# -- the customer -----------------------------------------------------------------------------
+
+_ADDRESS = {
+    "street-one": "1 Demo Plaza",
+    "city": "Chicago",
+    "state-region": "IL",
+    "postal-code": "60607",
+    "country": "US",
+    "is-foreign": False,
+    "is-domestic": True,
+}
+_EMPLOYMENT = {
+    "marital-status": "SINGLE",
+    "number-of-dependents": 0,
+    "employment-status": "EMPLOYED",
+    "occupation": "Technology",
+    "employer-name": "Example Corp",
+    "job-title": "Engineer",
+}
+_MARGIN_TYPES = {
+    "Cash": False,
+    "Cash Secured Margin": True,
+    "IRA Margin": True,
+    "Reg T": True,
+    "Portfolio Margin": True,
+}
+# The account types a customer may open, and their margin types (as the sample lists them).
+_ACCOUNT_TYPES = (
+    ("Individual", False, tuple(_MARGIN_TYPES)),
+    ("Investment Club", False, tuple(_MARGIN_TYPES)),
+    ("Traditional IRA", True, ("IRA Margin",)),
+    ("Roth IRA", True, ("IRA Margin",)),
+    ("Beneficiary Roth IRA", True, ("IRA Margin",)),
+    ("Beneficiary Traditional IRA", True, ("IRA Margin",)),
+)
+
+
+def customer_json(api: FakeTastytradeAPI, user: FakeUser) -> dict[str, Any]:
+    """``user`` as ``GET /customers/me`` answers: every field the real API sends, made up."""
+    first, last, born = user.username.title(), "Example", "1990-01-01"
+    person_id = "P" + user.external_id[1:]
+    return {
+        "id": "me",
+        "first-name": first,
+        "last-name": last,
+        "first-surname": last,
+        "address": dict(_ADDRESS),
+        "mailing-address": dict(_ADDRESS),
+        "customer-suitability": {
+            "id": 100_000 + list(api.users).index(user.login),
+            **_EMPLOYMENT,
+            "annual-net-income": 100_000,
+            "net-worth": 250_000,
+            "liquid-net-worth": 100_000,
+            "stock-trading-experience": "EXTENSIVE",
+            "covered-options-trading-experience": "EXTENSIVE",
+            "uncovered-options-trading-experience": "LIMITED",
+            "futures-trading-experience": "LIMITED",
+        },
+        "usa-citizenship-type": "Citizen",
+        "is-foreign": False,
+        "mobile-phone-number": "+15555550100",  # 555-01xx: reserved for fiction
+        "work-phone-number": "",
+        "home-phone-number": "",
+        "email": user.email,
+        "tax-number-type": "SSN",
+        "tax-number": "*****0000",  # masked, as the API masks it
+        "birth-date": born,
+        "external-id": user.external_id,
+        "citizenship-country": "USA",
+        "subject-to-tax-withholding": False,
+        "agreed-to-margining": True,
+        "agreed-to-terms": True,
+        "has-industry-affiliation": False,
+        "has-political-affiliation": False,
+        "has-listed-affiliation": False,
+        "is-investment-adviser": False,
+        "has-institutional-assets": False,
+        "is-professional": False,
+        "has-delayed-quotes": False,
+        "has-pending-or-approved-application": True,
+        "permitted-account-types": [
+            {
+                "name": name,
+                "description": "",
+                "is-tax-advantaged": tax_advantaged,
+                "has-multiple-owners": False,
+                "is-publicly-available": True,
+                "margin-types": [{"name": m, "is-margin": _MARGIN_TYPES[m]} for m in margins],
+            }
+            for name, tax_advantaged, margins in _ACCOUNT_TYPES
+        ],
+        "created-at": api.timestamp(_OPENED),
+        "identifiable-type": "Person",
+        "person": {
+            "external-id": person_id,
+            "first-name": first,
+            "last-name": last,
+            "birth-date": born,
+            "citizenship-country": "USA",
+            "usa-citizenship-type": "Citizen",
+            **_EMPLOYMENT,
+        },
+    }
+
 
 # -- the ledger -------------------------------------------------------------------------------
 
@@ -647,7 +757,7 @@ def _transactions(api: FakeTastytradeAPI, request: Request, now: float, number: 
     match = _matches(request)
     found = [entry for entry in transactions_of(api, number) if match(entry)]
     found.sort(key=lambda e: (_executed(e), e["id"]), reverse=order == "Desc")
-    return paginate(request, found, f"/accounts/{number}/transactions")
+    return paginate(request, found, f"/accounts/{number}/transactions", api_version="v1")
 
 
 def _transaction(

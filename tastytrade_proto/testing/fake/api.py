@@ -1043,17 +1043,7 @@ class FakeTastytradeAPI:
     # -- accounts, balances, positions (orders: the orders package) ---------------------------
 
     def _customer(self, request: Request, now: float) -> Response:
-        user = self.user_for(request, now)
-        data = {
-            "id": "me",
-            "first-name": user.username.title(),
-            "last-name": "Example",
-            "email": user.email,
-            "external-id": user.external_id,
-            "has-delayed-quotes": False,
-            "is-professional": False,
-            "created-at": self.timestamp(1_600_000_000),
-        }
+        data = accounts.customer_json(self, self.user_for(request, now))
         return reply(200, {"data": data, "context": "/customers/me"})
 
     def _account_json(self, account: FakeAccount) -> dict[str, Any]:

@@ -89,8 +89,11 @@ def query_int(request: Request, key: str, default: int) -> int:
     return int(value)
 
 
-def paginate(request: Request, items: list[Any], context: str, *, per_page: int = 250) -> Response:
-    """``items`` as the API pages a list: ``per-page`` and ``page-offset`` honoured."""
+def paginate(
+    request: Request, items: list[Any], context: str, *, per_page: int = 250, **extra: Any
+) -> Response:
+    """``items`` as the API pages a list: ``per-page`` and ``page-offset`` honoured;
+    ``extra`` goes into the envelope (``api_version="v1"`` as ``"api-version": "v1"``)."""
     size = max(1, min(query_int(request, "per-page", per_page), 2000))
     offset = query_int(request, "page-offset", 0)
     total_pages = max(1, -(-len(items) // size))
@@ -106,7 +109,8 @@ def paginate(request: Request, items: list[Any], context: str, *, per_page: int 
         "next-link": None,
         "paging-link-template": None,
     }
-    return data({"items": chunk}, context, pagination=pagination)
+    envelope = {key.replace("_", "-"): value for key, value in extra.items()}
+    return data({"items": chunk}, context, pagination=pagination, **envelope)
 
 
 def money(value: Decimal | int | str) -> str:

@@ -672,6 +672,38 @@ def _next_report(today: date) -> date:
     return date(today.year + 1, 1, 30)
 
 
+def _reported_quarters(symbol: str, today: date) -> list[tuple[date, Decimal]]:
+    """The quarters ``symbol`` has reported by ``today`` (a month after each ends), and
+    their earnings per share, oldest first; none for a symbol without earnings."""
+    first = _FUNDAMENTALS.get(symbol, (0, "", "", ""))[3]
+    reported: list[tuple[date, Decimal]] = []
+    if first:
+        quarter = 0
+        for year in range(2022, today.year + 1):
+            for month, last_day in ((3, 31), (6, 30), (9, 30), (12, 31)):
+                ended = date(year, month, last_day)
+                quarter += 1
+                if ended + timedelta(days=30) <= today:
+                    eps = D(first) + D("0.04") * quarter + (D("0.5") if month == 12 else 0)
+                    reported.append((ended, eps))
+    return reported
+
+
+def _dividend_days(symbol: str, today: date) -> tuple[date, date] | None:
+    """The last ex-dividend day of ``symbol`` by ``today`` and the next one after it
+    (the 10th of its dividend months), or ``None`` when it pays none."""
+    months = _DIVIDEND_MONTHS.get(symbol)
+    if months is None:
+        return None
+    days = [
+        date(year, month, 10)
+        for year in (today.year - 1, today.year, today.year + 1)
+        for month in months
+    ]
+    last = max(day for day in days if day <= today)
+    return last, min(day for day in days if day > today)
+
+
 def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
     if symbol in _EQUITIES:
         last, _, beta, iv = _EQUITIES[symbol]
@@ -701,8 +733,15 @@ def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
         "historical-volatility-60-day": _s(hv30 + D("0.47")),
         "historical-volatility-90-day": _s(hv30 + D("0.82")),
         "iv-hv-30-day-difference": _s((ivx * 100).quantize(D("0.01")) - hv30),
-        "liquidity-rating": 4 if symbol in _EQUITIES else 3,
+        "liquidity-value": _s(D(weight + 1) * D("17981.83")),
         "liquidity-rank": _s(D(weight) / 25),
+        "liquidity-rating": 4 if symbol in _EQUITIES else 3,
+        "liquidity-running-state": {
+            "sum": _s(D(weight + 1) * D("17981.83") * 48),
+            "count": 48,
+            "started-at": _metrics_stamp(now - 4 * 86_400),
+            "updated-at": stamp,
+        },
         "beta": beta,
         "beta-updated-at": stamp,
         "corr-spy-3month": "0.79" if symbol != "SPY" else "1.0",
@@ -715,6 +754,7 @@ def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
             }
             for k, friday in enumerate(_fridays_after(today, 3))
         ],
+        "created-at": "2019-01-20T18:02:44.206-06:00",
         "updated-at": stamp,
     }
     if symbol in _FUNDAMENTALS:
@@ -736,6 +776,17 @@ def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
                 "borrow-rate": "0.0",
             }
         )
+        dividends = _dividend_days(symbol, today)
+        if dividends is not None:
+            ex, upcoming = dividends
+            item.update(
+                {
+                    "dividend-ex-date": ex.isoformat(),
+                    "dividend-next-date": upcoming.isoformat(),
+                    "dividend-pay-date": (ex + timedelta(days=6)).isoformat(),
+                    "dividend-updated-at": stamp,
+                }
+            )
         if _FUNDAMENTALS[symbol][3]:
             item["earnings"] = {
                 "visible": True,
@@ -745,6 +796,13 @@ def _metrics(symbol: str, now: float) -> dict[str, Any] | None:
                 "consensus-estimate": _FUNDAMENTALS[symbol][3],
                 "updated-at": stamp,
             }
+            reported = _reported_quarters(symbol, today)
+            if reported:
+                ended, actual = reported[-1]
+                item["earnings"] |= {
+                    "quarter-end-date": ended.isoformat(),
+                    "actual-eps": _s(actual),
+                }
     return item
 
 
@@ -782,18 +840,11 @@ def _earnings(api: FakeTastytradeAPI, request: Request, now: float, symbol: str)
     except ValueError:
         raise _invalid("start-date", "is not a YYYY-MM-DD date") from None
     today = _eastern_date(_moment(now))
-    first = _FUNDAMENTALS.get(symbol, (0, "", "", ""))[3]
-    items = []
-    if first:
-        quarter = 0
-        for year in range(2022, today.year + 1):
-            for month, last_day in ((3, 31), (6, 30), (9, 30), (12, 31)):
-                ended = date(year, month, last_day)
-                quarter += 1
-                reported = ended + timedelta(days=30) <= today
-                if reported and ended >= start:
-                    eps = D(first) + D("0.04") * quarter + (D("0.5") if month == 12 else 0)
-                    items.append({"occurred-date": ended.isoformat(), "eps": _s(eps)})
+    items = [
+        {"occurred-date": ended.isoformat(), "eps": _s(eps)}
+        for ended, eps in _reported_quarters(symbol, today)
+        if ended >= start
+    ]
     return data({"items": items}, request.path)
 
 

@@ -338,6 +338,7 @@ def _move_position(
             expires_at=expires,
         )
         position["created-at"] = position["updated-at"] = stamp
+        position["realized-day-gain-date"] = position["realized-today-date"] = stamp[:10]
         account.positions.append(position)
         return Decimal(0)
     held_now = dec(position.get("quantity"))
@@ -365,6 +366,8 @@ def _move_position(
             "close-price": money(close),
             "cost-effect": "Debit" if after > 0 else "Credit",
             "updated-at": stamp,
+            "realized-day-gain-date": stamp[:10],
+            "realized-today-date": stamp[:10],
         }
     )
     return realized
@@ -393,6 +396,7 @@ def position_json(
         "close-price": close,
         "average-open-price": average_open,
         "average-daily-market-close-price": close,
+        "average-yearly-market-close-price": average_open,
         "multiplier": multiplier,
         "cost-effect": "Debit" if direction == "Long" else "Credit",
         "is-frozen": False,
@@ -400,8 +404,10 @@ def position_json(
         "restricted-quantity": 0,
         "realized-day-gain": "0.0",
         "realized-day-gain-effect": "None",
+        "realized-day-gain-date": "2026-11-20",
         "realized-today": "0.0",
         "realized-today-effect": "None",
+        "realized-today-date": "2026-11-20",
         "created-at": "2026-10-01T14:30:00.000+00:00",
         "updated-at": "2026-11-20T21:00:00.000+00:00",
     }
@@ -515,6 +521,7 @@ def cancel(
             "cancellable": False,
             "editable": False,
             "cancelled-at": stamp,
+            "cancelled-size": money(_unfilled_size(order)),
             "terminal-at": stamp,
         }
     )
@@ -524,6 +531,17 @@ def cancel(
     changed(api, order, now)
     if replacing is None:
         _cancel_triggered(api, account, order, now)
+
+
+def _unfilled_size(order: dict[str, Any]) -> Decimal:
+    """How much of ``order``'s size is not filled (its legs fill in proportion)."""
+    legs = order.get("legs") or []
+    size = dec(order.get("size"))
+    if not legs:
+        return size
+    quantity = dec(legs[0].get("quantity"))
+    remaining = dec(legs[0].get("remaining-quantity", legs[0].get("quantity")))
+    return (size * remaining / quantity).normalize() if quantity else size
 
 
 def reject(
