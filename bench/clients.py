@@ -352,7 +352,7 @@ async def ours_trio(args: argparse.Namespace) -> dict[str, float]:
             await session.close()
 
         return await _run_trio(new_session, args)
-    pool = ConnectionPool(max_idle_per_host=max(10, args.concurrency))
+    pool = ConnectionPool(max_per_host=max(100, args.concurrency))
     session = Session(base_url=args.url, client=pool, user_agent=USER_AGENT)
     try:
         await session.login_with_oauth(SECRET, REFRESH)

@@ -132,7 +132,9 @@ def section_core(args: argparse.Namespace) -> str:
 def section_transports(args: argparse.Namespace, server: Server) -> str:
     rows = []
     for raw, ours in PAIRS:
-        for concurrency in (1, 50):
+        if args.pairs and ours.removeprefix("tastytrade_") not in args.pairs:
+            continue
+        for concurrency in (1,) if args.sequential_only else (1, 50):
             found = rounds(
                 [(sys.executable, raw), (sys.executable, ours)],
                 "balances",
@@ -444,6 +446,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--account-only", action="store_true", help="section 6 alone (the account streamer)"
     )
+    parser.add_argument(
+        "--transports-only",
+        action="store_true",
+        help="section 2 alone (each transport against its bare library)",
+    )
+    parser.add_argument(
+        "--pairs",
+        nargs="+",
+        choices=[ours.removeprefix("tastytrade_") for _, ours in PAIRS],
+        help="section 2's transports to measure (all by default)",
+    )
+    parser.add_argument(
+        "--sequential-only", action="store_true", help="section 2 without its 50 concurrent calls"
+    )
     parser.add_argument("--output", type=Path, help="also write the tables to this file")
     args = parser.parse_args(argv)
     if args.no_reference:
@@ -470,6 +486,15 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(text)
         print(text, flush=True)
 
+    if args.transports_only:
+        server = Server(*(["--keep-balances"] if args.keep_balances else []))
+        try:
+            emit(section_transports(args, server))
+        finally:
+            server.close()
+        if args.output:
+            args.output.write_text("\n".join(parts))
+        return 0
     everything = not (args.streaming_only or args.account_only)
     market = not args.account_only
     if everything:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import ssl
@@ -32,6 +33,31 @@ T = TypeVar("T")
 
 # aiohttp's own ``Accept: */*``, ``User-Agent`` and bodiless-POST ``Content-Type``: not sent.
 _NO_AUTO_HEADERS = ("Accept", "Content-Type", "User-Agent")
+
+
+@functools.lru_cache(maxsize=2)
+def _system_tls(verify: bool) -> ssl.SSLContext:
+    """The system's trust store (``ssl.create_default_context()``), made once a process."""
+    context = ssl.create_default_context()
+    if not verify:  # only when explicitly asked
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def _tls_context(settings: Any, given: ssl.SSLContext | None) -> ssl.SSLContext:
+    """The one TLS context of a session, made as in the other transports: ``ssl_context``;
+    else ``ca_bundle`` alone; else the system's trust store (unchecked with ``verify=False``)."""
+    if given is not None:
+        return given
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is None:
+        return _system_tls(bool(settings.verify))
+    try:  # read now: not as a raw OSError at the first call
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise LocalProtocolError(
+            f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 class _Connector(aiohttp.TCPConnector):
@@ -149,19 +175,7 @@ class Session(AsyncSession):
         super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
         self._given = client
         self._own: tuple[aiohttp.ClientSession, _Connector] | None = None
-        ca_bundle = self.settings.ca_bundle
-        try:
-            self._ssl: ssl.SSLContext | bool = (
-                ssl_context
-                if ssl_context is not None
-                else ssl.create_default_context(cafile=ca_bundle)
-                if ca_bundle
-                else self.settings.verify
-            )
-        except (OSError, ssl.SSLError) as exc:
-            raise LocalProtocolError(
-                f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
+        self._ssl = _tls_context(self.settings, ssl_context)
         self._timeout = aiohttp.ClientTimeout(total=self.settings.timeout)
 
     async def run(self, operation: Operation[T]) -> T:

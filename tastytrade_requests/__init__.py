@@ -35,8 +35,63 @@ __all__ = ["Session", "WebSocket"]
 T = TypeVar("T")
 
 
-class _ContextAdapter(HTTPAdapter):
-    """Uses the caller's ``ssl.SSLContext`` for HTTPS, proxied or not."""
+# Whether bytes of the request being sent in this thread may have reached the socket:
+# None when nothing of ours saw it (a client of yours, with adapters of its own), False
+# while our adapter sends and nothing of the request went out yet, True from the moment
+# our connection writes the request (not the proxy's CONNECT, not the TLS handshake).
+_progress = threading.local()
+
+
+class _Tracked:
+    """A urllib3 connection that notes when it starts writing a request (see ``_progress``)."""
+
+    _writing = False
+
+    def connect(self) -> None:
+        self._writing = False  # a CONNECT to a proxy goes through send() too: not the request
+        super().connect()  # type: ignore[misc]
+
+    def putrequest(self, *args: Any, **kwargs: Any) -> None:
+        self._writing = True  # buffers the request line only: the first send() writes it
+        super().putrequest(*args, **kwargs)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        writing = self._writing
+        if getattr(self, "sock", None) is None:  # plain HTTP connects on its first write
+            self.connect()
+        if writing:
+            _progress.sent = True
+        super().send(data)  # type: ignore[misc]
+
+
+class _TrackedHTTP(_Tracked, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _TrackedHTTPS(_Tracked, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _TrackedHTTP
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _TrackedHTTPS
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """The adapter of the client a session creates.
+
+    HTTPS (direct, through a proxy's tunnel, and TLS to an ``https://`` proxy) uses the
+    session's one ``ssl.SSLContext``, as the other transports do: its trust store and its
+    checks, never requests' certifi bundle (requests would load it into the context on
+    every connection). Its connections note when the request starts to go out, so that a
+    failure before that (connecting, TLS, a proxy's refusal) is known not to have sent it.
+    """
 
     def __init__(self, context: ssl.SSLContext) -> None:
         self._context = context
@@ -45,10 +100,59 @@ class _ContextAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs["ssl_context"] = self._context
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
         kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(proxy, **kwargs)
+        kwargs["proxy_ssl_context"] = self._context
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # The context decides what is trusted and whether it is checked.
+        conn.cert_reqs = self._context.verify_mode
+        conn.ca_certs = conn.ca_cert_dir = None
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        _progress.sent = False
+        return super().send(request, *args, **kwargs)
+
+
+@functools.lru_cache(maxsize=2)
+def _system_tls(verify: bool) -> ssl.SSLContext:
+    """The system's trust store (``ssl.create_default_context()``), made once a process."""
+    context = ssl.create_default_context()
+    if not verify:  # only when explicitly asked
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def _tls_context(settings: Any, given: ssl.SSLContext | None) -> ssl.SSLContext:
+    """The one TLS context of a session, made as in the other transports: ``ssl_context``;
+    else ``ca_bundle`` alone; else the system's trust store (unchecked with ``verify=False``)."""
+    if given is not None:
+        return given
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is None:
+        return _system_tls(bool(settings.verify))
+    try:  # read now: not as a raw OSError at the first call
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise LocalProtocolError(
+            f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
+
+
+def _nothing_sent(error: BaseException) -> bool:
+    """For a client of yours (its own adapters): whether ``error`` shows that nothing of
+    the request reached the server: no connection, a proxy's refusal, a certificate refused
+    (checked in the TLS handshake, before any request)."""
+    return (
+        _caused_by(error, NewConnectionError)
+        or _caused_by(error, urllib3.exceptions.ProxyError)
+        or _caused_by(error, ssl.SSLCertVerificationError)  # also ssl.CertificateError
+    )
 
 
 def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
@@ -168,14 +272,15 @@ class Session(SyncSession):
     Where: ``environment``, ``base_url`` (a proxy, the fake server) or
     ``certification=True``; production by default. ``timeout`` in seconds;
     ``proxy`` an ``http://host:port`` URL; TLS is verified unless
-    ``verify=False`` is given, against ``ca_bundle`` (a PEM path) or
-    ``ssl_context``. ``timeout`` is a deadline for each whole request, from
-    connecting to the last byte of the answer, as in the other transports
-    (not requests' own connect-and-each-read). A ``client`` of yours must not
-    retry on its own (the core decides every retry) and keeps its own TLS
-    settings. Any number of threads may share one session: calls into the
-    core are serialised, sends run in parallel, and one token renewal serves
-    them all.
+    ``verify=False`` is given, against the system's trust store
+    (``ssl.create_default_context()``, as in the other transports), or
+    ``ca_bundle`` (a PEM path), or as ``ssl_context`` says. ``timeout`` is a
+    deadline for each whole request, from connecting to the last byte of the
+    answer, as in the other transports (not requests' own connect-and-each-read).
+    A ``client`` of yours must not retry on its own (the core decides every
+    retry) and keeps its own TLS settings. Any number of threads may share one
+    session: calls into the core are serialised, sends run in parallel, and one
+    token renewal serves them all.
     ``token_store`` receives each new token the moment it arrives;
     ``prompt`` answers a second-factor :class:`~tastytrade_proto.Ask`
     (``lambda ask: input("code: ")`` will do), so that logins ask instead of
@@ -208,22 +313,19 @@ class Session(SyncSession):
             # No ~/.netrc password replacing our Authorization header, no proxy or CA
             # bundle from the environment: the same behaviour as the other transports.
             self._http.trust_env = False
-        self._verify: bool | str = self.settings.ca_bundle or self.settings.verify
-        ca_bundle = self.settings.ca_bundle
-        if ca_bundle is not None:
-            try:  # read now, as the other transports do: not as a raw OSError at the first call
-                ssl.create_default_context(cafile=ca_bundle)
-            except (OSError, ssl.SSLError) as exc:
-                raise LocalProtocolError(
-                    f"ca_bundle {ca_bundle!r} cannot be used: "
-                    f"{getattr(exc, 'strerror', None) or exc}"
-                ) from None
+        # One TLS context, made as the other transports make theirs (the system's trust
+        # store unless ca_bundle or ssl_context say otherwise): the client this session
+        # creates uses it for HTTPS, and every websocket does.
+        self._tls = _tls_context(self.settings, ssl_context)
+        if client is None:
+            adapter = _Adapter(self._tls)
+            self._http.mount("https://", adapter)
+            self._http.mount("http://", adapter)
+            self._verify: bool | str = self._tls.verify_mode != ssl.CERT_NONE
+        else:  # a client of yours keeps its own TLS settings, told ca_bundle and verify
+            self._verify = self.settings.ca_bundle or self.settings.verify
         proxy = self.settings.proxy
         self._proxies = {"http": proxy, "https": proxy} if proxy else None
-        if ssl_context is not None:
-            self._http.mount("https://", _ContextAdapter(ssl_context))
-        self._ssl_context = ssl_context
-        self._ws_tls: ssl.SSLContext | None = None  # the websocket's, made on first use
         # Held around every call into the core (never around a send or a sleep), so that
         # threads sharing this session see one session machine, one refresh at a time.
         # Reentrant: a token_store that calls back into the session must not deadlock.
@@ -246,6 +348,7 @@ class Session(SyncSession):
         seconds = self.settings.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
         reply: requests.Response | None = None
+        _progress.sent = None
         try:
             settings = self._http.merge_environment_settings(
                 request.url, self._proxies or {}, True, self._verify, None
@@ -267,16 +370,23 @@ class Session(SyncSession):
             raise TransportTimeout(f"connect timed out: {exc}", request_sent=False) from None
         except (requests.Timeout, _PastDeadline) as exc:
             message = f"{request.method} {urlsplit_host(request.url)}: no answer within {seconds} s"
-            raise TransportTimeout(f"{message} ({exc})" if str(exc) else message) from None
-        except requests.ConnectionError as exc:
-            refused = _caused_by(exc, NewConnectionError)  # nothing reached the server
-            raise TransportError(f"{type(exc).__name__}: {exc}", request_sent=not refused) from None
+            message = f"{message} ({exc})" if str(exc) else message
+            raise TransportTimeout(message, request_sent=self._sent(exc)) from None
         except requests.RequestException as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from None
+            message = f"{type(exc).__name__}: {exc}"
+            raise TransportError(message, request_sent=self._sent(exc)) from None
         finally:
             if reply is not None:  # back to the pool when read to the end, else closed
                 reply.close()
         return Response(reply.status_code, tuple(reply.headers.items()), body)
+
+    @staticmethod
+    def _sent(error: BaseException) -> bool:
+        """Whether bytes of the request may have reached the server before ``error``."""
+        sent: bool | None = getattr(_progress, "sent", None)
+        if sent is None:  # not our adapter's connection: what the error says
+            return not _nothing_sent(error)
+        return sent
 
     def _prepare(self, request: Request) -> requests.PreparedRequest:
         # What requests.Session.request would send, made without its per-call merging (about
@@ -314,7 +424,7 @@ class Session(SyncSession):
         """Open a websocket (``ws://`` or ``wss://``), for a streaming feed.
 
         It has this session's TLS settings (``ssl_context``; else ``ca_bundle``, else the
-        certifi bundle requests trusts by default; ``verify=False``), its ``proxy``
+        system's trust store; ``verify=False``), as HTTP has, its ``proxy``
         (a CONNECT tunnel) and its ``User-Agent`` (unless ``headers`` has one);
         ``timeout`` (the session's by default) bounds connecting, TLS and the upgrade,
         each send, and :meth:`WebSocket.close`. A ``client`` of yours lends nothing to
@@ -332,18 +442,7 @@ class Session(SyncSession):
         )
 
     def _websocket_tls(self) -> ssl.SSLContext:
-        if self._ssl_context is not None:
-            return self._ssl_context
-        if self._ws_tls is None:
-            if self.settings.verify:
-                # What requests verifies against: ca_bundle, else certifi's bundle.
-                cafile = self.settings.ca_bundle or requests.utils.DEFAULT_CA_BUNDLE_PATH
-                context = ssl.create_default_context(cafile=cafile)
-            else:  # only when explicitly asked
-                context = ssl.create_default_context()
-                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-            self._ws_tls = context
-        return self._ws_tls
+        return self._tls
 
     def close(self) -> None:
         """Close the ``requests.Session`` if this session created it."""

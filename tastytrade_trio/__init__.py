@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import contextvars
+import functools
 import os
 import random
 import ssl
@@ -21,10 +22,10 @@ from tastytrade_proto.errors import LocalProtocolError, TransportError, Transpor
 from tastytrade_proto.protocol.http import Request, Response
 from tastytrade_proto.protocol.operation import Ask, Operation, drive_async
 from tastytrade_proto.protocol.websocket import WebSocketConnection, split_websocket_url
-from tastytrade_proto.protocol.wire import HTTP11Connection
 from tastytrade_proto.sessions import AsyncSession
 from tastytrade_proto.streaming.feed import AsyncRuntime
 
+from ._http import Heads, HTTPConnection
 from ._websocket import WebSocket
 
 __all__ = ["ConnectionPool", "Session", "WebSocket"]
@@ -36,7 +37,7 @@ _Key = tuple[str, str, str | None, object]  # scheme, host:port, proxy, TLS sett
 @dataclass
 class _Connection:
     stream: trio.abc.Stream
-    http: HTTP11Connection
+    http: HTTPConnection
     socket: trio.socket.SocketType  # the TCP socket underneath, to spot a closed idle one
 
 
@@ -47,6 +48,31 @@ async def _close(stream: trio.abc.AsyncResource) -> None:
 
 def _port(url: SplitResult) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
+
+
+@functools.lru_cache(maxsize=2)
+def _system_tls(verify: bool) -> ssl.SSLContext:
+    """The system's trust store (``ssl.create_default_context()``), made once a process."""
+    context = ssl.create_default_context()
+    if not verify:  # only when explicitly asked
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
+def _tls_context(settings: Any, given: ssl.SSLContext | None) -> ssl.SSLContext:
+    """The one TLS context of a session, made as in the other transports: ``ssl_context``;
+    else ``ca_bundle`` alone; else the system's trust store (unchecked with ``verify=False``)."""
+    if given is not None:
+        return given
+    ca_bundle = settings.ca_bundle
+    if ca_bundle is None:
+        return _system_tls(bool(settings.verify))
+    try:  # read now: not as a raw OSError at the first call
+        return ssl.create_default_context(cafile=ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise LocalProtocolError(
+            f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
 
 
 @trio.lowlevel.enable_ki_protection
@@ -94,21 +120,29 @@ async def _finish_shielded(
 
 
 class ConnectionPool:
-    """Idle keep-alive connections, by destination; pass one as ``client`` to share it."""
+    """Keep-alive connections, by destination; pass one as ``client`` to share it.
 
-    def __init__(self, *, max_idle_per_host: int = 10) -> None:
+    At most ``max_per_host`` connections to one destination are open at a time (as
+    aiohttp's connector allows 100): a request that finds them all busy waits for one,
+    within its timeout. Up to ``max_idle_per_host`` (by default all of them) are kept
+    open between requests.
+    """
+
+    def __init__(self, *, max_per_host: int = 100, max_idle_per_host: int | None = None) -> None:
+        if max_per_host < 1:
+            raise ValueError(f"max_per_host must be at least 1, not {max_per_host}")
         self._idle: dict[_Key, list[_Connection]] = {}
-        self._max = max_idle_per_host
+        self._slots: dict[_Key, trio.Semaphore] = {}  # one a connection in use
+        self._limit = max_per_host
+        idle = max_per_host if max_idle_per_host is None else max_idle_per_host
+        self._max = max(0, min(idle, max_per_host))
         self._closed = False
 
-    async def _take(self, key: _Key) -> _Connection | None:
-        idle = self._idle.get(key, [])
-        while idle:
-            conn = idle.pop()
-            if not conn.socket.is_readable():  # an idle socket is readable only at EOF
-                return conn
-            await _close(conn.stream)
-        return None
+    def _slot(self, key: _Key) -> trio.Semaphore:
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = trio.Semaphore(self._limit)
+        return slots
 
     def _keep(self, key: _Key, conn: _Connection) -> bool:  # False: no room, close it
         idle = self._idle.setdefault(key, [])
@@ -178,21 +212,15 @@ class Session(AsyncSession):
         **settings: Any,
     ) -> None:
         super().__init__(prompt=prompt, jitter=random.random, entropy=os.urandom, **settings)
-        verify, ca_bundle = self.settings.verify, self.settings.ca_bundle
         self._pool, self._owns_pool = client or ConnectionPool(), client is None
-        try:
-            self._tls = ssl_context or ssl.create_default_context(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise LocalProtocolError(
-                f"ca_bundle {ca_bundle!r} cannot be used: {getattr(exc, 'strerror', None) or exc}"
-            ) from None
-        if ssl_context is None and not verify:  # only when explicitly asked
-            self._tls.check_hostname, self._tls.verify_mode = False, ssl.CERT_NONE
-        self._tls_key: object = ssl_context or (verify, ca_bundle)
+        self._tls = _tls_context(self.settings, ssl_context)
+        self._tls_key: object = ssl_context or (self.settings.verify, self.settings.ca_bundle)
         proxy = self.settings.proxy
         self._proxy = urlsplit(proxy) if proxy else None
-        # Each origin's parsed URL and pool key, worked out once: the hot path is per request.
+        # Each origin's parsed URL and pool key, and each request's head, worked out once:
+        # the hot path is per request.
         self._destinations: dict[str, tuple[SplitResult, str, _Key]] = {}
+        self._heads = Heads()
 
     async def run(self, operation: Operation[T]) -> T:
         """Drive any core operation to its end over this session's connections."""
@@ -224,7 +252,7 @@ class Session(AsyncSession):
         except BaseException:
             await _close(stream)
             raise
-        return _Connection(stream, HTTP11Connection(), tcp.socket)
+        return _Connection(stream, HTTPConnection(), tcp.socket)
 
     def _destination(self, request: Request) -> tuple[SplitResult, str, _Key]:
         end = request.url.find("/", 8)  # after "https://" and the host's first character
@@ -241,6 +269,10 @@ class Session(AsyncSession):
         url, where, key = self._destination(request)
         if timeout is None:
             timeout = self.settings.timeout
+        head = self._heads(request)  # LocalProtocolError before anything is sent
+        pool = self._pool
+        slots = pool._slot(key)
+        held = False
         conn: _Connection | None = None
         response: Response | None = None
         sent = False
@@ -248,19 +280,33 @@ class Session(AsyncSession):
             # A bare cancel scope: trio.fail_after is two context-manager generators deep,
             # a measurable share of a loopback request (docs/performance.md).
             with trio.CancelScope(deadline=trio.current_time() + timeout) as deadline:
-                conn = await self._pool._take(key) or await self._connect(url)
-                data = conn.http.send_request(request)
+                try:  # a connection of our own to the destination, or a wait for one
+                    slots.acquire_nowait()
+                except trio.WouldBlock:
+                    await slots.acquire()
+                held = True
+                idle = pool._idle.get(key)
+                while idle:
+                    conn = idle.pop()
+                    if not conn.socket.is_readable():  # an idle socket is readable only at EOF
+                        break
+                    await _close(conn.stream)
+                    conn = None
+                if conn is None:
+                    conn = await self._connect(url)
+                http = conn.http
+                data = http.send_request(head, request.body)
                 sent = True
                 try:
                     await conn.stream.send_all(data)
                 except BaseException:
-                    conn.http.send_failed()
+                    http.send_failed()
                     raise
-                while (response := conn.http.next_response()) is None:
-                    conn.http.receive_data(bytes(await conn.stream.receive_some(65536)))
+                while (response := http.next_response()) is None:
+                    http.receive_data(bytes(await conn.stream.receive_some(65536)))
             if deadline.cancelled_caught or conn is None or response is None:
                 raise trio.TooSlowError
-            if conn.http.start_next_cycle() and self._pool._keep(key, conn):
+            if conn.http.start_next_cycle() and pool._keep(key, conn):
                 conn = None  # the pool has it now
             return response
         except trio.TooSlowError:
@@ -274,6 +320,8 @@ class Session(AsyncSession):
         finally:
             if conn is not None:  # failed, cancelled or not reusable: never back in the pool
                 await _close(conn.stream)
+            if held:  # after closing: never more open than the pool allows
+                slots.release()
 
     def streaming_runtime(self) -> AsyncRuntime:
         """trio for :meth:`market_stream`: its pump runs in a nursery, cancelled on close."""

@@ -22,7 +22,7 @@ PACKAGES = (
 )
 # Private *modules* of a package may be imported by that package's own modules.
 # Modules private to their package but shared inside it (each transport's _websocket).
-PRIVATE_MODULES = {"_args", "_redact", "_version", "_deprecation", "_websocket"}
+PRIVATE_MODULES = {"_args", "_redact", "_version", "_deprecation", "_websocket", "_http"}
 
 
 def _modules() -> list[tuple[str, pathlib.Path]]:
