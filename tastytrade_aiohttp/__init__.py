@@ -35,9 +35,15 @@ T = TypeVar("T")
 _NO_AUTO_HEADERS = ("Accept", "Content-Type", "User-Agent")
 
 
-@functools.lru_cache(maxsize=2)
 def _system_tls(verify: bool) -> ssl.SSLContext:
-    """The system's trust store (``ssl.create_default_context()``), made once a process."""
+    """The system's trust store (``ssl.create_default_context()``), made once for each place
+    the system's store is (``SSL_CERT_FILE``/``SSL_CERT_DIR`` set later are honoured)."""
+    paths = ssl.get_default_verify_paths()
+    return _system_tls_at(verify, paths.cafile, paths.capath)
+
+
+@functools.lru_cache(maxsize=4)
+def _system_tls_at(verify: bool, cafile: str | None, capath: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:  # only when explicitly asked
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE

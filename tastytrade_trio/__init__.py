@@ -50,9 +50,15 @@ def _port(url: SplitResult) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
-@functools.lru_cache(maxsize=2)
 def _system_tls(verify: bool) -> ssl.SSLContext:
-    """The system's trust store (``ssl.create_default_context()``), made once a process."""
+    """The system's trust store (``ssl.create_default_context()``), made once for each place
+    the system's store is (``SSL_CERT_FILE``/``SSL_CERT_DIR`` set later are honoured)."""
+    paths = ssl.get_default_verify_paths()
+    return _system_tls_at(verify, paths.cafile, paths.capath)
+
+
+@functools.lru_cache(maxsize=4)
+def _system_tls_at(verify: bool, cafile: str | None, capath: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not verify:  # only when explicitly asked
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE

@@ -20,15 +20,8 @@ from tastytrade_proto.testing.conformance import (
 
 from .harness import TRANSPORTS
 
-# Differences the transports16 branch removes; until it lands, these checks fail there.
-KNOWN: dict[tuple[str, str], str] = {
-    ("requests", "tls_verified_by_default"): "requests reports a TLS failure as sent",
-    ("requests", "system_trust_store"): "requests trusts certifi's bundle, not the system's",
-    ("aiohttp", "system_trust_store"): (
-        "aiohttp makes its default context once, at import: SSL_CERT_FILE set later is unseen"
-    ),
-    ("trio", "gzip_bodies"): "trio sends no Accept-Encoding",
-}
+# Checks a transport of ours is known to fail (none: keep it so, or say why here).
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def cases() -> list[Any]:

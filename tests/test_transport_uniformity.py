@@ -85,11 +85,11 @@ def assert_not_placed(error: BaseException, server: FakeTastytradeServer) -> Non
 
 @pytest.fixture
 def fresh_trust() -> Iterator[None]:
-    """The system trust store read again (each transport makes it once a process)."""
+    """The system trust store read again (each transport makes it once per store)."""
 
     def clear() -> None:
         for kind in TRANSPORTS:
-            importlib.import_module(f"tastytrade_{kind}")._system_tls.cache_clear()
+            importlib.import_module(f"tastytrade_{kind}")._system_tls_at.cache_clear()
 
     clear()
     yield
