@@ -11,6 +11,10 @@
 * :mod:`~tastytrade_proto.testing.conformance` checks a transport (yours or ours)
   against the fake: :func:`~tastytrade_proto.testing.conformance.check`, or the
   ``tastytrade_conformance`` fixture.
+* :class:`Recorder` records a session's traffic (any transport) into a
+  :class:`Cassette`, secrets scrubbed; :class:`ReplaySession` and
+  :class:`AsyncReplaySession` answer from one, raising :class:`CassetteMismatch`
+  at the first request it did not see (:mod:`tastytrade_proto.testing.cassette`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from ..errors import TransportError
 from ..protocol.http import Request, Response
 
 __all__ = [
+    "CASSETTE_HEADERS",
+    "CASSETTE_VERSION",
     "DEMO_CLIENT_SECRET",
     "DEMO_LOGIN",
     "DEMO_OTP",
@@ -31,6 +37,10 @@ __all__ = [
     "DEMO_REFRESH_TOKEN",
     "AccountStreamFault",
     "AccountStreamFaultKind",
+    "AsyncReplaySession",
+    "Cassette",
+    "CassetteMismatch",
+    "CassettePlayer",
     "ConformanceKit",
     "ConformanceReport",
     "ConnectProxy",
@@ -46,6 +56,9 @@ __all__ = [
     "OrderChange",
     "RecordedMessage",
     "RecordedRequest",
+    "Recorder",
+    "RecordingOperation",
+    "ReplaySession",
     "ReplayTransport",
     "Reply",
     "SecondFactor",
@@ -114,6 +127,17 @@ class FakeClock:
 
 
 # Imported last: they use the helpers above.
+from .cassette import (  # noqa: E402
+    CASSETTE_HEADERS,
+    CASSETTE_VERSION,
+    AsyncReplaySession,
+    Cassette,
+    CassetteMismatch,
+    CassettePlayer,
+    Recorder,
+    RecordingOperation,
+    ReplaySession,
+)
 from .conformance import ConformanceKit, ConformanceReport  # noqa: E402
 from .fake import (  # noqa: E402
     DEMO_CLIENT_SECRET,
