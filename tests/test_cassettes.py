@@ -514,9 +514,9 @@ def no_cassette_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 @pytest.mark.parametrize("login", ["oauth", "password"])
 def test_record_once_then_replay(
     login: str,
+    server: FakeTastytradeServer,
     pytester: pytest.Pytester,
     no_cassette_env: pytest.MonkeyPatch,
-    server: FakeTastytradeServer,
 ) -> None:
     pytester.makepyfile(test_user=USER_TEST)
     missing = run_user_tests(pytester)
@@ -561,21 +561,30 @@ def test_record_once_then_replay(
     assert server.api.count("GET", "/accounts/5WT00001/balances") == 1
 
 
+@pytest.fixture
+def tls_server() -> Iterator[FakeTastytradeServer]:
+    # Requested before pytester, so that what TLS imports is loaded before pytester's
+    # snapshot of sys.modules (which unloads whatever a test imported, when it ends).
+    with FakeTastytradeServer(FakeTastytradeAPI(), tls=True) as running:
+        yield running
+
+
 def test_recording_over_tls_with_a_ca_bundle(
-    pytester: pytest.Pytester, no_cassette_env: pytest.MonkeyPatch
+    tls_server: FakeTastytradeServer,
+    pytester: pytest.Pytester,
+    no_cassette_env: pytest.MonkeyPatch,
 ) -> None:
     pytester.makepyfile(test_user=USER_TEST)
-    with FakeTastytradeServer(FakeTastytradeAPI(), tls=True) as server:
-        assert server.ca_path is not None
-        no_cassette_env.setenv("TASTYTRADE_CASSETTE_MODE", "record")
-        no_cassette_env.setenv("TASTYTRADE_CASSETTE_BASE_URL", server.base_url)
-        no_cassette_env.setenv("TASTYTRADE_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-        no_cassette_env.setenv("TASTYTRADE_REFRESH_TOKEN", DEMO_REFRESH_TOKEN)
-        untrusted = run_user_tests(pytester, "-k", "test_bot and not asyncio and not trio")
-        untrusted.assert_outcomes(errors=1)
-        untrusted.stdout.fnmatch_lines(["*CERTIFICATE_VERIFY_FAILED*"])
-        no_cassette_env.setenv("TASTYTRADE_CASSETTE_CA_BUNDLE", str(server.ca_path))
-        run_user_tests(pytester).assert_outcomes(passed=3)
+    assert tls_server.ca_path is not None
+    no_cassette_env.setenv("TASTYTRADE_CASSETTE_MODE", "record")
+    no_cassette_env.setenv("TASTYTRADE_CASSETTE_BASE_URL", tls_server.base_url)
+    no_cassette_env.setenv("TASTYTRADE_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+    no_cassette_env.setenv("TASTYTRADE_REFRESH_TOKEN", DEMO_REFRESH_TOKEN)
+    untrusted = run_user_tests(pytester, "-k", "test_bot and not asyncio and not trio")
+    untrusted.assert_outcomes(errors=1)
+    untrusted.stdout.fnmatch_lines(["*CERTIFICATE_VERIFY_FAILED*"])
+    no_cassette_env.setenv("TASTYTRADE_CASSETTE_CA_BUNDLE", str(tls_server.ca_path))
+    run_user_tests(pytester).assert_outcomes(passed=3)
     assert (pytester.path / "cassettes" / "bot.json").is_file()
 
 
