@@ -42,7 +42,7 @@ from .streaming.account_stream import AccountStream, AsyncAccountStream
 from .streaming.buffer import DEFAULT_CAPACITY, EventBuffer
 from .streaming.dxlink import DXLinkConnection
 from .streaming.feed import AsyncMarketStream, AsyncRuntime, MarketStream, SyncRuntime
-from .streaming.tracking import AsyncOrderTracking, OrderTracker, OrderTracking, tracker_for
+from .streaming.tracking import AsyncOrderTracking, OrderTracking, tracker_for
 from .values import replace
 
 if TYPE_CHECKING:
@@ -187,22 +187,6 @@ class SessionBase:
             {"headers": headers, "timeout": self.settings.timeout},
         )
 
-    @staticmethod
-    def _tracker(
-        placed: Any,
-        account_number: str | None,
-        statuses: Any,
-        poll_interval: float,
-        follow_replacements: bool,
-    ) -> OrderTracker:
-        return tracker_for(
-            placed,
-            account_number=account_number,
-            statuses=statuses,
-            poll_interval=poll_interval,
-            follow_replacements=follow_replacements,
-        )
-
     def _no_websockets(self) -> TastytradeError:
         from .errors import LocalProtocolError
 
@@ -314,8 +298,12 @@ class SyncSession(SessionBase, SyncHost, API, abc.ABC):
         is read through and the stream's calls go to (as for :meth:`account_stream`).
         See ``docs/orders.md``.
         """
-        tracker = self._tracker(
-            placed, account_number, statuses, poll_interval, follow_replacements
+        tracker = tracker_for(
+            placed,
+            account_number=account_number,
+            statuses=statuses,
+            poll_interval=poll_interval,
+            follow_replacements=follow_replacements,
         )
         return OrderTracking(self, tracker, timeout, stream, via)
 
@@ -477,8 +465,12 @@ class AsyncSession(SessionBase, AsyncHost, API, abc.ABC):
     ) -> AsyncOrderTracking:
         """Follow one order to the end: ``async with session.track_order(placed) as
         updates: async for update in updates``; as for the synchronous session."""
-        tracker = self._tracker(
-            placed, account_number, statuses, poll_interval, follow_replacements
+        tracker = tracker_for(
+            placed,
+            account_number=account_number,
+            statuses=statuses,
+            poll_interval=poll_interval,
+            follow_replacements=follow_replacements,
         )
         return AsyncOrderTracking(self, tracker, timeout, stream, via)
 
